@@ -1,0 +1,6 @@
+//! canary: skeleton; its issue fills it in.
+
+/// Runs the binary's main job.
+pub async fn run() -> anyhow::Result<()> {
+    Ok(())
+}

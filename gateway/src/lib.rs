@@ -1,0 +1,1 @@
+//! gateway: skeleton; the gateway issue fills it in.

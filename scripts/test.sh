@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the test-only components it needs (idempotently),
+# then formatting, lints, and every test of the workspace against real components.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "test-only components (Debian packages, LocalStack, checkov)"
+scripts/deps/apt.sh
+LOCALSTACK_PYTHON=$(scripts/deps/localstack.sh)
+export LOCALSTACK_PYTHON
+if [[ -x scripts/deps/checkov.sh ]]; then
+  CHECKOV=$(scripts/deps/checkov.sh)
+  export CHECKOV
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo nextest run --workspace --locked --no-fail-fast

@@ -1,0 +1,6 @@
+//! Thin entry point: all logic lives in the library.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    service::run().await
+}
