@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 venv="$root/.deps/localstack"
-stamp="$venv/.installed-2026.3.0"
+stamp="$venv/.installed-2026.3.0-2"
 
 find_python313() {
   local candidates=()
@@ -22,9 +22,13 @@ if [[ ! -f $stamp ]]; then
   py=$(find_python313)
   echo "installing localstack-core into $venv" >&2
   rm -rf "$venv"
+  # The pins keep a coherent TLS stack: pyOpenSSL 26 dropped X509.add_extensions, which
+  # LocalStack's self-signed certificate code still calls, and service_identity 26 needs a
+  # cryptography that pyOpenSSL 25 does not accept.
   "$py" -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check \
-    'localstack-core[runtime]==2026.3.0' 'cbor2<5.7' service_identity >&2
+    'localstack-core[runtime]==2026.3.0' 'cbor2<5.7' \
+    'service_identity<26' 'pyopenssl>=25,<26' 'cryptography>=45,<47' >&2
   touch "$stamp"
 fi
 echo "$venv/bin/python"
