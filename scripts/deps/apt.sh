@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite and benchmarks use, only those missing.
+# Usage: scripts/deps/apt.sh [PACKAGE...]   (no arguments: all of them)
 # Idempotent: a second run installs nothing. Needs root (CI and dev machines run as root).
 set -euo pipefail
 
@@ -11,6 +12,15 @@ wanted=(
   "chromium:chromium"
   "wrk:wrk"
 )
+
+# Optional arguments restrict the set to those packages (the demo needs only nginx and its Lua module).
+if (($#)); then
+  subset=()
+  for pair in "${wanted[@]}"; do
+    for want in "$@"; do [[ ${pair##*:} == "$want" ]] && subset+=("$pair"); done
+  done
+  wanted=("${subset[@]}")
+fi
 
 missing=()
 for pair in "${wanted[@]}"; do
