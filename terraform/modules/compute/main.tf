@@ -1,0 +1,298 @@
+# The service on ECS Fargate behind an ALB: image repositories, the cluster, the task definition,
+# the ALB (HTTPS, HTTP redirected), the target group checking /healthz/ready, and the ECS
+# service with a deployment circuit breaker and autoscaling on CPU and requests per target.
+#
+# Shutdown timing: ECS deregisters a task, waits for the target group's deregistration delay,
+# then sends SIGTERM; the service keeps serving for its drain and lets in-flight requests finish
+# within its shutdown timeout; ECS kills it after stopTimeout. So the deregistration delay covers
+# drain + timeout, and stopTimeout exceeds both.
+
+locals {
+  repositories         = toset(["service", "canary", "loadgen"])
+  deregistration_delay = var.shutdown_drain_seconds + var.shutdown_timeout_seconds
+  stop_timeout         = min(120, var.shutdown_drain_seconds + var.shutdown_timeout_seconds + 5)
+}
+
+data "aws_region" "current" {}
+
+# --- Images ---------------------------------------------------------------------------------------
+
+resource "aws_ecr_repository" "this" {
+  for_each             = local.repositories
+  name                 = "${var.name_prefix}/${each.key}"
+  image_tag_mutability = "IMMUTABLE"
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  for_each   = aws_ecr_repository.this
+  repository = each.value.name
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      description  = "Keep the last 50 images (releases to roll back to)"
+      selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = 50 }
+      action       = { type = "expire" }
+    }]
+  })
+}
+
+# --- Cluster and task -----------------------------------------------------------------------------
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name_prefix
+  # Container Insights publishes RunningTaskCount/DesiredTaskCount, which an alarm reads.
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "service" {
+  # checkov:skip=CKV_AWS_158:The service never logs secrets or request bodies; CloudWatch Logs' default encryption suffices.
+  # checkov:skip=CKV_AWS_338:30 days of operational logs; no compliance archive is required for this service.
+  name              = "/ecs/${var.name_prefix}/service"
+  retention_in_days = var.log_retention_days
+}
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name_prefix}-service-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.origin_secret_arn]
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [var.secrets_kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name   = "read-origin-secret"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets.json
+}
+
+# The service calls no AWS API: its task role has no permissions.
+resource "aws_iam_role" "task" {
+  name               = "${var.name_prefix}-service-task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_ecs_task_definition" "service" {
+  family                   = "${var.name_prefix}-service"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.cpu
+  memory                   = var.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  container_definitions = jsonencode([{
+    name                   = "service"
+    image                  = "${aws_ecr_repository.this["service"].repository_url}:${var.image_tag}"
+    essential              = true
+    readonlyRootFilesystem = true
+    user                   = "65532"
+    stopTimeout            = local.stop_timeout
+    portMappings = [
+      { containerPort = var.container_port, protocol = "tcp", name = "http" },
+      { containerPort = var.metrics_port, protocol = "tcp", name = "metrics" },
+    ]
+    environment = [
+      { name = "SERVICE_LISTEN", value = "0.0.0.0:${var.container_port}" },
+      { name = "SERVICE_METRICS_LISTEN", value = "0.0.0.0:${var.metrics_port}" },
+      { name = "SERVICE_SHUTDOWN_DRAIN", value = "${var.shutdown_drain_seconds}s" },
+      { name = "SERVICE_SHUTDOWN_TIMEOUT", value = "${var.shutdown_timeout_seconds}s" },
+      { name = "LOG_FORMAT", value = "json" },
+    ]
+    secrets = [{ name = "SERVICE_ORIGIN_SECRET", valueFrom = var.origin_secret_arn }]
+    # The image has no shell or curl: the binary checks its own liveness endpoint.
+    healthCheck = {
+      command     = ["CMD", "/usr/local/bin/service", "healthcheck", "--url", "http://127.0.0.1:${var.container_port}/healthz/live"]
+      interval    = 10
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.service.name
+        awslogs-region        = data.aws_region.current.region
+        awslogs-stream-prefix = "service"
+      }
+    }
+  }])
+}
+
+# --- Load balancer --------------------------------------------------------------------------------
+
+resource "aws_lb" "this" {
+  # checkov:skip=CKV2_AWS_28:Only the gateway's egress and operators reach the ALB (security group); the gateway (Kong) does key auth, rate limiting and size limits in front of it.
+  # checkov:skip=CKV_AWS_91:Access logs go to the organisation's log bucket when access_logs_bucket is set; this stack creates no bucket of its own.
+  name                       = var.name_prefix
+  load_balancer_type         = "application"
+  internal                   = false
+  security_groups            = [var.alb_security_group_id]
+  subnets                    = var.public_subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  idle_timeout               = 60
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == "" ? [] : [var.access_logs_bucket]
+    content {
+      bucket  = access_logs.value
+      prefix  = var.name_prefix
+      enabled = true
+    }
+  }
+}
+
+resource "aws_lb_target_group" "service" {
+  # checkov:skip=CKV_AWS_378:TLS ends at the ALB; tasks are reachable only from the ALB's security group inside the VPC, and the origin secret authenticates the gateway.
+  name                 = var.name_prefix
+  target_type          = "ip"
+  protocol             = "HTTP"
+  port                 = var.container_port
+  vpc_id               = var.vpc_id
+  deregistration_delay = local.deregistration_delay
+  health_check {
+    path                = "/healthz/ready"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.service.arn
+  }
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
+
+# --- Service and autoscaling ----------------------------------------------------------------------
+
+resource "aws_ecs_service" "this" {
+  name                              = "${var.name_prefix}-service"
+  cluster                           = aws_ecs_cluster.this.id
+  task_definition                   = aws_ecs_task_definition.service.arn
+  desired_count                     = var.desired_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  health_check_grace_period_seconds = 30
+  propagate_tags                    = "SERVICE"
+  # Fargate spreads the tasks over the subnets' AZs.
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [var.service_security_group_id]
+    assign_public_ip = false
+  }
+  load_balancer {
+    target_group_arn = aws_lb_target_group.service.arn
+    container_name   = "service"
+    container_port   = var.container_port
+  }
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  # Autoscaling owns the count after the first deploy.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+  depends_on = [aws_lb_listener.https]
+}
+
+resource "aws_appautoscaling_target" "service" {
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this.name}"
+  min_capacity       = var.min_count
+  max_capacity       = var.max_count
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  name               = "${var.name_prefix}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service.service_namespace
+  scalable_dimension = aws_appautoscaling_target.service.scalable_dimension
+  resource_id        = aws_appautoscaling_target.service.resource_id
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.cpu_target_percent
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "requests" {
+  name               = "${var.name_prefix}-requests-per-target"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service.service_namespace
+  scalable_dimension = aws_appautoscaling_target.service.scalable_dimension
+  resource_id        = aws_appautoscaling_target.service.resource_id
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.requests_per_target
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      # arn_suffix, not names: "<alb arn_suffix>/<target group arn_suffix>".
+      resource_label = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.service.arn_suffix}"
+    }
+  }
+}
