@@ -1,0 +1,169 @@
+//! The HTTP client: connections (HTTP/1.1 keep-alive or HTTP/2, plain or TLS via rustls with
+//! the ring provider) driven directly through `hyper::client::conn`, and one request exchange
+//! that classifies its outcome. Nothing here allocates per request beyond what hyper needs.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
+use hyper_util::client::legacy::connect::{Connection, HttpConnector};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower_service::Service;
+
+use crate::config::{Endpoint, Target};
+use crate::recorder::Outcome;
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// TLS set-up failed (no usable root certificates, ...).
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
+    /// Connecting or the handshake failed.
+    #[error("connecting to {endpoint} failed: {why}")]
+    Connect {
+        /// Where.
+        endpoint: String,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Makes connections to one endpoint; cheap to clone.
+#[derive(Clone)]
+pub struct Connector {
+    inner: HttpsConnector<HttpConnector>,
+    endpoint: Endpoint,
+    http2: bool,
+}
+
+/// One usable connection (or HTTP/2 stream handle).
+pub enum Conn {
+    /// HTTP/1.1, one request at a time.
+    H1(http1::SendRequest<Full<Bytes>>),
+    /// HTTP/2; clones share the TCP connection.
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Conn {
+    /// Another handle on the same HTTP/2 connection; HTTP/1.1 connections cannot be shared.
+    pub fn share(&self) -> Option<Conn> {
+        match self {
+            Conn::H1(_) => None,
+            Conn::H2(s) => Some(Conn::H2(s.clone())),
+        }
+    }
+
+    /// Whether this connection can carry another request after waiting for readiness.
+    pub async fn ready(&mut self) -> bool {
+        match self {
+            Conn::H1(s) => s.ready().await.is_ok(),
+            Conn::H2(s) => s.ready().await.is_ok(),
+        }
+    }
+
+    /// Whether it is an HTTP/2 connection.
+    pub fn is_h2(&self) -> bool {
+        matches!(self, Conn::H2(_))
+    }
+}
+
+impl Connector {
+    /// A connector for `endpoint`.
+    pub fn new(endpoint: &Endpoint, http2: bool) -> Result<Connector, ClientError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let mut tls = if endpoint.https {
+            builder
+                .with_native_roots()
+                .map_err(|e| ClientError::Tls(format!("{e}; install the system CA certificates (ca-certificates)")))?
+                .with_no_client_auth()
+        } else {
+            // Plain HTTP never uses the TLS config; skip loading the system store.
+            builder.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth()
+        };
+        tls.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        let inner = HttpsConnector::from((http, tls));
+        Ok(Connector { inner, endpoint: endpoint.clone(), http2 })
+    }
+
+    /// Opens a connection: TCP, TLS when https, then the HTTP/1.1 or HTTP/2 handshake. The
+    /// connection's driver runs as its own task and ends when the connection closes.
+    pub async fn connect(&self) -> Result<Conn, ClientError> {
+        let err = |why: String| ClientError::Connect { endpoint: self.endpoint.base.to_string(), why };
+        let mut inner = self.inner.clone();
+        let io = inner.call(self.endpoint.base.clone()).await.map_err(|e| err(e.to_string()))?;
+        let h2 = if self.endpoint.https { io.connected().is_negotiated_h2() } else { self.http2 };
+        if h2 {
+            let (send, conn) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            tokio::spawn(conn);
+            Ok(Conn::H2(send))
+        } else {
+            let (send, conn) = http1::Builder::new().handshake(io).await.map_err(|e| err(e.to_string()))?;
+            tokio::spawn(conn);
+            Ok(Conn::H1(send))
+        }
+    }
+}
+
+/// The result of one exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Status, when a response head arrived.
+    pub status: Option<u16>,
+    /// When the response (head and body) was complete, or the failure was seen.
+    pub done: Instant,
+    /// Whether the connection may carry another request.
+    pub reusable: bool,
+}
+
+/// Builds the request for `target` on `conn`'s protocol.
+pub fn build_request(target: &Target, h2: bool) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(target.body.clone()));
+    *req.method_mut() = target.method.clone();
+    *req.uri_mut() = if h2 { target.uri.clone() } else { target.path.clone() };
+    *req.headers_mut() = target.headers.clone();
+    if h2 {
+        // HTTP/2 carries the authority in the :authority pseudo-header.
+        req.headers_mut().remove(http::header::HOST);
+    }
+    req
+}
+
+/// Sends `req` and reads the whole response body (discarding it) so that the connection can be
+/// reused. A failure of the exchange is an `Error` outcome; timeouts are the caller's business.
+pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
+    let response = match conn {
+        Conn::H1(s) => s.send_request(req).await,
+        Conn::H2(s) => s.send_request(req).await,
+    };
+    let response = match response {
+        Ok(r) => r,
+        Err(_) => {
+            return Exchange { outcome: Outcome::Error, status: None, done: Instant::now(), reusable: false };
+        }
+    };
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            return Exchange { outcome: Outcome::Error, status: Some(status), done: Instant::now(), reusable: false };
+        }
+    }
+    Exchange { outcome: Outcome::from_status(status), status: Some(status), done: Instant::now(), reusable: true }
+}

@@ -1,0 +1,29 @@
+//! The JSON report: written to a file or stdout, and read back as a `--baseline`. Its shape is
+//! documented by `loadgen/schema/report.schema.json` (a test validates reports against it).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::report::Report;
+
+/// The JSON Schema of the report, as shipped in the repository.
+pub const SCHEMA: &str = include_str!("../../schema/report.schema.json");
+
+/// Writes `r` as pretty JSON to `dest`: a file path, or `-` for stdout.
+pub fn write(r: &Report, dest: &str) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    if dest == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        out.flush()
+    } else {
+        std::fs::write(Path::new(dest), text + "\n")
+    }
+}
+
+/// Reads a report written by [`write`].
+pub fn read(path: &Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("`{}` is not a loadgen JSON report: {e}", path.display()))
+}

@@ -1,0 +1,247 @@
+//! The report of a run (or of merged runs): one serializable [`Report`] built from a recorder
+//! [`Summary`] plus what the engine knows ([`RunMeta`]), judged by `verdict`. The text summary
+//! (`text`) and the JSON report (`json`, schema in `loadgen/schema/report.schema.json`) are
+//! renderings of it; a JSON report read back is the `--baseline` of a later run.
+
+pub mod json;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::recorder::{Outcome, Summary};
+use crate::selfcheck::SelfCheck;
+use crate::slo::Slo;
+use crate::verdict::{self, Baseline, Comparison, SloResult};
+
+/// Version of the JSON report's shape; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the engine (or `merge`) knows about a run beyond the recorder's summary.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// The URL or targets file (for merged logs: the files).
+    pub url: String,
+    /// "open" or "closed" (or "merged").
+    pub model: String,
+    /// Connection pool size.
+    pub connections: Option<usize>,
+    /// Target rate in the open model.
+    pub target_rate: Option<f64>,
+    /// Achieved requests/s.
+    pub achieved_rate: f64,
+    /// Measured span.
+    pub duration: Duration,
+    /// This generator's name.
+    pub generator_id: Option<String>,
+    /// The generator self-check, for a live run.
+    pub self_check: Option<SelfCheck>,
+}
+
+/// Overall result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every gate held.
+    Pass,
+    /// An SLO, the rate target or the baseline comparison was breached.
+    Fail,
+    /// The generator was the bottleneck, or nothing was measured.
+    Invalid,
+}
+
+impl Verdict {
+    /// The exit code for this verdict.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => crate::cli::exit::PASS,
+            Verdict::Fail => crate::cli::exit::BREACH,
+            Verdict::Invalid => crate::cli::exit::INVALID,
+        }
+    }
+
+    /// Upper-case name for the text report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Invalid => "INVALID",
+        }
+    }
+}
+
+/// Latency statistics in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// 99.99th percentile.
+    pub p9999: f64,
+    /// Maximum.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+impl Latency {
+    /// Statistics of a µs histogram (all zero when empty).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            p50: quantile_ms(h, 50.0),
+            p90: quantile_ms(h, 90.0),
+            p99: quantile_ms(h, 99.0),
+            p999: quantile_ms(h, 99.9),
+            p9999: quantile_ms(h, 99.99),
+            max: h.max() as f64 / 1000.0,
+            mean: h.mean() / 1000.0,
+        }
+    }
+}
+
+/// Percentile `p` (0..=100) of a µs histogram, in ms.
+pub fn quantile_ms(h: &Histogram<u64>, p: f64) -> f64 {
+    if h.is_empty() {
+        return 0.0;
+    }
+    if p >= 100.0 {
+        return h.max() as f64 / 1000.0;
+    }
+    h.value_at_quantile(p / 100.0) as f64 / 1000.0
+}
+
+/// Corrected (from intended send) and uncorrected (from actual send) latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPair {
+    /// From the intended send time (coordinated-omission corrected).
+    pub corrected: Latency,
+    /// From the actual send time.
+    pub uncorrected: Latency,
+}
+
+/// Request counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Every measured request.
+    pub total: u64,
+    /// 2xx and 3xx responses.
+    pub ok: u64,
+    /// 4xx, 429, 5xx responses and connection/protocol errors.
+    pub errors: u64,
+    /// Requests without a response within --timeout.
+    pub timeouts: u64,
+    /// Per outcome class: "2xx","3xx","4xx","429","5xx","error","timeout".
+    pub by_class: BTreeMap<String, u64>,
+}
+
+/// The whole report; its JSON form is described by `loadgen/schema/report.schema.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// "loadgen X.Y.Z".
+    pub tool: String,
+    /// URL or targets file.
+    pub url: String,
+    /// Generators that contributed.
+    pub generators: Vec<String>,
+    /// Wall-clock start of measurement, RFC 3339.
+    pub start: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why the verdict is not pass (empty on pass).
+    pub reasons: Vec<String>,
+    /// "open", "closed" or "merged".
+    pub model: String,
+    /// Connection pool size.
+    pub connections: Option<usize>,
+    /// Target requests/s (null in the closed model).
+    pub target_rate: Option<f64>,
+    /// Achieved requests/s.
+    pub achieved_rate: f64,
+    /// Measured span in seconds.
+    pub duration_s: f64,
+    /// Counts.
+    pub requests: Requests,
+    /// Share of requests that were errors or timeouts.
+    pub error_rate: f64,
+    /// Responses per status code ("200": n); classes ("2xx") when only those are known.
+    pub status_counts: BTreeMap<String, u64>,
+    /// Latency over all requests, ms.
+    pub latency_ms: LatencyPair,
+    /// Latency per outcome class, ms.
+    pub latency_by_class_ms: BTreeMap<String, LatencyPair>,
+    /// Each SLO gate.
+    pub slo: Vec<SloResult>,
+    /// Comparison with --baseline.
+    pub baseline: Option<Comparison>,
+    /// The generator self-check (absent for merged logs).
+    pub self_check: Option<SelfCheck>,
+}
+
+impl Report {
+    /// Builds and judges the report of `summary`.
+    pub fn build(summary: &Summary, meta: &RunMeta, slos: &[Slo], baseline: Option<&Baseline>) -> Report {
+        let mut by_class = BTreeMap::new();
+        let mut latency_by_class_ms = BTreeMap::new();
+        for (outcome, stats) in &summary.by_outcome {
+            by_class.insert(outcome.tag().to_string(), stats.count);
+            latency_by_class_ms.insert(
+                outcome.tag().to_string(),
+                LatencyPair { corrected: Latency::of(&stats.corrected), uncorrected: Latency::of(&stats.uncorrected) },
+            );
+        }
+        let ok = summary.count(Outcome::Success) + summary.count(Outcome::Redirect);
+        let timeouts = summary.count(Outcome::Timeout);
+        let errors = summary.total.saturating_sub(ok + timeouts);
+        let error_rate = if summary.total == 0 { 0.0 } else { (errors + timeouts) as f64 / summary.total as f64 };
+        let mut generators = summary.generators.clone();
+        if let Some(id) = &meta.generator_id
+            && !generators.contains(id)
+        {
+            generators.push(id.clone());
+        }
+        let mut report = Report {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("loadgen {}", env!("CARGO_PKG_VERSION")),
+            url: meta.url.clone(),
+            generators,
+            start: humantime::format_rfc3339_millis(summary.start).to_string(),
+            verdict: Verdict::Pass,
+            reasons: Vec::new(),
+            model: meta.model.clone(),
+            connections: meta.connections,
+            target_rate: meta.target_rate,
+            achieved_rate: meta.achieved_rate,
+            duration_s: meta.duration.as_secs_f64(),
+            requests: Requests { total: summary.total, ok, errors, timeouts, by_class },
+            error_rate,
+            status_counts: summary.status_counts.clone(),
+            latency_ms: LatencyPair {
+                corrected: Latency::of(&summary.corrected),
+                uncorrected: Latency::of(&summary.uncorrected),
+            },
+            latency_by_class_ms,
+            slo: Vec::new(),
+            baseline: None,
+            self_check: meta.self_check.clone(),
+        };
+        report.slo = slos.iter().map(|s| verdict::evaluate(s, summary, &report)).collect();
+        report.baseline = baseline.map(|b| verdict::compare(b, &report));
+        let (v, reasons) = verdict::decide(&report);
+        report.verdict = v;
+        report.reasons = reasons;
+        report
+    }
+}

@@ -1,0 +1,357 @@
+//! The request loop: one task per connection, each with its own [`Recorder`] fork and (open
+//! model) slots from the shared [`OpenSchedule`]; warmup, `--duration`/`--requests`, timeouts,
+//! reconnects, and the generator self-check (schedule lag, CPU headroom of the worker threads).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use tokio::time::{sleep_until, timeout, timeout_at};
+
+use crate::client::{Conn, Connector, Exchange, build_request, exchange};
+use crate::config::{Model, RunConfig, Stop, Target, mix_order};
+use crate::progress::{Live, Progress};
+use crate::recorder::{IntervalSink, Outcome, Recorder, Summary, new_histogram};
+use crate::report::RunMeta;
+use crate::schedule::{OpenSchedule, RequestBudget};
+use crate::selfcheck::{SelfCheck, ThreadClock};
+
+/// Name of the generator's runtime threads (the self-check reads their CPU accounting).
+pub const WORKER_THREAD_NAME: &str = "loadgen-worker";
+
+/// A slot picked up this much after it was due counts as queued (all connections were busy).
+const QUEUED_AFTER: Duration = Duration::from_millis(1);
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The client could not be set up.
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    /// The async runtime could not start.
+    #[error("starting the async runtime failed: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// A finished run: the recorder's summary and what the engine knows about the run.
+pub struct Measured {
+    /// Latency histograms, counts, intervals.
+    pub summary: Summary,
+    /// Rates, self-check and settings.
+    pub meta: RunMeta,
+}
+
+struct Shared {
+    connector: Connector,
+    targets: Vec<Target>,
+    order: Vec<u32>,
+    timeout: Duration,
+    live: Arc<Live>,
+}
+
+struct WorkerResult {
+    recorder: Recorder,
+    lag: Histogram<u64>,
+    sent_in_window: u64,
+    queued: u64,
+}
+
+/// Runs `cfg` on its own runtime (named worker threads, `cfg.threads` of them) and returns
+/// the measurements. `sink` receives each finished second (the `--hlog` writer).
+pub fn run_blocking(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Result<Measured, RunError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .thread_name(WORKER_THREAD_NAME)
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    rt.block_on(execute(cfg, sink))
+}
+
+/// Runs `cfg` on the current runtime.
+pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Result<Measured, RunError> {
+    let connector = Connector::new(&cfg.endpoint, cfg.http2)?;
+    let workers = cfg.connections;
+    let shared = Arc::new(Shared {
+        connector,
+        targets: cfg.targets.clone(),
+        order: mix_order(&cfg.targets),
+        timeout: cfg.timeout,
+        live: Arc::new(Live::new(workers)),
+    });
+
+    // Connect first (bounded by the timeout), so that the schedule starts on warm connections.
+    let (start_tx, start_rx) = watch::channel(None::<Instant>);
+    let h2_streams = if cfg.http2 { 100 } else { 1 };
+    let mut ready = Vec::with_capacity(workers);
+    let mut shared_h2: Option<Conn> = None;
+    for w in 0..workers {
+        // HTTP/2: up to 100 tasks (streams) share one TCP connection.
+        let conn = if w % h2_streams != 0 {
+            shared_h2.as_ref().and_then(Conn::share)
+        } else {
+            let c = timeout(cfg.timeout, shared.connector.connect()).await.ok().and_then(Result::ok);
+            if cfg.http2 {
+                shared_h2 = c.as_ref().and_then(Conn::share);
+            }
+            c
+        };
+        ready.push(conn);
+    }
+    if ready.iter().all(Option::is_none) {
+        tracing::warn!(target = %cfg.endpoint.base, "no connection could be opened before the start; requests will record errors");
+    }
+
+    let now_i = Instant::now();
+    let now_w = SystemTime::now();
+    let start = match cfg.start_at {
+        Some(at) => now_i + at.duration_since(now_w).unwrap_or(Duration::ZERO),
+        None => now_i + Duration::from_millis(20),
+    };
+    let (open, epoch, window_end) = match (cfg.model, cfg.stop) {
+        (Model::Open { rate }, stop) => {
+            let (d, n) = match stop {
+                Stop::Duration(d) => (Some(d), None),
+                Stop::Requests(n) => (None, Some(n)),
+            };
+            let s = Arc::new(OpenSchedule::new(start, rate, cfg.warmup, d, n));
+            let (e, end) = (s.epoch(), s.window_end());
+            (Some(s), e, end)
+        }
+        (Model::Closed, Stop::Duration(d)) => (None, start + cfg.warmup, start + cfg.warmup + d),
+        (Model::Closed, Stop::Requests(_)) => {
+            (None, start + cfg.warmup, start + cfg.warmup + Duration::from_secs(366 * 24 * 3600))
+        }
+    };
+    let epoch_wall = now_w + epoch.saturating_duration_since(now_i);
+    let root = Recorder::new(epoch, epoch_wall);
+    if let Some(sink) = sink {
+        root.set_sink(sink);
+    }
+    let budget = Arc::new(RequestBudget::new(match cfg.stop {
+        Stop::Requests(n) => Some(n),
+        Stop::Duration(_) => None,
+    }));
+    let drain_deadline = window_end + cfg.timeout;
+
+    let mut handles = Vec::with_capacity(workers);
+    for (w, conn) in ready.into_iter().enumerate() {
+        let sh = Arc::clone(&shared);
+        let rec = root.fork();
+        let mut rx = start_rx.clone();
+        let open = open.clone();
+        let budget = Arc::clone(&budget);
+        handles.push(tokio::spawn(async move {
+            let _ = rx.wait_for(Option::is_some).await;
+            sleep_until(start.into()).await;
+            match open {
+                Some(s) => open_worker(&sh, w, &s, conn, rec, window_end, drain_deadline).await,
+                None => closed_worker(&sh, w, &budget, conn, rec, epoch, window_end).await,
+            }
+        }));
+    }
+    let _ = start_tx.send(Some(start));
+
+    let progress = Progress::spawn(!cfg.quiet, Arc::clone(&shared.live), root.fork(), epoch, window_end, cfg.rate());
+    sleep_until(epoch.into()).await;
+    let clock_start = ThreadClock::sample(WORKER_THREAD_NAME);
+    let end_probe = tokio::spawn(async move {
+        sleep_until(window_end.into()).await;
+        (Instant::now(), ThreadClock::sample(WORKER_THREAD_NAME))
+    });
+
+    let mut root = root;
+    let mut lag = new_histogram();
+    let (mut sent_in_window, mut queued) = (0, 0);
+    let give_up = drain_deadline + cfg.timeout + Duration::from_secs(5);
+    for h in handles {
+        let abort = h.abort_handle();
+        match timeout_at(give_up.into(), h).await {
+            Ok(Ok(r)) => {
+                root.merge(&r.recorder);
+                let _ = lag.add(&r.lag);
+                sent_in_window += r.sent_in_window;
+                queued += r.queued;
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "a connection task failed"),
+            Err(_) => {
+                abort.abort();
+                tracing::warn!("a connection task did not finish within the drain deadline; its requests are lost");
+            }
+        }
+    }
+    let finished = Instant::now();
+    let (clock_end_at, clock_end) = if end_probe.is_finished() {
+        end_probe.await.unwrap_or((finished, None))
+    } else {
+        end_probe.abort();
+        (finished, ThreadClock::sample(WORKER_THREAD_NAME))
+    };
+    if let Some(p) = progress {
+        p.finish().await;
+    }
+    let summary = root.summary();
+
+    let (duration, achieved_rate) = match (cfg.model, cfg.stop) {
+        (Model::Open { .. }, _) => {
+            let d = window_end.saturating_duration_since(epoch);
+            (d, rate_of(sent_in_window, d))
+        }
+        (Model::Closed, Stop::Duration(d)) => (d, rate_of(summary.total, d)),
+        (Model::Closed, Stop::Requests(_)) => {
+            let d = summary.duration.max(Duration::from_micros(1));
+            (d, rate_of(summary.total, d))
+        }
+    };
+    let window = clock_end_at.saturating_duration_since(epoch);
+    let self_check = SelfCheck::new(
+        &lag,
+        queued,
+        clock_start.zip(clock_end).map(|(a, b)| b.busy_since(&a, window, cfg.threads)),
+        cfg.max_lag,
+        cfg.rate(),
+        achieved_rate,
+    );
+    let meta = RunMeta {
+        url: cfg.label.clone(),
+        model: if cfg.rate().is_some() { "open" } else { "closed" }.to_string(),
+        connections: Some(cfg.connections),
+        target_rate: cfg.rate(),
+        achieved_rate,
+        duration,
+        generator_id: cfg.generator_id.clone(),
+        self_check: Some(self_check),
+    };
+    Ok(Measured { summary, meta })
+}
+
+fn rate_of(n: u64, d: Duration) -> f64 {
+    if d.is_zero() { 0.0 } else { n as f64 / d.as_secs_f64() }
+}
+
+/// Sends one request of `target`, (re)connecting first when needed; the timeout covers
+/// connecting, waiting for the connection and the whole response.
+async fn send_one(sh: &Shared, conn: &mut Option<Conn>, target: &Target) -> (Instant, Exchange) {
+    let started = Instant::now();
+    let failed = |outcome, done| Exchange { outcome, status: None, done, reusable: false };
+    let deadline = started + sh.timeout;
+    if let Some(c) = conn.as_mut() {
+        match timeout_at(deadline.into(), c.ready()).await {
+            Ok(true) => {}
+            Ok(false) => *conn = None,
+            Err(_) => {
+                *conn = None;
+                return (started, failed(Outcome::Timeout, Instant::now()));
+            }
+        }
+    }
+    if conn.is_none() {
+        match timeout_at(deadline.into(), sh.connector.connect()).await {
+            Ok(Ok(c)) => *conn = Some(c),
+            Ok(Err(_)) => return (started, failed(Outcome::Error, Instant::now())),
+            Err(_) => return (started, failed(Outcome::Timeout, Instant::now())),
+        }
+    }
+    let Some(c) = conn.as_mut() else {
+        return (started, failed(Outcome::Error, Instant::now()));
+    };
+    let req = build_request(target, c.is_h2());
+    let sent = Instant::now();
+    match timeout_at(deadline.into(), exchange(c, req)).await {
+        Ok(ex) => {
+            if !ex.reusable {
+                *conn = None;
+            }
+            (sent, ex)
+        }
+        Err(_) => {
+            *conn = None;
+            (sent, failed(Outcome::Timeout, Instant::now()))
+        }
+    }
+}
+
+async fn open_worker(
+    sh: &Shared,
+    w: usize,
+    sched: &OpenSchedule,
+    mut conn: Option<Conn>,
+    mut rec: Recorder,
+    window_end: Instant,
+    drain_deadline: Instant,
+) -> WorkerResult {
+    let mut lag = new_histogram();
+    let (mut sent_in_window, mut queued) = (0, 0);
+    let live = sh.live.slot(w);
+    while let Some(i) = sched.take() {
+        let intended = sched.intended(i);
+        let measured = sched.is_measured(i);
+        let now = Instant::now();
+        if now < intended {
+            sleep_until(intended.into()).await;
+            if measured {
+                lag.saturating_record(micros(Instant::now().saturating_duration_since(intended)));
+            }
+        } else if measured && now - intended > QUEUED_AFTER {
+            queued += 1;
+        }
+        if now >= drain_deadline {
+            // Owed but never sent within the drain: it would have taken at least this long.
+            if measured {
+                rec.record(Outcome::Timeout, None, intended, now, now);
+                live.add(Outcome::Timeout);
+            }
+            continue;
+        }
+        let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
+        let (sent, ex) = send_one(sh, &mut conn, target).await;
+        if measured {
+            rec.record(ex.outcome, ex.status, intended, sent, ex.done);
+            live.add(ex.outcome);
+            if sent < window_end {
+                sent_in_window += 1;
+            }
+        }
+    }
+    WorkerResult { recorder: rec, lag, sent_in_window, queued }
+}
+
+async fn closed_worker(
+    sh: &Shared,
+    w: usize,
+    budget: &RequestBudget,
+    mut conn: Option<Conn>,
+    mut rec: Recorder,
+    epoch: Instant,
+    end: Instant,
+) -> WorkerResult {
+    let live = sh.live.slot(w);
+    let mut k = w;
+    loop {
+        let intended = Instant::now();
+        if intended >= end || budget.spent() {
+            break;
+        }
+        let measured = intended >= epoch;
+        if measured && !budget.take() {
+            break;
+        }
+        let target = &sh.targets[sh.order[k % sh.order.len()] as usize];
+        k = k.wrapping_add(1);
+        let (sent, ex) = send_one(sh, &mut conn, target).await;
+        if measured {
+            rec.record(ex.outcome, ex.status, intended, sent, ex.done);
+            live.add(ex.outcome);
+        }
+        if ex.outcome == Outcome::Error && ex.status.is_none() && conn.is_none() {
+            // A refused connection fails in microseconds; pace the retries instead of spinning.
+            sleep_until((Instant::now() + Duration::from_millis(10)).into()).await;
+        }
+    }
+    WorkerResult { recorder: rec, lag: new_histogram(), sent_in_window: 0, queued: 0 }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
