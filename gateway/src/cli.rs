@@ -1,0 +1,178 @@
+//! The `local-gateway` binary: runs the local gateway in the foreground (for scripts/demo.sh),
+//! or checks the policy, or prints it as a decK template for a real Kong.
+//!
+//! Exit codes: 0 stopped by SIGTERM/Ctrl-C (or check passed), 1 failure (nginx missing or
+//! died, secret missing), 64 usage error (bad flag or invalid policy).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::{LocalGateway, Policy, PolicyError};
+
+/// Exit code: usage error (bad flags, invalid policy).
+pub const EXIT_USAGE: i32 = 64;
+/// Exit code: failure while running.
+pub const EXIT_FAILURE: i32 = 1;
+
+/// Runs the local nginx+Lua gateway, generated from gateway/kong.yaml, in front of a service.
+///
+/// API keys and the origin secret come from the environment, as Kong's env vault reads them:
+/// CANARY_API_KEY, LOADGEN_API_KEY, EXAMPLE_CUSTOMER_API_KEY, SUM_API_ORIGIN_SECRET.
+///
+/// Exit codes: 0 stopped by SIGTERM/Ctrl-C or --check passed; 1 failure (nginx or its Lua
+/// module missing, nginx died, origin secret missing); 64 usage error or invalid policy.
+#[derive(Debug, Parser)]
+#[command(name = "local-gateway", version)]
+pub struct Cli {
+    /// The Kong declarative policy (default: the gateway/kong.yaml this binary was built with).
+    #[arg(long, env = "GATEWAY_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// The service to front, e.g. 127.0.0.1:8080.
+    #[arg(long, env = "GATEWAY_UPSTREAM", required_unless_present_any = ["check", "deck_template"])]
+    pub upstream: Option<SocketAddr>,
+
+    /// Where to listen.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// Validate the policy, print a summary and exit.
+    #[arg(long, env = "GATEWAY_CHECK")]
+    pub check: bool,
+
+    /// Print the policy with every {vault://env/x} turned into decK's ${{ env "DECK_X" }}, for a
+    /// real Kong (see README, gateway), and exit.
+    #[arg(long, env = "GATEWAY_DECK_TEMPLATE", conflicts_with = "check")]
+    pub deck_template: bool,
+
+    /// Keep the temporary nginx prefix (config, logs) after exit, for debugging.
+    #[arg(long, env = "GATEWAY_KEEP_PREFIX")]
+    pub keep_prefix: bool,
+}
+
+/// Parses arguments; on a usage error prints it and returns the exit code to use.
+pub fn parse() -> Result<Cli, i32> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() { EXIT_USAGE } else { 0 }
+    })
+}
+
+/// Runs the binary; returns the exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let (text, source) = match &cli.policy {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (t, p.display().to_string()),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", p.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => (
+            crate::policy::KONG_YAML.to_owned(),
+            "built-in gateway/kong.yaml".to_owned(),
+        ),
+    };
+    if cli.deck_template {
+        print!("{}", crate::deck::template(&text));
+        return 0;
+    }
+    let policy = match Policy::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {source}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if cli.check {
+        println!("{}", summary(&policy));
+        return 0;
+    }
+    match serve(cli, policy, &source).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<PolicyError>().is_some() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            }
+        }
+    }
+}
+
+async fn serve(cli: Cli, policy: Policy, source: &str) -> anyhow::Result<()> {
+    let upstream = cli.upstream.context("--upstream is required")?;
+    let mut gw = LocalGateway::builder(policy)
+        .upstream(upstream)
+        .listen(cli.listen)
+        .secrets_from_env()
+        .keep_prefix(cli.keep_prefix)
+        .start()
+        .context("starting the local gateway")?;
+    eprintln!(
+        "local gateway on {} -> {upstream} (policy: {source}; consumers with keys: {}; prefix: {})",
+        gw.base_url(),
+        if gw.consumers().is_empty() {
+            "none".to_owned()
+        } else {
+            gw.consumers().join(", ")
+        },
+        gw.prefix().display()
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = tick.tick() => {
+                if !gw.is_running() {
+                    anyhow::bail!("nginx exited unexpectedly\n{}", gw.error_log());
+                }
+            }
+        }
+    }
+    eprintln!("stopping the local gateway");
+    gw.stop().context("stopping the local gateway")?;
+    Ok(())
+}
+
+/// A human summary of the policy: routes, protection, quotas.
+pub fn summary(policy: &Policy) -> String {
+    let mut out = format!(
+        "policy OK: service {} -> {}://{}:{}\n",
+        policy.service.name, policy.service.protocol, policy.service.host, policy.service.port
+    );
+    for plan in crate::plan::plan(policy) {
+        let auth = match &plan.key_auth {
+            Some(k) => format!("key-auth ({})", k.key_names.join(", ")),
+            None => "public".to_owned(),
+        };
+        out.push_str(&format!(
+            "route {} {:?}: {auth}\n",
+            plan.route.name, plan.route.paths
+        ));
+        for (consumer, set) in &plan.sets {
+            if let Some(rl) = &set.rate {
+                let limits: Vec<String> = rl
+                    .limits
+                    .windows()
+                    .iter()
+                    .map(|(w, n)| format!("{n}/{}", w.name()))
+                    .collect();
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    consumer.as_deref().unwrap_or("(no consumer)"),
+                    limits.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,478 @@
+//! The gateway policy: `kong.yaml` parsed, validated and normalised into one service, its
+//! routes, the consumers with their key references, and every plugin with its scope.
+//! Validation refuses what Kong would refuse (limits out of order, duplicate plugins on one
+//! scope, literal secrets) and what the local gateway could not reproduce faithfully, so that
+//! the local gateway never silently differs from Kong.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::error::PolicyError;
+use crate::kong_yaml as raw;
+use crate::vault::{self, EnvReference};
+
+/// The repository's `gateway/kong.yaml`, embedded at build time so that tests and binaries
+/// always run the policy that is committed.
+pub const KONG_YAML: &str = include_str!("../kong.yaml");
+
+/// A validated gateway policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The one upstream service.
+    pub service: Service,
+    /// Its routes.
+    pub routes: Vec<Route>,
+    /// Consumers and their key references.
+    pub consumers: Vec<Consumer>,
+    /// Every enabled plugin with its scope.
+    pub plugins: Vec<PluginInstance>,
+}
+
+/// The upstream service as declared (the local gateway replaces the address).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Service name.
+    pub name: String,
+    /// `http` or `https`.
+    pub protocol: String,
+    /// Upstream host.
+    pub host: String,
+    /// Upstream port.
+    pub port: u16,
+    /// Upstream base path (only `/` is supported).
+    pub path: String,
+}
+
+/// A route: prefix paths, optional methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Route name (unique).
+    pub name: String,
+    /// Path prefixes.
+    pub paths: Vec<String>,
+    /// Allowed methods in upper case; empty means any.
+    pub methods: Vec<String>,
+    /// Whether the matched prefix is removed before proxying (Kong's default: true).
+    pub strip_path: bool,
+}
+
+/// A consumer and its key-auth credential references.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumer {
+    /// Username (unique).
+    pub username: String,
+    /// Env vault references of its keys.
+    pub keys: Vec<EnvReference>,
+}
+
+/// Where a plugin applies. `None` fields match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Scope {
+    /// Only for this service.
+    pub service: Option<String>,
+    /// Only for this route.
+    pub route: Option<String>,
+    /// Only for this consumer.
+    pub consumer: Option<String>,
+}
+
+impl Scope {
+    /// Kong's precedence rank (lower wins): consumer+route+service, consumer+route,
+    /// consumer+service, route+service, consumer, route, service, global.
+    pub fn rank(&self) -> u8 {
+        match (
+            self.consumer.is_some(),
+            self.route.is_some(),
+            self.service.is_some(),
+        ) {
+            (true, true, true) => 0,
+            (true, true, false) => 1,
+            (true, false, true) => 2,
+            (false, true, true) => 3,
+            (true, false, false) => 4,
+            (false, true, false) => 5,
+            (false, false, true) => 6,
+            (false, false, false) => 7,
+        }
+    }
+}
+
+/// A plugin with its scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginInstance {
+    /// Where it applies.
+    pub scope: Scope,
+    /// What it does.
+    pub plugin: Plugin,
+}
+
+/// The plugins the local gateway reproduces.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plugin {
+    /// `key-auth`.
+    KeyAuth(KeyAuth),
+    /// `rate-limiting`.
+    RateLimiting(RateLimiting),
+    /// `request-size-limiting`.
+    RequestSizeLimiting(SizeLimit),
+    /// `request-transformer` (headers only).
+    RequestTransformer(Transformer),
+}
+
+impl Plugin {
+    /// Kong's plugin name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Plugin::KeyAuth(_) => "key-auth",
+            Plugin::RateLimiting(_) => "rate-limiting",
+            Plugin::RequestSizeLimiting(_) => "request-size-limiting",
+            Plugin::RequestTransformer(_) => "request-transformer",
+        }
+    }
+}
+
+/// `key-auth` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyAuth {
+    /// Header / query parameter names holding the key.
+    pub key_names: Vec<String>,
+    /// Look in headers.
+    pub key_in_header: bool,
+    /// Look in the query string.
+    pub key_in_query: bool,
+    /// Remove the key before proxying.
+    pub hide_credentials: bool,
+    /// Realm for `WWW-Authenticate` (Kong sends plain `Key` without one).
+    pub realm: Option<String>,
+}
+
+/// A fixed, calendar-aligned rate-limit window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Window {
+    /// One second.
+    Second,
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+    /// One UTC day.
+    Day,
+}
+
+impl Window {
+    /// Every window, shortest first.
+    pub const ALL: [Window; 4] = [Window::Second, Window::Minute, Window::Hour, Window::Day];
+
+    /// Window length in seconds.
+    pub fn seconds(self) -> u64 {
+        match self {
+            Window::Second => 1,
+            Window::Minute => 60,
+            Window::Hour => 3600,
+            Window::Day => 86_400,
+        }
+    }
+
+    /// Kong's name (`minute`), also the config key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Window::Second => "second",
+            Window::Minute => "minute",
+            Window::Hour => "hour",
+            Window::Day => "day",
+        }
+    }
+
+    /// Header suffix (`Minute` in `X-RateLimit-Limit-Minute`).
+    pub fn header_suffix(self) -> &'static str {
+        match self {
+            Window::Second => "Second",
+            Window::Minute => "Minute",
+            Window::Hour => "Hour",
+            Window::Day => "Day",
+        }
+    }
+
+    /// Parses `second|minute|hour|day` (as in `10/minute`).
+    pub fn parse(s: &str) -> Option<Window> {
+        Window::ALL.into_iter().find(|w| w.name() == s)
+    }
+}
+
+/// Limits per window; at least one is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Requests per second.
+    pub second: Option<u64>,
+    /// Requests per minute.
+    pub minute: Option<u64>,
+    /// Requests per hour.
+    pub hour: Option<u64>,
+    /// Requests per UTC day.
+    pub day: Option<u64>,
+}
+
+impl RateLimits {
+    /// Only a per-second limit (fast tests).
+    pub fn per_second(n: u64) -> Self {
+        Self {
+            second: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// Only a per-minute limit.
+    pub fn per_minute(n: u64) -> Self {
+        Self {
+            minute: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// The limit of one window.
+    pub fn get(&self, w: Window) -> Option<u64> {
+        match w {
+            Window::Second => self.second,
+            Window::Minute => self.minute,
+            Window::Hour => self.hour,
+            Window::Day => self.day,
+        }
+    }
+
+    /// The configured windows with their limits, shortest first.
+    pub fn windows(&self) -> Vec<(Window, u64)> {
+        Window::ALL
+            .into_iter()
+            .filter_map(|w| self.get(w).map(|n| (w, n)))
+            .collect()
+    }
+
+    /// Kong's rules: at least one limit, each positive, and a longer window never allows
+    /// fewer requests than a shorter one.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let windows = self.windows();
+        if windows.is_empty() {
+            return Err(PolicyError::Invalid(
+                "rate-limiting needs at least one of second, minute, hour, day".into(),
+            ));
+        }
+        for (w, n) in &windows {
+            if *n == 0 {
+                return Err(PolicyError::Invalid(format!(
+                    "rate-limiting {} limit must be positive",
+                    w.name()
+                )));
+            }
+        }
+        for pair in windows.windows(2) {
+            let ((short, a), (long, b)) = (pair[0], pair[1]);
+            if b < a {
+                return Err(PolicyError::Invalid(format!(
+                    "rate-limiting: the limit for {} ({b}) cannot be lower than the limit for {} ({a})",
+                    long.name(),
+                    short.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a rate-limiting plugin counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitBy {
+    /// The authenticated consumer (falls back to the client IP without one).
+    Consumer,
+    /// The client IP.
+    Ip,
+}
+
+/// `rate-limiting` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimiting {
+    /// The limits.
+    pub limits: RateLimits,
+    /// What is counted.
+    pub limit_by: LimitBy,
+    /// Status on excess (429).
+    pub error_code: u16,
+    /// Message on excess.
+    pub error_message: String,
+    /// Suppress the rate-limit headers.
+    pub hide_client_headers: bool,
+}
+
+/// `request-size-limiting` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeLimit {
+    /// Largest allowed body in bytes.
+    pub allowed_bytes: u64,
+    /// Refuse requests without a Content-Length (411).
+    pub require_content_length: bool,
+}
+
+/// A header value: literal, or resolved from the env vault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeaderValue {
+    /// Written in the policy.
+    Literal(String),
+    /// A reference; resolved at start.
+    Reference(EnvReference),
+}
+
+/// `request-transformer` header operations, in Kong's order: remove, replace, add, append.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transformer {
+    /// Headers removed.
+    pub remove: Vec<String>,
+    /// Headers replaced when present.
+    pub replace: Vec<(String, HeaderValue)>,
+    /// Headers added when absent.
+    pub add: Vec<(String, HeaderValue)>,
+    /// Headers appended.
+    pub append: Vec<(String, HeaderValue)>,
+}
+
+impl Policy {
+    /// Parses and validates a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Policy::parse(&text)
+    }
+
+    /// The committed `gateway/kong.yaml`.
+    pub fn committed() -> Result<Policy, PolicyError> {
+        Policy::parse(KONG_YAML)
+    }
+
+    /// Parses and validates policy text.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let file: raw::File = serde_norway::from_str(text)?;
+        crate::convert::convert(file)
+    }
+
+    /// The route with this name.
+    pub fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.name == name)
+    }
+
+    /// The consumer with this username.
+    pub fn consumer(&self, username: &str) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.username == username)
+    }
+
+    /// Removes every key-auth plugin: a misconfigured gateway, for tests of `loadgen ratelimit`.
+    pub fn disable_auth(&mut self) {
+        self.plugins
+            .retain(|p| !matches!(p.plugin, Plugin::KeyAuth(_)));
+    }
+
+    /// Replaces the limits of every rate-limiting plugin not scoped to a consumer (the quota
+    /// of consumers without their own).
+    pub fn set_default_limits(&mut self, limits: RateLimits) -> Result<(), PolicyError> {
+        limits.validate()?;
+        for p in &mut self.plugins {
+            if let (None, Plugin::RateLimiting(rl)) = (&p.scope.consumer, &mut p.plugin) {
+                rl.limits = limits;
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives one consumer its own limits (replacing its consumer-scoped rate-limiting plugin,
+    /// or adding one).
+    pub fn set_consumer_limits(
+        &mut self,
+        username: &str,
+        limits: RateLimits,
+    ) -> Result<(), PolicyError> {
+        limits.validate()?;
+        if self.consumer(username).is_none() {
+            return Err(PolicyError::Invalid(format!(
+                "no consumer named `{username}`"
+            )));
+        }
+        let mut found = false;
+        for p in &mut self.plugins {
+            if p.scope.consumer.as_deref() == Some(username)
+                && let Plugin::RateLimiting(rl) = &mut p.plugin
+            {
+                rl.limits = limits;
+                found = true;
+            }
+        }
+        if !found {
+            self.plugins.push(PluginInstance {
+                scope: Scope {
+                    consumer: Some(username.to_owned()),
+                    ..Scope::default()
+                },
+                plugin: Plugin::RateLimiting(RateLimiting {
+                    limits,
+                    limit_by: LimitBy::Consumer,
+                    error_code: 429,
+                    error_message: "API rate limit exceeded".to_owned(),
+                    hide_client_headers: false,
+                }),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the body limit of every request-size-limiting plugin.
+    pub fn set_max_payload_bytes(&mut self, bytes: u64) {
+        for p in &mut self.plugins {
+            if let Plugin::RequestSizeLimiting(s) = &mut p.plugin {
+                s.allowed_bytes = bytes;
+            }
+        }
+    }
+
+    /// Every env vault reference in the policy (keys and header values).
+    pub fn references(&self) -> BTreeSet<EnvReference> {
+        let mut out: BTreeSet<EnvReference> = self
+            .consumers
+            .iter()
+            .flat_map(|c| c.keys.iter().cloned())
+            .collect();
+        for p in &self.plugins {
+            if let Plugin::RequestTransformer(t) = &p.plugin {
+                for (_, v) in t.replace.iter().chain(&t.add).chain(&t.append) {
+                    if let HeaderValue::Reference(r) = v {
+                        out.insert(r.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Splits a request-transformer entry `Name:value`; the value may be an env vault reference.
+pub(crate) fn header_entry(entry: &str) -> Result<(String, HeaderValue), PolicyError> {
+    let (name, value) = entry.split_once(':').ok_or_else(|| {
+        PolicyError::Invalid(format!(
+            "request-transformer entry {entry:?} has no value (write Name:value)"
+        ))
+    })?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(PolicyError::Invalid(format!(
+            "request-transformer header name {name:?} is not a valid header name"
+        )));
+    }
+    let value = value.trim();
+    let value = if vault::is_reference(value) {
+        HeaderValue::Reference(vault::parse(value)?)
+    } else {
+        HeaderValue::Literal(value.to_owned())
+    };
+    Ok((name.to_owned(), value))
+}
