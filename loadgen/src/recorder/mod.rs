@@ -1,0 +1,404 @@
+//! Latency recording: HdrHistograms per outcome class, corrected and uncorrected.
+//!
+//! Each worker owns a [`Recorder`] (no locks and no allocation per request). A recorder only
+//! keeps the histograms of the *current second*; when a completion falls into a later second it
+//! hands that interval to the run's shared [`hub`](crate::recorder::Recorder::fork) (one lock per
+//! worker per second). The hub adds every worker's interval for a second together, and after a
+//! short grace period finalizes it: the interval histograms are streamed to an optional
+//! [`IntervalSink`] (the `--hlog` writer), added into the run totals, and reduced to a small
+//! [`IntervalStats`]. So memory stays flat however long the run: the totals, a few open seconds,
+//! and ~100 bytes per elapsed second.
+//!
+//! Values are microseconds, 1 µs .. 1 h at 3 significant digits. *Corrected* latency is measured
+//! from the intended send time (coordinated-omission correction, as wrk2 does), *uncorrected*
+//! from the actual send.
+//!
+//! Workers must be created with [`Recorder::fork`] from one root recorder so that they share a
+//! hub: then per-second percentiles are exact. [`Recorder::merge`] then only flushes the other
+//! worker's open second. Merging recorders from *different* roots is exact for totals and
+//! per-second counts and max, while per-second p50/p99 of seconds both had already finalized
+//! become the larger of the two (an upper bound, never an average).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+
+mod interval;
+
+use interval::{Hub, add_hist};
+pub use interval::{IntervalSink, IntervalStats, Pair, Slot};
+
+/// Lowest recordable latency, µs.
+pub const LOWEST_US: u64 = 1;
+/// Highest recordable latency, µs (one hour); larger values are clamped to it.
+pub const HIGHEST_US: u64 = 3_600_000_000;
+/// Significant decimal digits kept by every histogram.
+pub const SIGFIG: u8 = 3;
+/// Longest run (31 days) whose per-second statistics are kept.
+pub const MAX_SECONDS: u64 = 31 * 24 * 3600;
+
+/// A new, empty histogram with loadgen's bounds (1 µs .. 1 h, 3 significant digits).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGFIG)
+        .expect("constant bounds 1..3.6e9 at 3 significant digits are valid")
+}
+
+/// Outcome class of one request; the hlog tag is [`Outcome::tag`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// 2xx.
+    Success,
+    /// 3xx.
+    Redirect,
+    /// 4xx except 429.
+    ClientError,
+    /// 429 Too Many Requests.
+    RateLimited,
+    /// 5xx.
+    ServerError,
+    /// Connect, I/O or protocol error (no usable response).
+    Error,
+    /// No response within `--timeout`.
+    Timeout,
+}
+
+impl Outcome {
+    /// Every class, in report order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Success,
+        Outcome::Redirect,
+        Outcome::ClientError,
+        Outcome::RateLimited,
+        Outcome::ServerError,
+        Outcome::Error,
+        Outcome::Timeout,
+    ];
+
+    /// The class of an HTTP status; codes outside 200..=599 count as protocol errors.
+    pub fn from_status(code: u16) -> Outcome {
+        match code {
+            429 => Outcome::RateLimited,
+            200..=299 => Outcome::Success,
+            300..=399 => Outcome::Redirect,
+            400..=499 => Outcome::ClientError,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::Error,
+        }
+    }
+
+    /// Short stable name, used as hlog tag and in reports: "2xx","3xx","4xx","429","5xx","error","timeout".
+    pub fn tag(self) -> &'static str {
+        match self {
+            Outcome::Success => "2xx",
+            Outcome::Redirect => "3xx",
+            Outcome::ClientError => "4xx",
+            Outcome::RateLimited => "429",
+            Outcome::ServerError => "5xx",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    /// The class named by `tag`, the inverse of [`Outcome::tag`].
+    pub fn from_tag(tag: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.tag() == tag)
+    }
+
+    /// Position in [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What can go wrong while recording.
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    /// The interval sink (the hlog file) failed; the in-memory results are still complete.
+    #[error("writing the interval log failed: {0}; check the --hlog path and free disk space")]
+    Sink(#[source] io::Error),
+}
+
+/// One worker's recorder: no locks, no allocation per request on the hot path.
+pub struct Recorder {
+    epoch: Instant,
+    hub: Arc<Mutex<Hub>>,
+    /// The second the open interval belongs to.
+    second: u64,
+    /// The second this recorder keeps open in the hub (a `Cell` so that `merge(&other)` can
+    /// release the other's hold).
+    held: Cell<Option<u64>>,
+    current: Slot,
+    /// Latest completion recorded, as offset from the epoch.
+    end: Duration,
+    /// Responses per HTTP status code (index = code, 0..=999).
+    status: Box<[u64; 1000]>,
+}
+
+impl Recorder {
+    /// A root recorder. `epoch` is the instant measurement starts (after warmup); `epoch_wall`
+    /// its wall-clock time. Create each worker's recorder with [`Recorder::fork`].
+    pub fn new(epoch: Instant, epoch_wall: SystemTime) -> Recorder {
+        Recorder {
+            epoch,
+            hub: Arc::new(Mutex::new(Hub::new(epoch_wall))),
+            second: 0,
+            held: Cell::new(None),
+            current: Slot::default(),
+            end: Duration::ZERO,
+            status: Box::new([0; 1000]),
+        }
+    }
+
+    /// An empty recorder for another worker of the same run, sharing this one's hub so that
+    /// per-second percentiles over all workers are exact.
+    pub fn fork(&self) -> Recorder {
+        Recorder {
+            epoch: self.epoch,
+            hub: Arc::clone(&self.hub),
+            second: 0,
+            held: Cell::new(None),
+            current: Slot::default(),
+            end: Duration::ZERO,
+            status: Box::new([0; 1000]),
+        }
+    }
+
+    /// Streams each finalized interval to `sink` (e.g. the hlog writer). Set it before recording.
+    pub fn set_sink(&self, sink: Box<dyn IntervalSink>) {
+        self.lock().sink = Some(sink);
+    }
+
+    /// The most recently finalized second (for live progress; takes the hub lock briefly).
+    pub fn last_interval(&self) -> Option<IntervalStats> {
+        self.lock().intervals.last().cloned()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Hub> {
+        // A panic while holding the lock cannot leave the hub half-updated in a way that
+        // matters more than losing the run, so a poisoned lock is used as is.
+        self.hub.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one request. corrected = done - intended, uncorrected = done - sent; µs, clamped
+    /// into 1 µs .. 1 h; never panics. `status` is the HTTP status when a response arrived.
+    pub fn record(
+        &mut self,
+        outcome: Outcome,
+        status: Option<u16>,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+    ) {
+        let offset = done.saturating_duration_since(self.epoch);
+        let second = offset.as_secs();
+        if second > self.second || self.held.get().is_none() {
+            self.roll(second.max(self.second));
+        }
+        self.end = self.end.max(offset);
+        let pair = self.current.get_mut(outcome);
+        pair.corrected
+            .saturating_record(clamp_us(done.saturating_duration_since(intended)));
+        pair.uncorrected
+            .saturating_record(clamp_us(done.saturating_duration_since(sent)));
+        if let Some(slot) = status.and_then(|c| self.status.get_mut(usize::from(c))) {
+            *slot += 1;
+        }
+    }
+
+    /// Hands the open interval to the hub and holds `next` open instead (once per second).
+    fn roll(&mut self, next: u64) {
+        let hub = Arc::clone(&self.hub);
+        let mut hub = hub.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_into(&mut hub);
+        self.held.set(Some(hub.hold(next)));
+        self.second = next;
+    }
+
+    /// Hands the open interval to the hub and releases its hold.
+    fn flush_into(&mut self, hub: &mut Hub) {
+        if self.current.total() > 0 {
+            hub.add(self.second, &self.current, self.end);
+            self.current.reset();
+        }
+        if let Some(held) = self.held.take() {
+            hub.release(held);
+        }
+    }
+
+    fn flush(&mut self) {
+        let hub = Arc::clone(&self.hub);
+        let mut hub = hub.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_into(&mut hub);
+    }
+
+    /// Exact merge: `other`'s open interval and status counts are added into this run. `other`
+    /// must not record afterwards (its open interval would be counted twice).
+    pub fn merge(&mut self, other: &Recorder) {
+        // Our own open second first, so that it is not finalized empty by the other's later one.
+        self.flush();
+        for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
+            *a += b;
+        }
+        self.end = self.end.max(other.end);
+        let mut hub = self.lock();
+        if other.current.total() > 0 {
+            hub.add(other.second, &other.current, other.end);
+        }
+        if let Some(held) = other.held.take() {
+            if Arc::ptr_eq(&self.hub, &other.hub) {
+                hub.release(held);
+            } else {
+                other.lock().release(held);
+            }
+        }
+        if !Arc::ptr_eq(&self.hub, &other.hub) {
+            let theirs = other.lock();
+            hub.absorb(&theirs);
+        }
+    }
+
+    /// Finalizes the run and returns its summary; a failed interval sink is logged and ignored.
+    /// `duration` is up to the latest completion; the caller may overwrite it.
+    pub fn summary(self) -> Summary {
+        match self.finish() {
+            Ok(s) => s,
+            Err((s, _)) => s,
+        }
+    }
+
+    /// Like [`Recorder::summary`], but reports a failed interval sink (with the summary).
+    #[allow(clippy::result_large_err)]
+    pub fn finish(mut self) -> Result<Summary, (Summary, RecorderError)> {
+        self.flush();
+        let status_counts: BTreeMap<String, u64> = self
+            .status
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect();
+        let mut hub = self.lock();
+        hub.finalize_all();
+        let mut error = hub.sink_error.take();
+        if let Some(mut sink) = hub.sink.take()
+            && error.is_none()
+        {
+            error = sink.finish(&status_counts).err();
+        }
+        let intervals = std::mem::take(&mut hub.intervals);
+        let summary = Summary::from_parts(
+            hub.epoch_wall,
+            hub.end,
+            &hub.totals,
+            status_counts,
+            intervals,
+        );
+        match error {
+            None => Ok(summary),
+            Some(e) => Err((summary, RecorderError::Sink(e))),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    /// A worker that ends without being merged stops holding its second open.
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.lock().release(held);
+        }
+    }
+}
+
+fn clamp_us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .clamp(LOWEST_US, HIGHEST_US)
+}
+
+/// Count and latency histograms of one outcome class.
+#[derive(Clone, Debug)]
+pub struct OutcomeStats {
+    /// Requests of this class.
+    pub count: u64,
+    /// Latency from the intended send time, µs.
+    pub corrected: Histogram<u64>,
+    /// Latency from the actual send time, µs.
+    pub uncorrected: Histogram<u64>,
+}
+
+/// Everything a report needs about a run (or a merge of runs); histograms are in µs.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Wall-clock start of measurement.
+    pub start: SystemTime,
+    /// Measured span: up to the latest completion.
+    pub duration: Duration,
+    /// Requests of every class.
+    pub total: u64,
+    /// All classes together, from the intended send time.
+    pub corrected: Histogram<u64>,
+    /// All classes together, from the actual send time.
+    pub uncorrected: Histogram<u64>,
+    /// Per class; only classes that occurred.
+    pub by_outcome: BTreeMap<Outcome, OutcomeStats>,
+    /// Responses per status ("200": n). From a merged hlog without status comments, class
+    /// names ("2xx") instead.
+    pub status_counts: BTreeMap<String, u64>,
+    /// One per second from the start, without gaps.
+    pub intervals: Vec<IntervalStats>,
+    /// Generator ids this summary came from (empty for a single unnamed run).
+    pub generators: Vec<String>,
+}
+
+impl Summary {
+    /// Builds a summary from per-class totals (used by the recorder and the hlog reader).
+    pub fn from_parts(
+        start: SystemTime,
+        duration: Duration,
+        totals: &Slot,
+        status_counts: BTreeMap<String, u64>,
+        intervals: Vec<IntervalStats>,
+    ) -> Summary {
+        let mut corrected = new_histogram();
+        let mut uncorrected = new_histogram();
+        let mut by_outcome = BTreeMap::new();
+        for o in Outcome::ALL {
+            let Some(p) = totals.get(o).filter(|p| !p.corrected.is_empty()) else {
+                continue;
+            };
+            add_hist(&mut corrected, &p.corrected);
+            add_hist(&mut uncorrected, &p.uncorrected);
+            by_outcome.insert(
+                o,
+                OutcomeStats {
+                    count: p.corrected.len(),
+                    corrected: p.corrected.clone(),
+                    uncorrected: p.uncorrected.clone(),
+                },
+            );
+        }
+        Summary {
+            start,
+            duration,
+            total: corrected.len(),
+            corrected,
+            uncorrected,
+            by_outcome,
+            status_counts,
+            intervals,
+            generators: Vec::new(),
+        }
+    }
+
+    /// Requests of `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.by_outcome.get(&outcome).map_or(0, |s| s.count)
+    }
+}
+
+#[cfg(test)]
+mod tests;
