@@ -1,6 +1,195 @@
-//! service: skeleton; its issue fills it in.
+//! The sum API: a drop-in replacement for the Go sum service, with exact sums, stable JSON
+//! errors, Prometheus metrics on a separate port and graceful shutdown for rolling deploys.
+//!
+//! Data flow: [`config`] (flags with `SERVICE_` env fallbacks, validated before anything
+//! binds) → [`start`] binds the public and the metrics listener and serves [`app::app`], the
+//! factory that tests drive too. A request passes the middleware [`request_id`] (keeps or
+//! makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
+//! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`]; `api` checks
+//! and parses the body and calls [`sum`], the exact summation that knows nothing of HTTP.
+//! Every failure is one [`error::ApiError`] variant: one status, one stable code, one JSON
+//! shape. [`shutdown`] owns readiness and the drain; [`run`] ties it to SIGTERM/Ctrl-C.
+//! [`healthcheck`] is the container health check client, [`logging`] the log setup.
 
-/// Runs the binary's main job.
-pub async fn run() -> anyhow::Result<()> {
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod healthcheck;
+pub mod logging;
+pub mod metrics;
+pub mod observe;
+pub mod origin_guard;
+pub mod request_id;
+pub mod shutdown;
+pub mod sum;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+pub use app::{AppState, app, routes};
+pub use config::Config;
+
+/// A service that is serving on both listeners.
+pub struct RunningService {
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    state: AppState,
+    api: ServerHandle,
+    api_task: JoinHandle<std::io::Result<()>>,
+    metrics_server: ServerHandle,
+    metrics_task: JoinHandle<std::io::Result<()>>,
+    upkeep: JoinHandle<()>,
+    drain: Duration,
+    timeout: Duration,
+}
+
+impl RunningService {
+    /// The bound address of the public API.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound address of the metrics listener (`GET /metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Shuts down as on SIGTERM: readiness turns 503 at once, everything is served for the
+    /// drain period, then the listener stops accepting and open connections get the shutdown
+    /// timeout to finish (idle keep-alive connections count as open until they close).
+    /// Tests that do not exercise the drain want `--shutdown-drain 0s --shutdown-timeout 1s`.
+    pub async fn shutdown(self) {
+        self.state.readiness.begin_shutdown();
+        tracing::info!(drain = ?self.drain, timeout = ?self.timeout, "shutdown began: readiness is 503, still serving during the drain");
+        tokio::time::sleep(self.drain).await;
+        tracing::info!("drain over: no longer accepting connections, finishing in-flight requests");
+        if tokio::time::timeout(self.timeout, self.api.stop(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?self.timeout, "in-flight requests did not finish in time; closing them");
+            self.api.stop(false).await;
+        }
+        self.metrics_server.stop(false).await;
+        self.upkeep.abort();
+        for (name, task) in [("api", self.api_task), ("metrics", self.metrics_task)] {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(server = name, error = %e, "server ended with an error")
+                }
+                Err(e) => tracing::error!(server = name, error = %e, "server task failed"),
+            }
+        }
+        tracing::info!("shutdown complete");
+    }
+}
+
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .with_context(|| format!("cannot bind the {what} listener on {addr}"))?;
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listener non-blocking")?;
+    Ok(listener)
+}
+
+/// Validates `config`, binds both listeners and returns once they serve.
+pub async fn start(config: Config) -> anyhow::Result<RunningService> {
+    config.validate().context("invalid configuration")?;
+    let metrics = metrics::Metrics::new(config.record_metrics);
+    let state = AppState::new(
+        metrics.clone(),
+        config.max_body,
+        config.body_timeout,
+        &config.origin_secrets,
+    );
+
+    let api_listener = bind(config.listen, "API")?;
+    let metrics_listener = bind(config.metrics_listen, "metrics")?;
+    let addr = api_listener.local_addr().context("API listener address")?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .context("metrics listener address")?;
+
+    // actix takes whole seconds; `shutdown` enforces the exact timeout itself.
+    let actix_timeout = config.shutdown_timeout.as_secs().max(1) + 1;
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || app::app(app_state.clone()))
+        .disable_signals()
+        .shutdown_timeout(actix_timeout)
+        .keep_alive(config.keep_alive)
+        .client_request_timeout(config.body_timeout);
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    let api_server = server
+        .listen(api_listener)
+        .context("cannot serve the API listener")?
+        .run();
+
+    let exposition = metrics.clone();
+    let metrics_server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(exposition.clone()))
+            .route("/metrics", web::get().to(render_metrics))
+            .default_service(web::to(|| async {
+                HttpResponse::NotFound().body("only /metrics here\n")
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(metrics_listener)
+    .context("cannot serve the metrics listener")?
+    .run();
+
+    let api = api_server.handle();
+    let metrics_handle = metrics_server.handle();
+    let upkeep_metrics = metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            upkeep_metrics.run_upkeep();
+        }
+    });
+    tracing::info!(%addr, %metrics_addr, record_metrics = config.record_metrics, origin_guard = !config.origin_secrets.is_empty(), "serving");
+    Ok(RunningService {
+        addr,
+        metrics_addr,
+        state,
+        api,
+        api_task: tokio::spawn(api_server),
+        metrics_server: metrics_handle,
+        metrics_task: tokio::spawn(metrics_server),
+        upkeep,
+        drain: config.shutdown_drain,
+        timeout: config.shutdown_timeout,
+    })
+}
+
+async fn render_metrics(metrics: web::Data<metrics::Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// What `main` runs: start, serve until SIGTERM/Ctrl-C, then shut down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let service = start(config).await?;
+    let signal = shutdown::signal()
+        .await
+        .context("cannot listen for shutdown signals")?;
+    tracing::info!(signal, "shutdown signal received");
+    service.shutdown().await;
     Ok(())
 }

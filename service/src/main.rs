@@ -1,6 +1,51 @@
-//! Thin entry point: all logic lives in the library.
+//! Thin entry point: parse and validate the configuration, set up logging, then serve (or run
+//! the health check). Exit codes: 0 ok, 1 runtime failure or unhealthy, 64 invalid config.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use service::config::{Command, Config};
+
+/// Invalid configuration or usage (sysexits' EX_USAGE).
+const EXIT_USAGE: u8 = 64;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    service::run().await
+async fn main() -> ExitCode {
+    let mut config = match Config::try_parse() {
+        Ok(config) => config,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Some(Command::Healthcheck { url, timeout }) = &config.command {
+        return match service::healthcheck::check(url, *timeout).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Err(e) = config
+        .load_origin_secrets()
+        .and_then(|()| config.validate())
+    {
+        eprintln!("error: invalid configuration: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    service::logging::init(config.log_format);
+    match service::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "service failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

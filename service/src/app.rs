@@ -1,0 +1,123 @@
+//! The app factory used by `start` and by the in-process tests: shared state, the route
+//! table, and the middleware stack (request id → observe → origin guard → handlers).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, Error, HttpRequest, HttpResponse, web};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::shutdown::Readiness;
+use crate::{api, health, observe, origin_guard, request_id};
+
+/// Everything the handlers and middleware share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The service's metrics registry.
+    pub metrics: Metrics,
+    /// Readiness, flipped when shutdown begins.
+    pub readiness: Readiness,
+    /// Largest accepted body in bytes.
+    pub max_body: usize,
+    /// How long a client may take to send the body.
+    pub body_timeout: Duration,
+    /// Accepted `X-Origin-Secret` values; empty turns the guard off.
+    pub origin_secrets: Arc<[Vec<u8>]>,
+    /// When the service started, for the uptime in `/healthz`.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// State for the given settings, with fresh readiness (ready).
+    pub fn new(
+        metrics: Metrics,
+        max_body: usize,
+        body_timeout: Duration,
+        origin_secrets: &[String],
+    ) -> Self {
+        Self {
+            readiness: Readiness::new(metrics.clone()),
+            metrics,
+            max_body,
+            body_timeout,
+            origin_secrets: origin_secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Methods allowed on the health and index routes.
+const GET_HEAD: &str = "GET, HEAD";
+/// Methods allowed on the sum route.
+const GET_HEAD_POST: &str = "GET, HEAD, POST";
+
+/// The route table: every route with its methods, and a 405 with `Allow` for the rest.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/")
+            .route(web::get().to(api::index))
+            .route(web::head().to(api::index))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .route(web::head().to(health::healthz))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
+    )
+    .service(
+        web::resource("/healthz/live")
+            .route(web::get().to(health::live))
+            .route(web::head().to(health::live))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
+    )
+    .service(
+        web::resource("/healthz/ready")
+            .route(web::get().to(health::ready))
+            .route(web::head().to(health::ready))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
+    )
+    .service(
+        web::resource("/api/v1/sum")
+            .route(web::post().to(api::sum))
+            .route(web::get().to(api::sum_help))
+            .route(web::head().to(api::sum_help))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD_POST))),
+    );
+}
+
+async fn not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
+    ApiError::MethodNotAllowed { allow }.respond(&req)
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::NotFound.respond(&req)
+}
+
+/// The whole application for `state`: what `start` serves and what the tests drive.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .configure(routes)
+        .default_service(web::to(not_found))
+        .wrap(from_fn(origin_guard::middleware))
+        .wrap(from_fn(observe::middleware))
+        .wrap(from_fn(request_id::middleware))
+}

@@ -1,0 +1,288 @@
+//! Configuration: command-line flags with `SERVICE_` environment fallbacks, validated before
+//! anything binds. The origin secrets come only from the environment or a file, never a flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use thiserror::Error;
+
+/// Environment variable holding the origin secret(s) the gateway sends as `X-Origin-Secret`.
+pub const ORIGIN_SECRET_ENV: &str = "SERVICE_ORIGIN_SECRET";
+
+/// Largest body limit accepted by `--max-body` (16 MiB); the API needs a few KiB.
+pub const MAX_BODY_CEILING: usize = 16 * 1024 * 1024;
+
+/// The sum API: a drop-in replacement for the Go sum service, with exact sums, metrics and
+/// graceful shutdown.
+///
+/// Exit codes: 0 success (also after a graceful shutdown on SIGTERM/Ctrl-C, and a healthy
+/// `healthcheck`); 1 runtime failure (e.g. a port cannot be bound) or an unhealthy
+/// `healthcheck`; 64 invalid configuration or usage.
+///
+/// Origin secrets (for the gateway-bypass guard) are read from SERVICE_ORIGIN_SECRET
+/// (several separated by commas, for rotation) and/or the file named by
+/// --origin-secret-file (one per line). When none is set, the guard is off.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "service", version, about, long_about)]
+pub struct Config {
+    /// Address of the public API listener.
+    #[arg(long, env = "SERVICE_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the Prometheus metrics listener (`GET /metrics`); never the public port.
+    #[arg(long, env = "SERVICE_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: SocketAddr,
+
+    /// Largest accepted request body, in bytes (1 to 16777216).
+    #[arg(long, env = "SERVICE_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body: usize,
+
+    /// How long a client may take to send a request body, e.g. `10s`.
+    #[arg(long, env = "SERVICE_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+
+    /// After SIGTERM/Ctrl-C: how long to keep serving everything while readiness reports 503,
+    /// so the load balancer can deregister the task, e.g. `5s`.
+    #[arg(long, env = "SERVICE_SHUTDOWN_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_drain: Duration,
+
+    /// After the drain: how long in-flight requests may take to finish before the process
+    /// exits anyway, e.g. `15s`.
+    #[arg(long, env = "SERVICE_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// How long an idle keep-alive connection stays open, e.g. `75s`. Keep it longer than the
+    /// load balancer's idle timeout (60 s on an ALB) so that it never reuses a closed one.
+    /// Graceful shutdown waits for idle connections too (at most --shutdown-timeout).
+    #[arg(long, env = "SERVICE_KEEP_ALIVE", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub keep_alive: Duration,
+
+    /// Worker threads of the public listener (1 to 256); default: one per CPU.
+    #[arg(long, env = "SERVICE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Record request metrics (`false` only to measure their cost in the benchmark).
+    #[arg(long, env = "SERVICE_RECORD_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub record_metrics: bool,
+
+    /// File with origin secrets, one per line (e.g. a mounted secret).
+    #[arg(long, env = "SERVICE_ORIGIN_SECRET_FILE")]
+    pub origin_secret_file: Option<PathBuf>,
+
+    /// Log format on stderr: `json` (one object per line, for deployments) or `text`.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Accepted values of `X-Origin-Secret`. Filled by [`Config::load_origin_secrets`] from
+    /// the environment and the secret file; tests may set it directly. Empty: guard off.
+    #[arg(skip)]
+    pub origin_secrets: Vec<String>,
+
+    /// A subcommand instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands of the binary.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Exit 0 when the service answers 200 on its liveness endpoint, 1 otherwise (for a
+    /// container HEALTHCHECK: the runtime image has no curl).
+    Healthcheck {
+        /// Liveness URL to check (plain http).
+        #[arg(
+            long,
+            env = "SERVICE_HEALTHCHECK_URL",
+            default_value = "http://127.0.0.1:8080/healthz/live"
+        )]
+        url: String,
+        /// Give up after this long, e.g. `3s`.
+        #[arg(long, env = "SERVICE_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// A configuration that must not be used; the message says what to change.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// `--max-body` outside its range.
+    #[error(
+        "--max-body / SERVICE_MAX_BODY must be between 1 and {MAX_BODY_CEILING} bytes, got {0}"
+    )]
+    MaxBody(usize),
+    /// `--workers` outside its range.
+    #[error("--workers / SERVICE_WORKERS must be between 1 and 256, got {0}")]
+    Workers(usize),
+    /// A zero duration where one is needed.
+    #[error("{0} must be greater than zero")]
+    ZeroDuration(&'static str),
+    /// Both listeners on the same address.
+    #[error(
+        "--listen and --metrics-listen must differ (metrics never go on the public port), both are {0}"
+    )]
+    SameListener(SocketAddr),
+    /// The secret file cannot be read.
+    #[error("cannot read the origin secret file {path}: {source}")]
+    SecretFile {
+        /// The file named by `--origin-secret-file`.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The secret file exists but holds no secret.
+    #[error("the origin secret file {0} holds no secret; remove the setting or fill the file")]
+    EmptySecretFile(PathBuf),
+}
+
+impl Config {
+    /// Adds the secrets from `SERVICE_ORIGIN_SECRET` (comma-separated) and from
+    /// `--origin-secret-file` (one per line) to [`Config::origin_secrets`].
+    pub fn load_origin_secrets(&mut self) -> Result<(), ConfigError> {
+        if let Ok(value) = std::env::var(ORIGIN_SECRET_ENV) {
+            self.origin_secrets.extend(split_secrets(&value, ','));
+        }
+        if let Some(path) = &self.origin_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                path: path.clone(),
+                source,
+            })?;
+            let before = self.origin_secrets.len();
+            self.origin_secrets.extend(split_secrets(&text, '\n'));
+            if self.origin_secrets.len() == before {
+                return Err(ConfigError::EmptySecretFile(path.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every value; called by [`crate::start`] before anything binds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_body == 0 || self.max_body > MAX_BODY_CEILING {
+            return Err(ConfigError::MaxBody(self.max_body));
+        }
+        if let Some(w) = self.workers
+            && !(1..=256).contains(&w)
+        {
+            return Err(ConfigError::Workers(w));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration(
+                "--body-timeout / SERVICE_BODY_TIMEOUT",
+            ));
+        }
+        if self.shutdown_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration(
+                "--shutdown-timeout / SERVICE_SHUTDOWN_TIMEOUT",
+            ));
+        }
+        if self.listen == self.metrics_listen && self.listen.port() != 0 {
+            return Err(ConfigError::SameListener(self.listen));
+        }
+        Ok(())
+    }
+}
+
+fn split_secrets(text: &str, separator: char) -> impl Iterator<Item = String> + '_ {
+    text.split(separator)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("service").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_match_the_issue() {
+        let c = parse(&[]).expect("defaults parse");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.metrics_listen.to_string(), "0.0.0.0:9090");
+        assert_eq!(c.max_body, 65536);
+        assert_eq!(c.shutdown_drain, Duration::from_secs(5));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(15));
+        assert!(c.record_metrics);
+        c.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_flag_named() {
+        assert!(parse(&["--listen", "nowhere"]).is_err());
+        assert!(parse(&["--shutdown-drain", "5 parsecs"]).is_err());
+        assert!(parse(&["--max-body", "-1"]).is_err());
+        assert!(parse(&["--record-metrics", "maybe"]).is_err());
+        let err = parse(&["--max-body", "0"])
+            .expect("parses")
+            .validate()
+            .expect_err("0 bytes");
+        assert!(err.to_string().contains("--max-body"), "{err}");
+        let err = parse(&["--workers", "0"])
+            .expect("parses")
+            .validate()
+            .expect_err("0 workers");
+        assert!(err.to_string().contains("--workers"), "{err}");
+        let err = parse(&["--shutdown-timeout", "0s"])
+            .expect("parses")
+            .validate()
+            .expect_err("0s");
+        assert!(err.to_string().contains("--shutdown-timeout"), "{err}");
+        let same = [
+            "--listen",
+            "127.0.0.1:7000",
+            "--metrics-listen",
+            "127.0.0.1:7000",
+        ];
+        assert!(parse(&same).expect("parses").validate().is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("service-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("secret");
+        std::fs::write(&file, "first-secret-0123456\n\n  second-secret-0123456 \n").expect("write");
+        let mut c =
+            parse(&["--origin-secret-file", file.to_str().expect("utf-8 path")]).expect("parses");
+        c.load_origin_secrets().expect("loads");
+        assert!(
+            c.origin_secrets
+                .contains(&"first-secret-0123456".to_string())
+        );
+        assert!(
+            c.origin_secrets
+                .contains(&"second-secret-0123456".to_string())
+        );
+        c.validate().expect("long secrets are fine");
+
+        std::fs::write(&file, "\n \n").expect("write");
+        let mut c =
+            parse(&["--origin-secret-file", file.to_str().expect("utf-8 path")]).expect("parses");
+        assert!(matches!(
+            c.load_origin_secrets(),
+            Err(ConfigError::EmptySecretFile(_))
+        ));
+
+        let mut c = parse(&["--origin-secret-file", "/nonexistent/secret"]).expect("parses");
+        assert!(matches!(
+            c.load_origin_secrets(),
+            Err(ConfigError::SecretFile { .. })
+        ));
+
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

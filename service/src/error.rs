@@ -1,0 +1,135 @@
+//! Every error the API can answer with: one enum, one status and one stable `code` per variant,
+//! and the JSON body `{"error","code","details"?,"timestamp","request_id","path"}`.
+//!
+//! The code is also stored in the response's extensions as [`ErrorCode`] so that the metrics
+//! middleware counts rejections by code without parsing bodies.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use serde_json::json;
+use thiserror::Error;
+
+use crate::request_id::RequestId;
+
+/// An error answer of the API.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not the expected JSON: malformed, wrong types, out-of-range numbers.
+    #[error("invalid request body")]
+    InvalidBody {
+        /// What exactly was wrong (safe to show: derived from the client's own input).
+        details: String,
+    },
+    /// The body is well-formed but breaks a rule (how many numbers).
+    #[error("{0}")]
+    Validation(String),
+    /// The exact sum is not a finite 64-bit float.
+    #[error("the sum is out of range")]
+    SumOutOfRange,
+    /// The body is larger than the configured limit.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// The body did not arrive completely within the body timeout.
+    #[error("request body was not received in time")]
+    BodyTimeout,
+    /// The `Content-Type` is not JSON.
+    #[error("content type must be application/json")]
+    UnsupportedMediaType {
+        /// The content type the client sent.
+        got: String,
+    },
+    /// No route matches the path.
+    #[error("no route for this path")]
+    NotFound,
+    /// The route exists but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// Methods the route does allow, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// The request did not come through the gateway (missing or wrong origin secret).
+    #[error("forbidden")]
+    ForbiddenOrigin,
+    /// Anything unexpected: the cause is logged, the client gets a generic message.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+/// The stable error code of a response, stored in its extensions for the metrics middleware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidBody { .. } | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::SumOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, documented code clients and dashboards rely on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidBody { .. } => "INVALID_REQUEST_BODY",
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::SumOutOfRange => "SUM_OUT_OF_RANGE",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::BodyTimeout => "REQUEST_TIMEOUT",
+            Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            Self::ForbiddenOrigin => "FORBIDDEN_ORIGIN",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    fn details(&self) -> Option<String> {
+        match self {
+            Self::InvalidBody { details } => Some(details.clone()),
+            Self::SumOutOfRange => {
+                Some("the exact sum is not a finite 64-bit float (about ±1.8e308)".into())
+            }
+            Self::UnsupportedMediaType { got } => Some(format!("got {got:?}")),
+            Self::MethodNotAllowed { allow } => Some(format!("allowed: {allow}")),
+            _ => None,
+        }
+    }
+
+    /// The complete JSON answer for `req`, with request id, path and timestamp.
+    pub fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            // The cause may hold anything; it goes to the log, never to the client.
+            tracing::error!(cause = %cause, path = %req.path(), "internal error");
+        }
+        let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+        let mut body = json!({
+            "error": self.to_string(),
+            "code": self.code(),
+            "timestamp": crate::clock::now_rfc3339(),
+            "request_id": request_id,
+            "path": req.path(),
+        });
+        if let Some(details) = self.details() {
+            body["details"] = details.into();
+        }
+        let mut res = HttpResponse::build(self.status()).json(body);
+        if let Self::MethodNotAllowed { allow } = self {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        res.extensions_mut().insert(ErrorCode(self.code()));
+        res
+    }
+}

@@ -1,0 +1,60 @@
+//! Health endpoints, shaped as the old service's: `/healthz` (self-checks), `/healthz/live`
+//! (the process serves) and `/healthz/ready` (503 once shutdown has begun).
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::clock;
+use crate::request_id::RequestId;
+
+/// The version reported by every health answer.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+}
+
+/// `GET /healthz`: 200 `healthy` when every self-check passes, 503 `unhealthy` otherwise.
+pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // The one thing this service can get wrong on its own is arithmetic.
+    let sum_ok = crate::sum::exact_sum(&[1e16, 1.0, -1e16]) == Some(1.0);
+    let healthy = sum_ok;
+    let body = json!({
+        "status": if healthy { "healthy" } else { "unhealthy" },
+        "timestamp": clock::now_rfc3339(),
+        "version": VERSION,
+        "uptime": clock::uptime_since(state.started),
+        "checks": { "exact_sum": if sum_ok { "ok" } else { "failed" } },
+        "request_id": request_id(&req),
+    });
+    if healthy {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// `GET /healthz/live`: 200 while the process serves requests.
+pub async fn live(req: HttpRequest) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "status": "alive",
+        "timestamp": clock::now_rfc3339(),
+        "request_id": request_id(&req),
+    }))
+}
+
+/// `GET /healthz/ready`: 200 `ready`, or 503 `not_ready` once shutdown has begun.
+pub async fn ready(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let ready = state.readiness.is_ready();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "timestamp": clock::now_rfc3339(),
+        "request_id": request_id(&req),
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

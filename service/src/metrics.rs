@@ -1,0 +1,212 @@
+//! Prometheus metrics: every name as a constant (listed in `docs/metrics.md`), one recorder per
+//! running service (no global state, so tests can run several services in one process), and
+//! the text exposition served on the separate metrics listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// Counter {method, route, status}: every answered request.
+pub const HTTP_REQUESTS_TOTAL: &str = "sumapi_http_requests_total";
+/// Histogram {method, route, status}: time from request start to response, in seconds.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "sumapi_http_request_duration_seconds";
+/// Gauge: requests being handled right now.
+pub const HTTP_REQUESTS_IN_FLIGHT: &str = "sumapi_http_requests_in_flight";
+/// Counter {code}: requests answered with an error, by stable error code.
+pub const HTTP_REQUESTS_REJECTED_TOTAL: &str = "sumapi_http_requests_rejected_total";
+/// Histogram: how many numbers each successful sum request carried.
+pub const SUM_INPUT_NUMBERS: &str = "sumapi_sum_input_numbers";
+/// Gauge: 1 while ready, 0 once shutdown began.
+pub const READY: &str = "sumapi_ready";
+/// Gauge {version} = 1.
+pub const BUILD_INFO: &str = "sumapi_build_info";
+
+/// Every metric name this binary exports (for checks against dashboards and alarms).
+pub const ALL: [&str; 7] = [
+    HTTP_REQUESTS_TOTAL,
+    HTTP_REQUEST_DURATION_SECONDS,
+    HTTP_REQUESTS_IN_FLIGHT,
+    HTTP_REQUESTS_REJECTED_TOTAL,
+    SUM_INPUT_NUMBERS,
+    READY,
+    BUILD_INFO,
+];
+
+/// The route label of a request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Latency buckets in seconds: 100 µs to 10 s.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+/// Numbers-per-sum buckets, from the minimum (2) to the maximum (100).
+const NUMBERS_BUCKETS: [f64; 8] = [2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0];
+
+/// How often histogram samples are folded into their buckets even without a scrape, so that
+/// memory stays bounded when nobody scrapes.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The metrics of one running service.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    in_flight: Gauge,
+    ready: Gauge,
+    record_requests: bool,
+}
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+impl Metrics {
+    /// A fresh registry; `record_requests = false` turns off per-request recording (for the
+    /// benchmark), while readiness and build info are always exported.
+    pub fn new(record_requests: bool) -> Self {
+        let builder = PrometheusBuilder::new();
+        let builder = builder
+            .set_buckets_for_metric(
+                Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.into()),
+                &DURATION_BUCKETS,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(SUM_INPUT_NUMBERS.into()), &NUMBERS_BUCKETS)
+            })
+            .expect("bucket lists are non-empty constants");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let describe = |name: &'static str, help: &'static str| {
+            let (key, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
+            recorder.describe_counter(key, None, help);
+        };
+        describe(
+            HTTP_REQUESTS_TOTAL,
+            "HTTP requests answered, by method, matched route pattern and status.",
+        );
+        describe(
+            HTTP_REQUEST_DURATION_SECONDS,
+            "Time from receiving a request to answering it, in seconds.",
+        );
+        describe(
+            HTTP_REQUESTS_IN_FLIGHT,
+            "HTTP requests being handled right now.",
+        );
+        describe(
+            HTTP_REQUESTS_REJECTED_TOTAL,
+            "Requests answered with an error, by stable error code.",
+        );
+        describe(
+            SUM_INPUT_NUMBERS,
+            "How many numbers each successful sum request carried.",
+        );
+        describe(
+            READY,
+            "1 while the service is ready for traffic, 0 once shutdown began.",
+        );
+        describe(
+            BUILD_INFO,
+            "Always 1; the version label names the running build.",
+        );
+
+        let key = |name: &'static str| Key::from_static_name(name);
+        let in_flight = recorder.register_gauge(&key(HTTP_REQUESTS_IN_FLIGHT), &METADATA);
+        let ready = recorder.register_gauge(&key(READY), &METADATA);
+        let build = Key::from_parts(
+            BUILD_INFO,
+            vec![Label::new("version", env!("CARGO_PKG_VERSION"))],
+        );
+        recorder.register_gauge(&build, &METADATA).set(1.0);
+        // Register the counters so that they are exported (as 0) before the first request.
+        in_flight.set(0.0);
+        Self {
+            recorder: Arc::new(recorder),
+            handle,
+            in_flight,
+            ready,
+            record_requests,
+        }
+    }
+
+    /// Whether per-request metrics are recorded.
+    pub fn records_requests(&self) -> bool {
+        self.record_requests
+    }
+
+    /// Sets the readiness gauge.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// Counts one more request in flight until the returned guard is dropped (on every path:
+    /// success, error, panic or a client that went away).
+    pub fn in_flight(&self) -> Option<InFlight> {
+        self.record_requests.then(|| {
+            self.in_flight.increment(1.0);
+            InFlight(self.in_flight.clone())
+        })
+    }
+
+    /// Records one answered request.
+    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if !self.record_requests {
+            return;
+        }
+        let labels = vec![
+            Label::new("method", method.to_owned()),
+            Label::new("route", route.to_owned()),
+            Label::new("status", status.to_string()),
+        ];
+        let total = Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone());
+        let duration = Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels);
+        self.counter(&total).increment(1);
+        self.histogram(&duration).record(elapsed.as_secs_f64());
+    }
+
+    /// Records a request rejected with an error `code`.
+    pub fn rejected(&self, code: &'static str) {
+        if self.record_requests {
+            let key = Key::from_parts(HTTP_REQUESTS_REJECTED_TOTAL, vec![Label::new("code", code)]);
+            self.counter(&key).increment(1);
+        }
+    }
+
+    /// Records how many numbers a successful sum carried.
+    pub fn sum_numbers(&self, count: usize) {
+        if self.record_requests {
+            self.histogram(&Key::from_static_name(SUM_INPUT_NUMBERS))
+                .record(count as f64);
+        }
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds pending histogram samples into buckets; call every [`UPKEEP_INTERVAL`].
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    fn counter(&self, key: &Key) -> Counter {
+        self.recorder.register_counter(key, &METADATA)
+    }
+
+    fn histogram(&self, key: &Key) -> Histogram {
+        self.recorder.register_histogram(key, &METADATA)
+    }
+}
+
+/// Holds one unit of the in-flight gauge; dropping it gives the unit back.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
