@@ -1,6 +1,26 @@
-//! Thin entry point: all logic lives in the library.
+//! Thin entry point: parse flags (usage errors exit 64), set up logging, hand over to the
+//! library, exit with its code.
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    loadgen::run().await
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match loadgen::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version are not errors; everything else clap rejects is a usage error.
+            return ExitCode::from(if e.use_stderr() { loadgen::cli::exit::USAGE } else { 0 });
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    ExitCode::from(loadgen::execute(cli))
 }
