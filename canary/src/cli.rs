@@ -1,0 +1,114 @@
+//! Command-line interface: `canary run` and `canary validate`. Every setting is a flag with a
+//! `CANARY_` environment fallback and may also come from the TOML file given by `--config`
+//! (flag or env wins over the file). Values stay text here so that `config` can report invalid
+//! ones by field name with exit code 64.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, shown at the end of `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0   every probe passed and the metrics were delivered
+  1   a probe failed (the metrics were delivered)
+  2   the metrics could not be delivered (the EMF fallback on stdout was used)
+  64  invalid configuration or usage
+
+The API key is read from the environment variable named by --api-key-env (default
+CANARY_API_KEY), never from a flag.";
+
+/// Synthetic monitor for the sum API: probes it through the gateway and publishes CloudWatch
+/// metrics (ProbeSuccess, ProbeLatency, ..., RunStarted, Heartbeat).
+#[derive(Debug, Parser)]
+#[command(name = "canary", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run probe rounds: one (`--once`, the scheduled-task mode) or one every DURATION (`--every`).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Check a configuration (file, flags and environment) without running it.
+    #[command(after_help = EXIT_CODES)]
+    Validate(Settings),
+}
+
+/// Arguments of `canary run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run one round, then exit (the default when --every is not given).
+    #[arg(long, conflicts_with = "every")]
+    pub once: bool,
+    /// Run a round every DURATION (e.g. 60s) until SIGTERM or SIGINT, which stop the canary
+    /// after the round in flight.
+    #[arg(long, env = "CANARY_EVERY", value_name = "DURATION")]
+    pub every: Option<String>,
+    /// Settings shared with `validate`.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Settings; each overrides the same-named field of the config file.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Settings {
+    /// TOML config file; without one, the built-in default probe suite runs against --target.
+    #[arg(long, env = "CANARY_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Base URL of the API as clients reach it (the gateway), e.g. https://api.example.com.
+    #[arg(long, env = "CANARY_TARGET", value_name = "URL")]
+    pub target: Option<String>,
+    /// Environment name, the `Environment` dimension of every metric [default: dev].
+    #[arg(long, env = "CANARY_ENVIRONMENT", value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Name of the environment variable that holds the canary's API key [default: CANARY_API_KEY].
+    #[arg(long, env = "CANARY_API_KEY_ENV", value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Header that carries the API key [default: apikey].
+    #[arg(long, env = "CANARY_KEY_HEADER", value_name = "NAME")]
+    pub key_header: Option<String>,
+    /// CloudWatch namespace [default: SumApi/Canary].
+    #[arg(long, env = "CANARY_NAMESPACE", value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Sinks, comma-separated: cloudwatch, emf, stdout [default: cloudwatch on ECS, else stdout].
+    #[arg(
+        long = "sink",
+        env = "CANARY_SINK",
+        value_name = "SINKS",
+        value_delimiter = ','
+    )]
+    pub sinks: Option<Vec<String>>,
+    /// Timeout of one probe attempt [default: 5s].
+    #[arg(long, env = "CANARY_TIMEOUT", value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Retries of a probe after a connection error or a 5xx [default: 2].
+    #[arg(long, env = "CANARY_RETRIES", value_name = "N")]
+    pub retries: Option<String>,
+    /// Backoff before the first retry, doubled for each further one [default: 200ms].
+    #[arg(long, env = "CANARY_RETRY_BACKOFF", value_name = "DURATION")]
+    pub retry_backoff: Option<String>,
+    /// The canary consumer's rate limit (RateLimit-Limit the gateway must announce).
+    #[arg(long, env = "CANARY_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<String>,
+    /// Length of the most restrictive rate-limit window (bounds RateLimit-Reset) [default: 1m].
+    #[arg(long, env = "CANARY_RATE_LIMIT_WINDOW", value_name = "DURATION")]
+    pub rate_limit_window: Option<String>,
+    /// CloudWatch storage resolution in seconds: 1 (high resolution) or 60 [default: 60].
+    #[arg(long, env = "CANARY_STORAGE_RESOLUTION", value_name = "SECONDS")]
+    pub storage_resolution: Option<String>,
+    /// Timeout of one PutMetricData attempt [default: 5s].
+    #[arg(long, env = "CANARY_PUBLISH_TIMEOUT", value_name = "DURATION")]
+    pub publish_timeout: Option<String>,
+    /// Retries of PutMetricData (with backoff) before falling back to EMF [default: 2].
+    #[arg(long, env = "CANARY_PUBLISH_RETRIES", value_name = "N")]
+    pub publish_retries: Option<String>,
+    /// URL to call after each completed run (healthchecks.io-style external dead-man switch).
+    #[arg(long, env = "CANARY_HEARTBEAT_URL", value_name = "URL")]
+    pub heartbeat_url: Option<String>,
+    /// Method for --heartbeat-url: GET or POST [default: GET].
+    #[arg(long, env = "CANARY_HEARTBEAT_METHOD", value_name = "METHOD")]
+    pub heartbeat_method: Option<String>,
+}

@@ -1,0 +1,495 @@
+//! Configuration: the TOML file (`--config`), overridden field by field by flags and `CANARY_`
+//! environment variables, checked as a whole before anything runs. Every problem is reported
+//! with the field's name (the file key; the flag is the same name in kebab-case), all at once.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use http::{HeaderName, Method, Uri};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::cli::Settings;
+use crate::metrics::DEFAULT_NAMESPACE;
+use crate::probe::ProbeSpec;
+use crate::probe_config::{ProbeDefaults, ProbeFile, probes_from_file};
+use crate::publish::limits::validate_namespace;
+use crate::suite::default_suite;
+
+/// The config file's top level; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--target`.
+    pub target: Option<String>,
+    /// See `--environment`.
+    pub environment: Option<String>,
+    /// See `--api-key-env`.
+    pub api_key_env: Option<String>,
+    /// See `--key-header`.
+    pub key_header: Option<String>,
+    /// See `--namespace`.
+    pub namespace: Option<String>,
+    /// See `--sink`.
+    pub sinks: Option<Vec<String>>,
+    /// See `--timeout`.
+    pub timeout: Option<String>,
+    /// See `--retries`.
+    pub retries: Option<i64>,
+    /// See `--retry-backoff`.
+    pub retry_backoff: Option<String>,
+    /// See `--rate-limit`.
+    pub rate_limit: Option<i64>,
+    /// See `--rate-limit-window`.
+    pub rate_limit_window: Option<String>,
+    /// See `--storage-resolution`.
+    pub storage_resolution: Option<i64>,
+    /// See `--publish-timeout`.
+    pub publish_timeout: Option<String>,
+    /// See `--publish-retries`.
+    pub publish_retries: Option<i64>,
+    /// See `--heartbeat-url`.
+    pub heartbeat_url: Option<String>,
+    /// See `--heartbeat-method`.
+    pub heartbeat_method: Option<String>,
+    /// The probes; without this table the default suite runs.
+    pub probes: Option<Vec<ProbeFile>>,
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field (file key, e.g. `timeout` or `probes[1].expect.status`).
+    pub field: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.field, self.message)
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped fields.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message (names the field and line).
+        message: String,
+    },
+    /// One or more fields are invalid.
+    #[error("invalid configuration:\n  {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Fields(Vec<FieldError>),
+}
+
+/// Where metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    /// PutMetricData to CloudWatch.
+    CloudWatch,
+    /// Embedded Metric Format JSON lines on stdout.
+    Emf,
+    /// Human-readable lines on stdout.
+    Stdout,
+}
+
+impl SinkKind {
+    /// The name used in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::CloudWatch => "cloudwatch",
+            SinkKind::Emf => "emf",
+            SinkKind::Stdout => "stdout",
+        }
+    }
+}
+
+/// The external heartbeat call.
+#[derive(Debug, Clone)]
+pub struct HeartbeatUrl {
+    /// Where to call.
+    pub url: Uri,
+    /// GET or POST.
+    pub method: Method,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URL without a trailing slash.
+    pub target: String,
+    /// `Environment` dimension.
+    pub environment: String,
+    /// Environment variable that holds the API key.
+    pub api_key_env: String,
+    /// Header that carries the key.
+    pub key_header: HeaderName,
+    /// CloudWatch namespace.
+    pub namespace: String,
+    /// Sinks, in order.
+    pub sinks: Vec<SinkKind>,
+    /// CloudWatch storage resolution (1 or 60).
+    pub storage_resolution: i32,
+    /// Timeout of one PutMetricData attempt.
+    pub publish_timeout: Duration,
+    /// PutMetricData retries.
+    pub publish_retries: u32,
+    /// Optional external heartbeat.
+    pub heartbeat: Option<HeartbeatUrl>,
+    /// The probes to run, in order.
+    pub probes: Vec<ProbeSpec>,
+}
+
+/// Collects field errors while resolving.
+#[derive(Default)]
+pub(crate) struct Errors(pub(crate) Vec<FieldError>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Parses a humantime duration; `allow_zero` permits `0s`.
+pub(crate) fn duration(
+    field: &str,
+    text: &str,
+    allow_zero: bool,
+    errors: &mut Errors,
+) -> Option<Duration> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() && !allow_zero => {
+            errors.push(field, "must be above zero");
+            None
+        }
+        Ok(d) if d > Duration::from_secs(24 * 3600) => {
+            errors.push(field, format!("{text:?} is longer than a day"));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push(
+                field,
+                format!("{text:?} is not a duration such as 5s or 250ms ({e})"),
+            );
+            None
+        }
+    }
+}
+
+/// Parses an integer within `range`.
+pub(crate) fn integer(
+    field: &str,
+    value: i64,
+    range: std::ops::RangeInclusive<i64>,
+    errors: &mut Errors,
+) -> Option<i64> {
+    if range.contains(&value) {
+        Some(value)
+    } else {
+        errors.push(
+            field,
+            format!("{value} is outside {}..={}", range.start(), range.end()),
+        );
+        None
+    }
+}
+
+/// A flag/env value (text) over a file value (integer).
+fn int_setting(
+    field: &str,
+    flag: &Option<String>,
+    file: Option<i64>,
+    errors: &mut Errors,
+) -> Option<i64> {
+    match flag {
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                errors.push(field, format!("{text:?} is not an integer"));
+                None
+            }
+        },
+        None => file,
+    }
+}
+
+fn pick<'a>(flag: &'a Option<String>, file: &'a Option<String>) -> Option<&'a str> {
+    flag.as_deref().or(file.as_deref())
+}
+
+/// Whether the canary runs on ECS (or another AWS compute service), where CloudWatch is the
+/// natural default sink.
+fn running_in_aws() -> bool {
+    std::env::var_os("ECS_CONTAINER_METADATA_URI_V4").is_some()
+        || std::env::var_os("AWS_EXECUTION_ENV").is_some()
+}
+
+/// Reads the config file named by `--config`, if any.
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    if meta.len() > 1024 * 1024 {
+        return Err(ConfigError::Parse {
+            path: shown,
+            message: "larger than 1 MiB; a canary config is a few hundred bytes".into(),
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: shown,
+        message: e.to_string(),
+    })
+}
+
+/// Resolves flags/env over the file over defaults, and checks everything.
+pub fn resolve(settings: &Settings) -> Result<Config, ConfigError> {
+    let file = match &settings.config {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+    resolve_with(settings, file)
+}
+
+/// [`resolve`] for an already parsed file.
+pub fn resolve_with(s: &Settings, file: FileConfig) -> Result<Config, ConfigError> {
+    let mut errors = Errors::default();
+
+    let target = match pick(&s.target, &file.target) {
+        None => {
+            errors.push(
+                "target",
+                "missing: give --target, CANARY_TARGET or `target` in the config file",
+            );
+            String::new()
+        }
+        Some(t) => check_target(t, &mut errors),
+    };
+
+    let environment = pick(&s.environment, &file.environment)
+        .unwrap_or("dev")
+        .to_owned();
+    if !dimension_safe(&environment) {
+        errors.push(
+            "environment",
+            format!("{environment:?} must be 1-255 characters of A-Z a-z 0-9 _ . -"),
+        );
+    }
+
+    let api_key_env = pick(&s.api_key_env, &file.api_key_env)
+        .unwrap_or("CANARY_API_KEY")
+        .to_owned();
+    let env_name_ok = api_key_env
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && api_key_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && api_key_env.len() <= 128;
+    if !env_name_ok {
+        errors.push(
+            "api_key_env",
+            "must be the NAME of an environment variable (letters, digits, _), not the key itself",
+        );
+    }
+
+    let key_header_text = pick(&s.key_header, &file.key_header).unwrap_or("apikey");
+    let key_header = HeaderName::from_bytes(key_header_text.as_bytes()).unwrap_or_else(|_| {
+        errors.push(
+            "key_header",
+            format!("{key_header_text:?} is not a header name"),
+        );
+        HeaderName::from_static("apikey")
+    });
+
+    let namespace = pick(&s.namespace, &file.namespace)
+        .unwrap_or(DEFAULT_NAMESPACE)
+        .to_owned();
+    if let Err(e) = validate_namespace(&namespace) {
+        errors.push("namespace", e.to_string());
+    }
+
+    let sink_names: Vec<String> = match (&s.sinks, &file.sinks) {
+        (Some(v), _) | (None, Some(v)) => v.clone(),
+        (None, None) if running_in_aws() => vec!["cloudwatch".into()],
+        (None, None) => vec!["stdout".into()],
+    };
+    let mut sinks = Vec::new();
+    for name in &sink_names {
+        let kind = match name.trim() {
+            "cloudwatch" => SinkKind::CloudWatch,
+            "emf" => SinkKind::Emf,
+            "stdout" => SinkKind::Stdout,
+            other => {
+                errors.push(
+                    "sinks",
+                    format!("unknown sink {other:?}; use cloudwatch, emf or stdout"),
+                );
+                continue;
+            }
+        };
+        if sinks.contains(&kind) {
+            errors.push("sinks", format!("{name:?} is listed twice"));
+        } else {
+            sinks.push(kind);
+        }
+    }
+    if sink_names.is_empty() {
+        errors.push("sinks", "at least one sink is needed");
+    }
+
+    let storage_resolution = match int_setting(
+        "storage_resolution",
+        &s.storage_resolution,
+        file.storage_resolution,
+        &mut errors,
+    ) {
+        None | Some(60) => 60,
+        Some(1) => 1,
+        Some(other) => {
+            errors.push(
+                "storage_resolution",
+                format!("{other} is not 1 (high resolution) or 60"),
+            );
+            60
+        }
+    };
+
+    let publish_timeout = pick(&s.publish_timeout, &file.publish_timeout)
+        .and_then(|t| duration("publish_timeout", t, false, &mut errors))
+        .unwrap_or(Duration::from_secs(5));
+    let publish_retries = int_setting(
+        "publish_retries",
+        &s.publish_retries,
+        file.publish_retries,
+        &mut errors,
+    )
+    .and_then(|v| integer("publish_retries", v, 0..=10, &mut errors))
+    .unwrap_or(2) as u32;
+
+    let heartbeat = pick(&s.heartbeat_url, &file.heartbeat_url).and_then(|url| {
+        let method = match pick(&s.heartbeat_method, &file.heartbeat_method)
+            .unwrap_or("GET")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            other => {
+                errors.push("heartbeat_method", format!("{other:?} is not GET or POST"));
+                Method::GET
+            }
+        };
+        match url.parse::<Uri>() {
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() =>
+            {
+                Some(HeartbeatUrl { url: uri, method })
+            }
+            _ => {
+                // The URL may embed a token: name the problem, not the value.
+                errors.push(
+                    "heartbeat_url",
+                    "must be an absolute http:// or https:// URL",
+                );
+                None
+            }
+        }
+    });
+
+    let defaults = ProbeDefaults {
+        timeout: pick(&s.timeout, &file.timeout)
+            .and_then(|t| duration("timeout", t, false, &mut errors))
+            .unwrap_or(Duration::from_secs(5)),
+        retries: int_setting("retries", &s.retries, file.retries, &mut errors)
+            .and_then(|v| integer("retries", v, 0..=10, &mut errors))
+            .unwrap_or(2) as u32,
+        retry_backoff: pick(&s.retry_backoff, &file.retry_backoff)
+            .and_then(|t| duration("retry_backoff", t, true, &mut errors))
+            .unwrap_or(Duration::from_millis(200)),
+        rate_limit: int_setting("rate_limit", &s.rate_limit, file.rate_limit, &mut errors)
+            .and_then(|v| integer("rate_limit", v, 1..=i64::from(u32::MAX), &mut errors))
+            .map(|v| v as u64),
+        rate_limit_window: pick(&s.rate_limit_window, &file.rate_limit_window)
+            .and_then(|t| duration("rate_limit_window", t, false, &mut errors))
+            .unwrap_or(Duration::from_secs(60)),
+    };
+
+    let probes = match &file.probes {
+        None => default_suite(&defaults),
+        Some(list) => probes_from_file(list, &defaults, &mut errors),
+    };
+
+    if !errors.0.is_empty() {
+        return Err(ConfigError::Fields(errors.0));
+    }
+    Ok(Config {
+        target,
+        environment,
+        api_key_env,
+        key_header,
+        namespace,
+        sinks,
+        storage_resolution,
+        publish_timeout,
+        publish_retries,
+        heartbeat,
+        probes,
+    })
+}
+
+/// Checks the target URL; returns it without a trailing slash.
+fn check_target(text: &str, errors: &mut Errors) -> String {
+    let trimmed = text.trim().trim_end_matches('/');
+    match trimmed.parse::<Uri>() {
+        Ok(uri)
+            if matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+                && uri.query().is_none() =>
+        {
+            trimmed.to_owned()
+        }
+        _ => {
+            errors.push(
+                "target",
+                format!("{text:?} is not an http:// or https:// base URL without a query"),
+            );
+            String::new()
+        }
+    }
+}
+
+/// Whether `s` is usable as a CloudWatch dimension value the canary controls.
+pub(crate) fn dimension_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+use super::*;
+
+fn settings() -> Settings {
+    Settings {
+        target: Some("http://127.0.0.1:8080".into()),
+        ..Settings::default()
+    }
+}
+
+fn fields(err: ConfigError) -> Vec<String> {
+    match err {
+        ConfigError::Fields(list) => list.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected field errors, got {other}"),
+    }
+}
+
+#[test]
+fn defaults_give_the_default_suite() {
+    let c = resolve_with(&settings(), FileConfig::default()).expect("valid");
+    assert_eq!(c.target, "http://127.0.0.1:8080");
+    assert_eq!(c.environment, "dev");
+    assert_eq!(c.namespace, "SumApi/Canary");
+    assert_eq!(c.api_key_env, "CANARY_API_KEY");
+    assert_eq!(c.storage_resolution, 60);
+    let names: Vec<&str> = c.probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "health",
+            "sum",
+            "auth_missing_key",
+            "auth_bad_key",
+            "rate_limit_headers"
+        ]
+    );
+}
+
+#[test]
+fn flags_override_the_file() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        target = "http://file.example"
+        environment = "from-file"
+        timeout = "9s"
+        retries = 4
+        sinks = ["emf"]
+        "#,
+    )
+    .expect("parses");
+    let s = Settings {
+        environment: Some("from-flag".into()),
+        retries: Some("1".into()),
+        ..settings()
+    };
+    let c = resolve_with(&s, file).expect("valid");
+    assert_eq!(c.target, "http://127.0.0.1:8080");
+    assert_eq!(c.environment, "from-flag");
+    assert_eq!(c.sinks, vec![SinkKind::Emf]);
+    assert!(c.probes.iter().all(|p| p.retries == 1));
+    assert!(c.probes.iter().all(|p| p.timeout == Duration::from_secs(9)));
+}
+
+#[test]
+fn every_bad_field_is_named() {
+    let s = Settings {
+        target: Some("ftp://x".into()),
+        environment: Some("has space".into()),
+        api_key_env: Some("sk-live-123!".into()),
+        key_header: Some("bad header".into()),
+        namespace: Some("AWS/EC2".into()),
+        sinks: Some(vec!["kafka".into()]),
+        timeout: Some("soon".into()),
+        retries: Some("-1".into()),
+        retry_backoff: Some("x".into()),
+        rate_limit: Some("0".into()),
+        rate_limit_window: Some("0s".into()),
+        storage_resolution: Some("5".into()),
+        publish_timeout: Some("99999h".into()),
+        publish_retries: Some("many".into()),
+        heartbeat_url: Some("not a url".into()),
+        heartbeat_method: Some("PUT".into()),
+        config: None,
+    };
+    let got = fields(resolve_with(&s, FileConfig::default()).expect_err("invalid"));
+    for field in [
+        "target",
+        "environment",
+        "api_key_env",
+        "key_header",
+        "namespace",
+        "sinks",
+        "timeout",
+        "retries",
+        "retry_backoff",
+        "rate_limit",
+        "rate_limit_window",
+        "storage_resolution",
+        "publish_timeout",
+        "publish_retries",
+        "heartbeat_url",
+        "heartbeat_method",
+    ] {
+        assert!(
+            got.iter().any(|f| f == field),
+            "{field} not reported in {got:?}"
+        );
+    }
+}
+
+#[test]
+fn missing_target_is_reported() {
+    let got = fields(resolve_with(&Settings::default(), FileConfig::default()).expect_err("x"));
+    assert_eq!(got, vec!["target"]);
+}
+
+#[test]
+fn probe_tables_are_checked_by_index() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        [[probes]]
+        name = "ok"
+        path = "/healthz"
+        expect = { status = [200], json_equals = { status = "healthy" } }
+
+        [[probes]]
+        name = "ok"
+        kind = "teleport"
+        path = "no-slash"
+        auth = "maybe"
+        method = "FLY"
+        retries = 99
+        expect = { status = [1000] }
+
+        [[probes]]
+        name = "s"
+        kind = "sum"
+        min_numbers = 50
+        max_numbers = 3
+        body = { numbers = [1] }
+        "#,
+    )
+    .expect("parses");
+    let got = fields(resolve_with(&settings(), file).expect_err("invalid"));
+    assert_eq!(
+        got,
+        vec![
+            "probes[1].name",
+            "probes[1].kind",
+            "probes[1].method",
+            "probes[1].path",
+            "probes[1].auth",
+            "probes[1].expect.status",
+            "probes[1].retries",
+            "probes[2].min_numbers",
+            "probes[2].body",
+        ]
+    );
+}
+
+#[test]
+fn custom_probes_replace_the_suite() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        rate_limit = 60
+        [[probes]]
+        name = "live"
+        path = "/healthz/live"
+        expect = { header_present = ["x-request-id"], latency_budget = "300ms" }
+        [[probes]]
+        name = "quota"
+        kind = "rate_limit"
+        "#,
+    )
+    .expect("parses");
+    let c = resolve_with(&settings(), file).expect("valid");
+    assert_eq!(c.probes.len(), 2);
+    assert_eq!(c.probes[0].assertions.status, vec![200]);
+    assert_eq!(
+        c.probes[1].check,
+        crate::probe::Check::RateLimit {
+            expected_limit: Some(60),
+            window: Duration::from_secs(60)
+        }
+    );
+}
+
+#[test]
+fn unknown_file_fields_are_parse_errors() {
+    let err = toml::from_str::<FileConfig>("tiemout = \"5s\"").expect_err("unknown field");
+    assert!(err.to_string().contains("tiemout"), "{err}");
+}

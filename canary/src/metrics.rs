@@ -1,0 +1,110 @@
+//! The canary's CloudWatch vocabulary in one place: namespace, metric and dimension names, units,
+//! and the [`Datum`] every sink receives. `docs/metrics.md` lists these names, and the workspace
+//! checks read this file to verify that dashboards and alarms only name metrics that exist.
+
+use std::time::SystemTime;
+
+/// Default CloudWatch namespace (configurable with `--namespace`).
+pub const DEFAULT_NAMESPACE: &str = "SumApi/Canary";
+
+/// Dimension carried by every datum: the deployment environment (`dev`, `prod`, `local`).
+pub const DIM_ENVIRONMENT: &str = "Environment";
+/// Dimension carried by per-probe data: the probe's name, never a URL.
+pub const DIM_PROBE: &str = "Probe";
+
+/// 1 when the probe passed (after retries), 0 when it failed. Unit Count.
+pub const PROBE_SUCCESS: &str = "ProbeSuccess";
+/// Wall-clock latency of the probe's last attempt as the canary saw it. Unit Milliseconds.
+pub const PROBE_LATENCY: &str = "ProbeLatency";
+/// Attempts beyond the first (0 when the first attempt settled the probe). Unit Count.
+pub const PROBE_RETRIES: &str = "ProbeRetries";
+/// Time spent inside the gateway (`X-Kong-Proxy-Latency`), when the header is present. Milliseconds.
+pub const GATEWAY_LATENCY: &str = "GatewayLatency";
+/// Time the upstream took (`X-Kong-Upstream-Latency`), when the header is present. Milliseconds.
+pub const UPSTREAM_LATENCY: &str = "UpstreamLatency";
+/// The canary consumer's remaining gateway quota (`RateLimit-Remaining`). Unit Count.
+pub const RATE_LIMIT_REMAINING: &str = "RateLimitRemaining";
+/// 1, published when a run starts (dimension `Environment` only). Unit Count.
+pub const RUN_STARTED: &str = "RunStarted";
+/// 1, published only when a run completed and its metrics were delivered. Unit Count.
+pub const HEARTBEAT: &str = "Heartbeat";
+
+/// Every metric name the canary can emit.
+pub const ALL: &[&str] = &[
+    PROBE_SUCCESS,
+    PROBE_LATENCY,
+    PROBE_RETRIES,
+    GATEWAY_LATENCY,
+    UPSTREAM_LATENCY,
+    RATE_LIMIT_REMAINING,
+    RUN_STARTED,
+    HEARTBEAT,
+];
+
+/// The CloudWatch units the canary uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    /// A count (also used for 1/0 flags).
+    Count,
+    /// A duration in milliseconds.
+    Milliseconds,
+}
+
+impl Unit {
+    /// The unit's name as CloudWatch and EMF spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// One data point, independent of the sink that will carry it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datum {
+    /// Metric name (one of the constants above).
+    pub name: String,
+    /// Dimensions as (name, value) pairs, in a fixed order.
+    pub dimensions: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
+    /// The unit.
+    pub unit: Unit,
+    /// When the value was observed.
+    pub timestamp: SystemTime,
+}
+
+impl Datum {
+    /// A per-run datum (dimension `Environment` only).
+    pub fn run(name: &str, environment: &str, value: f64, timestamp: SystemTime) -> Self {
+        Datum {
+            name: name.to_owned(),
+            dimensions: vec![(DIM_ENVIRONMENT.to_owned(), environment.to_owned())],
+            value,
+            unit: Unit::Count,
+            timestamp,
+        }
+    }
+
+    /// A per-probe datum (dimensions `Environment` and `Probe`).
+    pub fn probe(
+        name: &str,
+        environment: &str,
+        probe: &str,
+        value: f64,
+        unit: Unit,
+        timestamp: SystemTime,
+    ) -> Self {
+        Datum {
+            name: name.to_owned(),
+            dimensions: vec![
+                (DIM_ENVIRONMENT.to_owned(), environment.to_owned()),
+                (DIM_PROBE.to_owned(), probe.to_owned()),
+            ],
+            value,
+            unit,
+            timestamp,
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! One probe: build the request, send it with retries and backoff (connection errors and 5xx),
+//! evaluate the generic assertions and the probe's own check, read Kong's latency headers, and
+//! attribute a failure to the gateway or the upstream where the headers allow.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::Full;
+use serde_json::Value;
+
+use crate::assertions::{Assertions, LATENCY_PREFIX};
+use crate::checks::{SumCase, check_rate_limit};
+use crate::http_client::{Exchange, HttpClient, HttpError};
+use crate::secret::Secret;
+
+/// Kong's header: milliseconds the gateway spent on the request itself.
+pub const KONG_PROXY_LATENCY: &str = "x-kong-proxy-latency";
+/// Kong's header: milliseconds the upstream took to answer.
+pub const KONG_UPSTREAM_LATENCY: &str = "x-kong-upstream-latency";
+
+/// Which key a probe sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// The canary's own key, from the environment.
+    Key,
+    /// No key at all.
+    None,
+    /// A key that no consumer has.
+    BadKey,
+}
+
+/// What a probe checks beyond its assertions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// Only the assertions.
+    Plain,
+    /// Send fresh random numbers and verify the correctly rounded sum and count.
+    Sum {
+        /// Fewest numbers per request.
+        min_numbers: usize,
+        /// Most numbers per request.
+        max_numbers: usize,
+    },
+    /// Verify the rate-limit headers and publish the remaining quota.
+    RateLimit {
+        /// The canary consumer's limit, when the config states it.
+        expected_limit: Option<u64>,
+        /// Length of the most restrictive window.
+        window: Duration,
+    },
+}
+
+/// A fully checked probe definition.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    /// Name, used as the `Probe` dimension.
+    pub name: String,
+    /// HTTP method.
+    pub method: Method,
+    /// Path (and query) below the target's base URL.
+    pub path: String,
+    /// Which key to send.
+    pub auth: Auth,
+    /// JSON body, if any (the `sum` check supplies its own).
+    pub body: Option<Value>,
+    /// The probe's own check.
+    pub check: Check,
+    /// Generic assertions.
+    pub assertions: Assertions,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Backoff before the first retry; doubles for each further retry.
+    pub retry_backoff: Duration,
+}
+
+/// Where a failure most likely comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attribution {
+    /// The gateway (its policy, or the canary could not reach it).
+    Gateway,
+    /// The service behind the gateway.
+    Upstream,
+    /// The headers do not tell (e.g. no gateway in front).
+    Unknown,
+}
+
+impl Attribution {
+    /// Lower-case name for logs and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attribution::Gateway => "gateway",
+            Attribution::Upstream => "upstream",
+            Attribution::Unknown => "unknown",
+        }
+    }
+}
+
+/// The result of one probe.
+#[derive(Debug, Clone)]
+pub struct ProbeOutcome {
+    /// The probe's name.
+    pub name: String,
+    /// Whether every check passed (possibly after retries).
+    pub passed: bool,
+    /// Latency of the final attempt, when it produced a response.
+    pub latency: Option<Duration>,
+    /// Attempts beyond the first.
+    pub retries: u32,
+    /// Status of the final response.
+    pub status: Option<u16>,
+    /// From `X-Kong-Proxy-Latency`.
+    pub gateway_latency_ms: Option<f64>,
+    /// From `X-Kong-Upstream-Latency`.
+    pub upstream_latency_ms: Option<f64>,
+    /// The canary's remaining quota (rate-limit probes only).
+    pub rate_limit_remaining: Option<u64>,
+    /// Why it failed (empty when it passed).
+    pub failures: Vec<String>,
+    /// Where the failure most likely comes from (`None` when it passed).
+    pub attribution: Option<Attribution>,
+}
+
+/// What every probe of a round shares.
+pub struct ProbeContext<'a> {
+    /// The HTTP client.
+    pub client: &'a HttpClient,
+    /// The target's base URL, without a trailing slash.
+    pub base: &'a str,
+    /// The header that carries the key (`apikey`).
+    pub key_header: &'a HeaderName,
+    /// The canary's key, if any probe needs it.
+    pub api_key: Option<&'a Secret>,
+    /// The key no consumer has, for `auth_bad_key`.
+    pub bad_key: &'a str,
+}
+
+/// Runs one probe to its outcome; never panics on what the target sends.
+pub async fn run_probe(spec: &ProbeSpec, ctx: &ProbeContext<'_>) -> ProbeOutcome {
+    let sum_case = match spec.check {
+        Check::Sum {
+            min_numbers,
+            max_numbers,
+        } => Some(SumCase::random(&mut rand::rng(), min_numbers, max_numbers)),
+        _ => None,
+    };
+    let body = sum_case.as_ref().map(SumCase::body).or(spec.body.clone());
+    let mut retries = 0;
+    let result = loop {
+        let result = match build_request(spec, ctx, body.as_ref()) {
+            Ok(request) => ctx.client.send(request, spec.timeout).await,
+            Err(message) => return failed_before_sending(spec, message),
+        };
+        let retryable = match &result {
+            Ok(ex) => ex.status.is_server_error(),
+            Err(e) => e.is_retryable(),
+        };
+        if !retryable || retries >= spec.retries {
+            break result;
+        }
+        let backoff = spec.retry_backoff.saturating_mul(1 << retries.min(16));
+        tracing::debug!(probe = %spec.name, retry = retries + 1, ?backoff, "retrying");
+        tokio::time::sleep(backoff).await;
+        retries += 1;
+    };
+    let mut outcome = evaluate(spec, sum_case.as_ref(), result);
+    outcome.retries = retries;
+    if let Some(key) = ctx.api_key {
+        outcome.failures = outcome.failures.iter().map(|f| key.scrub(f)).collect();
+    }
+    outcome
+}
+
+fn failed_before_sending(spec: &ProbeSpec, message: String) -> ProbeOutcome {
+    ProbeOutcome {
+        name: spec.name.clone(),
+        passed: false,
+        latency: None,
+        retries: 0,
+        status: None,
+        gateway_latency_ms: None,
+        upstream_latency_ms: None,
+        rate_limit_remaining: None,
+        failures: vec![message],
+        attribution: Some(Attribution::Unknown),
+    }
+}
+
+fn build_request(
+    spec: &ProbeSpec,
+    ctx: &ProbeContext<'_>,
+    body: Option<&Value>,
+) -> Result<Request<Full<Bytes>>, String> {
+    let uri: Uri = format!("{}{}", ctx.base, spec.path)
+        .parse()
+        .map_err(|e| format!("invalid URL for probe path {:?}: {e}", spec.path))?;
+    let mut builder = Request::builder()
+        .method(spec.method.clone())
+        .uri(uri)
+        .header(http::header::USER_AGENT, "sumapi-canary")
+        .header(http::header::ACCEPT, "application/json");
+    match spec.auth {
+        Auth::None => {}
+        Auth::Key => {
+            let key = ctx
+                .api_key
+                .ok_or("the probe needs the API key, which is not set")?;
+            let mut value = HeaderValue::from_str(key.expose())
+                .map_err(|_| "the API key contains characters a header cannot carry")?;
+            value.set_sensitive(true);
+            builder = builder.header(ctx.key_header, value);
+        }
+        Auth::BadKey => builder = builder.header(ctx.key_header, ctx.bad_key),
+    }
+    let bytes = match body {
+        Some(v) => {
+            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            Bytes::from(serde_json::to_vec(v).map_err(|e| e.to_string())?)
+        }
+        None => Bytes::new(),
+    };
+    builder
+        .body(Full::new(bytes))
+        .map_err(|e| format!("could not build the request: {e}"))
+}
+
+/// Parses a Kong latency header (integer milliseconds).
+fn latency_header(exchange: &Exchange, name: &str) -> Option<f64> {
+    exchange
+        .header(name)
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map(f64::from)
+}
+
+fn evaluate(
+    spec: &ProbeSpec,
+    sum_case: Option<&SumCase>,
+    result: Result<Exchange, HttpError>,
+) -> ProbeOutcome {
+    let mut outcome = ProbeOutcome {
+        name: spec.name.clone(),
+        passed: false,
+        latency: None,
+        retries: 0,
+        status: None,
+        gateway_latency_ms: None,
+        upstream_latency_ms: None,
+        rate_limit_remaining: None,
+        failures: Vec::new(),
+        attribution: None,
+    };
+    let exchange = match result {
+        Ok(ex) => ex,
+        Err(e) => {
+            // The canary talks to the gateway: not reaching it at all is the gateway's side.
+            outcome.failures.push(e.to_string());
+            outcome.attribution = Some(match e {
+                HttpError::Connect(_) => Attribution::Gateway,
+                _ => Attribution::Unknown,
+            });
+            return outcome;
+        }
+    };
+    outcome.latency = Some(exchange.elapsed);
+    outcome.status = Some(exchange.status.as_u16());
+    outcome.gateway_latency_ms = latency_header(&exchange, KONG_PROXY_LATENCY);
+    outcome.upstream_latency_ms = latency_header(&exchange, KONG_UPSTREAM_LATENCY);
+
+    let mut failures = spec.assertions.check(&exchange);
+    let mut policy_failure = false;
+    if spec.auth != Auth::Key && exchange.status.is_success() {
+        policy_failure = true;
+        failures.push(format!(
+            "security regression: a request {} was accepted with status {}",
+            if spec.auth == Auth::None {
+                "without an API key"
+            } else {
+                "with an unknown API key"
+            },
+            exchange.status.as_u16()
+        ));
+    }
+    let status_ok = spec.assertions.status.is_empty()
+        || spec.assertions.status.contains(&exchange.status.as_u16());
+    match &spec.check {
+        Check::Plain => {}
+        Check::Sum { .. } => {
+            if let Some(case) = sum_case
+                && status_ok
+            {
+                failures.extend(case.check(&exchange));
+            }
+        }
+        Check::RateLimit {
+            expected_limit,
+            window,
+        } => {
+            let found = check_rate_limit(&exchange, *expected_limit, *window);
+            outcome.rate_limit_remaining = found.remaining;
+            policy_failure |= !found.failures.is_empty();
+            failures.extend(found.failures);
+        }
+    }
+    outcome.passed = failures.is_empty();
+    if !outcome.passed {
+        outcome.attribution = Some(attribute(&outcome, &exchange, &failures, policy_failure));
+    }
+    outcome.failures = failures;
+    outcome
+}
+
+/// Decides where a failed exchange's fault most likely lies, from Kong's latency headers.
+fn attribute(
+    outcome: &ProbeOutcome,
+    exchange: &Exchange,
+    failures: &[String],
+    policy_failure: bool,
+) -> Attribution {
+    let via_gateway = outcome.gateway_latency_ms.is_some() || outcome.upstream_latency_ms.is_some();
+    let upstream_answered = outcome.upstream_latency_ms.is_some();
+    if policy_failure {
+        // Auth and rate limiting are the gateway's policy, whoever answered.
+        return Attribution::Gateway;
+    }
+    if failures.iter().all(|f| f.starts_with(LATENCY_PREFIX))
+        && let (Some(g), Some(u)) = (outcome.gateway_latency_ms, outcome.upstream_latency_ms)
+    {
+        return if u >= g {
+            Attribution::Upstream
+        } else {
+            Attribution::Gateway
+        };
+    }
+    let status = exchange.status.as_u16();
+    if upstream_answered {
+        Attribution::Upstream
+    } else if via_gateway && matches!(status, 502..=504) {
+        // The gateway answered that it could not get a response from the upstream.
+        Attribution::Upstream
+    } else if via_gateway {
+        Attribution::Gateway
+    } else {
+        Attribution::Unknown
+    }
+}

@@ -1,0 +1,236 @@
+//! The `[[probes]]` tables of a config file, checked and turned into [`ProbeSpec`]s. A probe
+//! leaves out what it does not need: its `kind` (`http`, `sum`, `rate_limit`) supplies the
+//! method, path, key use and expected status of the default suite's probe of that kind.
+
+use std::time::Duration;
+
+use http::Method;
+use serde::Deserialize;
+
+use crate::assertions::{Assertions, ExpectSpec};
+use crate::config::{Errors, dimension_safe, duration, integer};
+use crate::probe::{Auth, Check, ProbeSpec};
+
+/// Settings every probe inherits unless it sets its own.
+#[derive(Debug, Clone)]
+pub struct ProbeDefaults {
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Backoff before the first retry.
+    pub retry_backoff: Duration,
+    /// The canary consumer's rate limit, if stated.
+    pub rate_limit: Option<u64>,
+    /// The most restrictive rate-limit window.
+    pub rate_limit_window: Duration,
+}
+
+/// One `[[probes]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeFile {
+    /// The `Probe` dimension: letters, digits, `_`, `.`, `-`.
+    pub name: String,
+    /// `http` (default), `sum` or `rate_limit`.
+    pub kind: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// Path below the target, starting with `/`.
+    pub path: Option<String>,
+    /// `key`, `none` or `bad_key`.
+    pub auth: Option<String>,
+    /// JSON body (a TOML table or array).
+    pub body: Option<toml::Value>,
+    /// Timeout of one attempt.
+    pub timeout: Option<String>,
+    /// Retries.
+    pub retries: Option<i64>,
+    /// Backoff before the first retry.
+    pub retry_backoff: Option<String>,
+    /// `sum` probes: fewest numbers per request (≥ 2).
+    pub min_numbers: Option<i64>,
+    /// `sum` probes: most numbers per request (≤ 100).
+    pub max_numbers: Option<i64>,
+    /// Assertions.
+    pub expect: Option<ExpectSpec>,
+}
+
+/// Checks every probe table; errors are named `probes[i].field`.
+pub(crate) fn probes_from_file(
+    list: &[ProbeFile],
+    defaults: &ProbeDefaults,
+    errors: &mut Errors,
+) -> Vec<ProbeSpec> {
+    if list.is_empty() {
+        errors.push("probes", "is empty; leave it out to run the default suite");
+    }
+    if list.len() > 50 {
+        errors.push(
+            "probes",
+            format!("{} probes; at most 50 per run", list.len()),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let at = |field: &str| format!("probes[{i}].{field}");
+        if !dimension_safe(&p.name) {
+            errors.push(
+                at("name"),
+                format!("{:?} must be 1-255 characters of A-Z a-z 0-9 _ . -", p.name),
+            );
+        }
+        if list[..i].iter().any(|q| q.name == p.name) {
+            errors.push(
+                at("name"),
+                format!("{:?} is used by an earlier probe", p.name),
+            );
+        }
+        let kind = p.kind.as_deref().unwrap_or("http");
+        let (check, method, path, auth, status) = match kind {
+            "http" => (Check::Plain, "GET", None, "none", None),
+            "sum" => {
+                let min = p
+                    .min_numbers
+                    .and_then(|v| integer(&at("min_numbers"), v, 2..=100, errors))
+                    .unwrap_or(3);
+                let max = p
+                    .max_numbers
+                    .and_then(|v| integer(&at("max_numbers"), v, 2..=100, errors))
+                    .unwrap_or(10);
+                if min > max {
+                    errors.push(
+                        at("min_numbers"),
+                        format!("{min} is above max_numbers {max}"),
+                    );
+                }
+                let check = Check::Sum {
+                    min_numbers: min as usize,
+                    max_numbers: max as usize,
+                };
+                (check, "POST", Some("/api/v1/sum"), "key", Some(200))
+            }
+            "rate_limit" => {
+                let check = Check::RateLimit {
+                    expected_limit: defaults.rate_limit,
+                    window: defaults.rate_limit_window,
+                };
+                (check, "GET", Some("/api/v1/sum"), "key", Some(200))
+            }
+            other => {
+                errors.push(
+                    at("kind"),
+                    format!("unknown kind {other:?}; use http, sum or rate_limit"),
+                );
+                (Check::Plain, "GET", None, "none", None)
+            }
+        };
+        if kind != "sum" && (p.min_numbers.is_some() || p.max_numbers.is_some()) {
+            errors.push(
+                at("min_numbers"),
+                "only `sum` probes take min_numbers/max_numbers",
+            );
+        }
+        if kind == "sum" && p.body.is_some() {
+            errors.push(at("body"), "a `sum` probe generates its own random body");
+        }
+        let method_text = p.method.as_deref().unwrap_or(method);
+        let method = match method_text.to_ascii_uppercase().as_str() {
+            "GET" => Method::GET,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "HEAD" => Method::HEAD,
+            "DELETE" => Method::DELETE,
+            "PATCH" => Method::PATCH,
+            "OPTIONS" => Method::OPTIONS,
+            _ => {
+                errors.push(
+                    at("method"),
+                    format!("{method_text:?} is not an HTTP method"),
+                );
+                Method::GET
+            }
+        };
+        let path = match p.path.as_deref().or(path) {
+            None => {
+                errors.push(
+                    at("path"),
+                    "missing: an `http` probe needs a path such as /healthz",
+                );
+                String::new()
+            }
+            Some(path) => {
+                let valid = path.starts_with('/')
+                    && path.len() <= 2048
+                    && format!("http://h{path}").parse::<http::Uri>().is_ok();
+                if !valid {
+                    errors.push(
+                        at("path"),
+                        format!("{path:?} is not a path starting with /"),
+                    );
+                }
+                path.to_owned()
+            }
+        };
+        let auth = match p.auth.as_deref().unwrap_or(auth) {
+            "key" => Auth::Key,
+            "none" => Auth::None,
+            "bad_key" => Auth::BadKey,
+            other => {
+                errors.push(at("auth"), format!("{other:?} is not key, none or bad_key"));
+                Auth::None
+            }
+        };
+        let body = p.body.as_ref().and_then(|b| match serde_json::to_value(b) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(at("body"), e.to_string());
+                None
+            }
+        });
+        let mut assertions = match p.expect.as_ref().map(Assertions::compile) {
+            None => Assertions::default(),
+            Some(Ok(a)) => a,
+            Some(Err(list)) => {
+                for (field, message) in list {
+                    errors.push(at(&format!("expect.{field}")), message);
+                }
+                Assertions::default()
+            }
+        };
+        if assertions.status.is_empty() {
+            assertions.status = match (status, auth) {
+                (Some(s), _) => vec![s],
+                (None, Auth::Key | Auth::None) => vec![200],
+                (None, Auth::BadKey) => vec![401],
+            };
+        }
+        let timeout = p
+            .timeout
+            .as_deref()
+            .and_then(|t| duration(&at("timeout"), t, false, errors))
+            .unwrap_or(defaults.timeout);
+        let retries = p
+            .retries
+            .and_then(|v| integer(&at("retries"), v, 0..=10, errors))
+            .map_or(defaults.retries, |v| v as u32);
+        let retry_backoff = p
+            .retry_backoff
+            .as_deref()
+            .and_then(|t| duration(&at("retry_backoff"), t, true, errors))
+            .unwrap_or(defaults.retry_backoff);
+        out.push(ProbeSpec {
+            name: p.name.clone(),
+            method,
+            path,
+            auth,
+            body,
+            check,
+            assertions,
+            timeout,
+            retries,
+            retry_backoff,
+        });
+    }
+    out
+}

@@ -1,0 +1,286 @@
+//! One round (`RunStarted`, every probe, their metrics, then `Heartbeat` only once everything was
+//! delivered) and the `--every` loop that repeats rounds until SIGTERM or SIGINT, always
+//! finishing the round in flight first.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use http::HeaderName;
+use rand::Rng;
+use thiserror::Error;
+
+use crate::config::{Config, SinkKind};
+use crate::heartbeat;
+use crate::http_client::{HttpClient, HttpError};
+use crate::metrics::{self, Datum, Unit};
+use crate::probe::{Auth, ProbeContext, ProbeOutcome, run_probe};
+use crate::publish::cloudwatch::{CloudWatchSettings, CloudWatchSink};
+use crate::publish::emf::EmfSink;
+use crate::publish::stdout::StdoutSink;
+use crate::publish::{Output, PublishError, Publisher, Sink};
+use crate::secret::Secret;
+
+/// Why the canary cannot start a round.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    /// The API key variable is unset or empty while a probe needs it.
+    #[error(
+        "the API key is missing: environment variable {0} (named by --api-key-env) is unset or empty"
+    )]
+    MissingKey(String),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// A sink could not be set up.
+    #[error(transparent)]
+    Sink(#[from] PublishError),
+}
+
+/// How a round ended, in exit-code order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Every probe passed and the metrics were delivered (exit 0).
+    Passed,
+    /// A probe failed; the metrics were delivered (exit 1).
+    ProbeFailed,
+    /// The metrics could not be delivered; the EMF fallback was used (exit 2).
+    NotDelivered,
+}
+
+impl Verdict {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Passed => 0,
+            Verdict::ProbeFailed => 1,
+            Verdict::NotDelivered => 2,
+        }
+    }
+}
+
+/// A round's results.
+#[derive(Debug)]
+pub struct RoundResult {
+    /// Each probe's outcome, in suite order.
+    pub outcomes: Vec<ProbeOutcome>,
+    /// Whether every datum reached every sink without the fallback.
+    pub delivered: bool,
+}
+
+impl RoundResult {
+    /// The round's verdict.
+    pub fn verdict(&self) -> Verdict {
+        if !self.delivered {
+            Verdict::NotDelivered
+        } else if self.outcomes.iter().any(|o| !o.passed) {
+            Verdict::ProbeFailed
+        } else {
+            Verdict::Passed
+        }
+    }
+}
+
+/// A configured canary, ready to run rounds.
+pub struct Canary {
+    config: Config,
+    client: HttpClient,
+    api_key: Option<Secret>,
+    bad_key: String,
+    publisher: Publisher,
+}
+
+impl Canary {
+    /// Reads the API key from the environment, builds the HTTP client and the sinks.
+    pub async fn new(config: Config, out: Output) -> Result<Self, SetupError> {
+        let needs_key = config.probes.iter().any(|p| p.auth == Auth::Key);
+        let api_key = match std::env::var(&config.api_key_env) {
+            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+            _ if needs_key => return Err(SetupError::MissingKey(config.api_key_env.clone())),
+            _ => None,
+        };
+        let need_roots = config.target.starts_with("https://")
+            || config
+                .heartbeat
+                .as_ref()
+                .is_some_and(|h| h.url.scheme_str() == Some("https"));
+        let client = HttpClient::new(need_roots)?;
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        for kind in &config.sinks {
+            sinks.push(match kind {
+                SinkKind::CloudWatch => Box::new(
+                    CloudWatchSink::new(CloudWatchSettings {
+                        namespace: config.namespace.clone(),
+                        storage_resolution: config.storage_resolution,
+                        attempt_timeout: config.publish_timeout,
+                        retries: config.publish_retries,
+                    })
+                    .await?,
+                ),
+                SinkKind::Emf => Box::new(EmfSink::new(
+                    &config.namespace,
+                    config.storage_resolution,
+                    out.clone(),
+                )),
+                SinkKind::Stdout => Box::new(StdoutSink::new(&config.namespace, out.clone())),
+            });
+        }
+        let fallback = EmfSink::new(&config.namespace, config.storage_resolution, out);
+        let bad_key = format!("canary-invalid-{:032x}", rand::rng().random::<u128>());
+        Ok(Canary {
+            config,
+            client,
+            api_key,
+            bad_key,
+            publisher: Publisher::new(sinks, fallback),
+        })
+    }
+
+    /// Runs one round.
+    pub async fn round(&mut self) -> RoundResult {
+        let env = self.config.environment.clone();
+        self.publisher.start_round();
+        let mut delivered = self
+            .publisher
+            .deliver(&[Datum::run(
+                metrics::RUN_STARTED,
+                &env,
+                1.0,
+                SystemTime::now(),
+            )])
+            .await;
+
+        let key_header: &HeaderName = &self.config.key_header;
+        let ctx = ProbeContext {
+            client: &self.client,
+            base: &self.config.target,
+            key_header,
+            api_key: self.api_key.as_ref(),
+            bad_key: &self.bad_key,
+        };
+        let mut outcomes = Vec::with_capacity(self.config.probes.len());
+        for spec in &self.config.probes {
+            let outcome = run_probe(spec, &ctx).await;
+            log_outcome(&outcome);
+            outcomes.push(outcome);
+        }
+
+        delivered &= self.publisher.report(&outcomes);
+        let data = outcome_data(&env, &outcomes, SystemTime::now());
+        delivered &= self.publisher.deliver(&data).await;
+        if delivered {
+            delivered &= self
+                .publisher
+                .deliver(&[Datum::run(metrics::HEARTBEAT, &env, 1.0, SystemTime::now())])
+                .await;
+        } else {
+            tracing::warn!("Heartbeat withheld: this run's metrics were not all delivered");
+        }
+        if let Some(hb) = &self.config.heartbeat {
+            match heartbeat::ping(&self.client, hb, self.config.publish_timeout).await {
+                Ok(()) => tracing::debug!("external heartbeat sent"),
+                Err(e) => tracing::error!(error = %e, "external heartbeat failed"),
+            }
+        }
+        let result = RoundResult {
+            outcomes,
+            delivered,
+        };
+        let verdict = result.verdict();
+        tracing::info!(
+            verdict = ?verdict,
+            failed = result.outcomes.iter().filter(|o| !o.passed).count(),
+            probes = result.outcomes.len(),
+            delivered,
+            "round finished"
+        );
+        result
+    }
+}
+
+fn log_outcome(o: &ProbeOutcome) {
+    let latency_ms = o.latency.map(|l| l.as_secs_f64() * 1000.0);
+    if o.passed {
+        tracing::info!(probe = %o.name, status = o.status, latency_ms, retries = o.retries, "probe passed");
+    } else {
+        tracing::warn!(
+            probe = %o.name,
+            status = o.status,
+            latency_ms,
+            retries = o.retries,
+            blame = o.attribution.map(|a| a.as_str()),
+            failures = %o.failures.join("; "),
+            "probe failed"
+        );
+    }
+}
+
+/// The data a round's outcomes publish.
+pub fn outcome_data(env: &str, outcomes: &[ProbeOutcome], at: SystemTime) -> Vec<Datum> {
+    let mut data = Vec::new();
+    for o in outcomes {
+        let d =
+            |name: &str, value: f64, unit: Unit| Datum::probe(name, env, &o.name, value, unit, at);
+        data.push(d(
+            metrics::PROBE_SUCCESS,
+            if o.passed { 1.0 } else { 0.0 },
+            Unit::Count,
+        ));
+        if let Some(l) = o.latency {
+            data.push(d(
+                metrics::PROBE_LATENCY,
+                l.as_secs_f64() * 1000.0,
+                Unit::Milliseconds,
+            ));
+        }
+        data.push(d(metrics::PROBE_RETRIES, f64::from(o.retries), Unit::Count));
+        if let Some(g) = o.gateway_latency_ms {
+            data.push(d(metrics::GATEWAY_LATENCY, g, Unit::Milliseconds));
+        }
+        if let Some(u) = o.upstream_latency_ms {
+            data.push(d(metrics::UPSTREAM_LATENCY, u, Unit::Milliseconds));
+        }
+        if let Some(r) = o.rate_limit_remaining {
+            data.push(d(metrics::RATE_LIMIT_REMAINING, r as f64, Unit::Count));
+        }
+    }
+    data
+}
+
+/// Runs a round every `every` until `stop` resolves; the round in flight always completes.
+/// Returns the last round's verdict.
+pub async fn run_every(
+    canary: &mut Canary,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) -> Verdict {
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    let stop_task = async move {
+        stop.await;
+        let _ = tx.send(true);
+    };
+    let rounds = async {
+        loop {
+            let started = Instant::now();
+            let verdict = canary.round().await.verdict();
+            if *rx.borrow() {
+                tracing::info!("stop requested: exiting after the round in flight");
+                return verdict;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until((started + every).into()) => {}
+                _ = rx.changed() => {
+                    tracing::info!("stop requested between rounds: exiting");
+                    return verdict;
+                }
+            }
+        }
+    };
+    tokio::pin!(stop_task);
+    tokio::pin!(rounds);
+    let mut stop_seen = false;
+    loop {
+        tokio::select! {
+            verdict = &mut rounds => return verdict,
+            () = &mut stop_task, if !stop_seen => stop_seen = true,
+        }
+    }
+}
