@@ -118,7 +118,11 @@ fn parse(body: &[u8]) -> Result<Vec<f64>, ApiError> {
             details: r#"the body must be a JSON object like {"numbers":[1,2]}"#.into(),
         });
     }
-    let request: SumRequest = serde_json::from_slice(body).map_err(|e| ApiError::InvalidBody {
+    // JSON is UTF-8 (RFC 8259); serde_json would skip invalid bytes inside ignored fields.
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidBody {
+        details: format!("the body is not valid UTF-8: {e}"),
+    })?;
+    let request: SumRequest = serde_json::from_str(text).map_err(|e| ApiError::InvalidBody {
         details: e.to_string(),
     })?;
     Ok(request.numbers.unwrap_or_default())

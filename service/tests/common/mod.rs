@@ -1,0 +1,281 @@
+//! Helpers shared by the service's black-box tests: in-process services, raw HTTP exchanges
+//! (full control over bytes, for hostile input) and the real binary on free ports.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A config on free loopback ports with a quick shutdown, plus `extra` flags.
+pub fn config(extra: &[&str]) -> service::Config {
+    let base = [
+        "service",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--shutdown-drain",
+        "0s",
+        "--shutdown-timeout",
+        "1s",
+        "--workers",
+        "2",
+    ];
+    service::Config::try_parse_from(base.iter().chain(extra)).expect("test flags parse")
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn code(&self) -> Option<String> {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+    }
+}
+
+/// Sends `head` (request line and headers, without the blank line; `Connection: close` is
+/// added) then `body`, and reads the whole answer. Bounded by a 10 s timeout.
+pub async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut request = format!("{head}\r\nConnection: close\r\n\r\n").into_bytes();
+    request.extend_from_slice(body);
+    raw_bytes(addr, &[&request], Duration::ZERO).await
+}
+
+/// Sends `parts` with `pause` between them and reads the whole answer (10 s bound). The
+/// server may answer and close early; write errors after that are ignored.
+pub async fn raw_bytes(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Response {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            if stream.write_all(part).await.is_err() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        out
+    };
+    let bytes = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("the server answered within 10 s");
+    parse_response(&bytes)
+}
+
+/// Parses an HTTP/1.1 response (content-length or close-delimited body; chunked decoded).
+pub fn parse_response(bytes: &[u8]) -> Response {
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8_lossy(&bytes[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = bytes[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let mut decoded = Vec::new();
+        let mut rest = &body[..];
+        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
+                .expect("chunk size");
+            if size == 0 {
+                break;
+            }
+            decoded.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+            rest = &rest[eol + 2 + size + 2..];
+        }
+        body = decoded;
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A JSON POST to the sum endpoint over a fresh connection.
+pub async fn post_sum(addr: SocketAddr, body: &str, extra_headers: &str) -> Response {
+    let head = format!(
+        "POST /api/v1/sum HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}{extra_headers}",
+        body.len()
+    );
+    raw(addr, &head, body.as_bytes()).await
+}
+
+/// A GET over a fresh connection.
+pub async fn get(addr: SocketAddr, path: &str) -> Response {
+    raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: test"), b"").await
+}
+
+/// The real `service` binary, started on free ports with JSON logs captured from stderr.
+pub struct Binary {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Binary {
+    /// Starts the binary with `args` and `envs` on 127.0.0.1:0 and waits (≤ 20 s) until it
+    /// logs the bound addresses.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env_remove("SERVICE_ORIGIN_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("the service binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent
+                    && let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["message"] == "serving"
+                {
+                    let a = v["addr"].as_str().map(str::to_owned);
+                    let m = v["metrics_addr"].as_str().map(str::to_owned);
+                    let _ = tx.send((a, m));
+                    sent = true;
+                }
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let (addr, metrics_addr) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the service did not log its addresses; logs: {:?}",
+                    logs.lock().map(|l| l.clone())
+                )
+            });
+        Self {
+            child,
+            addr: addr.expect("addr field").parse().expect("addr parses"),
+            metrics_addr: metrics_addr
+                .expect("metrics_addr field")
+                .parse()
+                .expect("metrics addr parses"),
+            logs,
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; returns its code and how long it took.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status.code(), start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("the service did not exit within {limit:?}");
+    }
+
+    /// Every stderr line so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args`/`envs` (≤ 20 s); returns code and stderr.
+pub fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_service"));
+    command
+        .args(args)
+        .env_remove("SERVICE_ORIGIN_SECRET")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the service binary starts");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("service {args:?} did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
