@@ -275,8 +275,9 @@ impl LocalGatewayBuilder {
                 prefix: &prefix,
                 run_as_root,
             };
-            write_prefix(&prefix, &input)?;
-            match spawn(&nginx, &prefix, listen) {
+            let started =
+                write_prefix(&prefix, &input).and_then(|()| spawn(&nginx, &prefix, listen));
+            match started {
                 Ok(child) => {
                     return Ok(LocalGateway {
                         child: Some(child),
