@@ -1,1 +1,57 @@
-//! checks: workspace-level tests live in `tests/`; the infrastructure issue fills them in.
+//! checks: the workspace-level checks that keep the infrastructure honest about the code.
+//!
+//! Data flow: the tests read the repository's data (`alarms/cloudwatch.yaml`,
+//! `dashboards/cloudwatch/*.json`, `dashboards/grafana/*.json`, `alarms/prometheus/*.yml`,
+//! `terraform/`), render templates with sample values the way Terraform's `templatefile` does
+//! ([`template`]), parse alarms ([`alarms`]) and dashboards ([`dashboard`]) into
+//! [`metric::MetricRef`]s, and check each against what the code emits ([`catalog`], built from
+//! the `service` and `canary` crates' metric constants) and AWS's own metrics and dimensions
+//! ([`metric`]). [`promql`] does the same for Prometheus rules and Grafana queries, and
+//! [`schedule`] reads the canary's schedule for the dead-man alarm. The tests in `tests/` also
+//! run the real tools: `terraform fmt`, `terraform` itself for `templatefile`, checkov and
+//! promtool.
+
+pub mod alarms;
+pub mod catalog;
+pub mod dashboard;
+pub mod metric;
+pub mod promql;
+pub mod schedule;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The repository root (the workspace directory above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .expect("the checks crate lives inside the workspace")
+}
+
+/// Sample values for every template variable, shaped like the real ones (the ALB values are
+/// arn_suffix forms, as the compute stack outputs them).
+pub fn sample_variables() -> BTreeMap<String, String> {
+    [
+        ("region", "eu-west-1"),
+        ("environment", "dev"),
+        ("alb_arn_suffix", "app/sum-api-dev/50dc6c495c0c9188"),
+        (
+            "target_group_arn_suffix",
+            "targetgroup/sum-api-dev/73e2d6bc24d8a067",
+        ),
+        ("cluster_name", "sum-api-dev"),
+        ("service_name", "sum-api-dev-service"),
+        ("canary_namespace", "SumApi/Canary"),
+        (
+            "runbook_base_url",
+            "https://runbooks.example/alarms/runbooks",
+        ),
+        ("service_log_group", "/ecs/sum-api-dev/service"),
+        ("canary_log_group", "/ecs/sum-api-dev/canary"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
