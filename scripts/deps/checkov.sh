@@ -24,6 +24,11 @@ find_python() {
   return 1
 }
 
+# Tests may call this in parallel: one installs, the others wait for it.
+mkdir -p "$root/.deps"
+exec 9>"$root/.deps/checkov.lock"
+flock 9
+
 if [[ ! -f $stamp ]]; then
   py=$(find_python)
   echo "installing checkov $version into $venv" >&2

@@ -1,0 +1,345 @@
+//! The real tools over the repository's data: `terraform fmt`, Terraform's own `templatefile`
+//! compared with the checks' renderer, checkov (offline) over `terraform/`, and promtool on the
+//! Prometheus rules and their unit tests. A missing tool fails the test and names the script
+//! that installs it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use checks::template;
+
+fn root() -> PathBuf {
+    checks::repo_root()
+}
+
+fn tool(name: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("`{name}` is not installed; run {install}"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A fresh directory under the target dir, unique per test process and call.
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = root().join("target").join("checks-tmp").join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn terraform() -> Command {
+    // No terraform is installed by the scripts: it comes with the machine image (and CI's).
+    let mut cmd = Command::new(tool(
+        "terraform",
+        "the machine image's terraform (>= 1.11); see README",
+    ));
+    cmd.env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+    cmd
+}
+
+// --- terraform ------------------------------------------------------------------------------------
+
+#[test]
+fn terraform_fmt_is_clean() {
+    let out = run(terraform()
+        .args(["fmt", "-check", "-recursive", "-diff", "terraform/"])
+        .current_dir(root()));
+    assert!(
+        out.status.success(),
+        "terraform fmt -check -recursive terraform/ failed; run `terraform fmt -recursive terraform/`:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn terraform_fmt_check_catches_misformatting() {
+    let dir = temp_dir("fmt");
+    fs::write(dir.join("main.tf"), "locals {\n    a=1\n  bb = 2\n}\n").expect("write");
+    let out = run(terraform().args(["fmt", "-check", "-recursive"]).arg(&dir));
+    assert!(
+        !out.status.success(),
+        "fmt -check must fail on misformatted HCL"
+    );
+}
+
+/// Renders `file` with Terraform's real `templatefile` and `decode` (yamldecode or jsondecode),
+/// returning the decoded value as JSON.
+fn terraform_render(file: &Path, decode: &str) -> Result<serde_json::Value, String> {
+    let dir = temp_dir("templatefile");
+    let main = format!(
+        "variable \"vars\" {{\n  type = map(string)\n}}\n\noutput \"rendered\" {{\n  value = {decode}(templatefile(\"{}\", var.vars))\n}}\n",
+        file.display()
+    );
+    fs::write(dir.join("main.tf"), main).expect("write main.tf");
+    let vars = serde_json::json!({ "vars": checks::sample_variables() });
+    fs::write(dir.join("vars.auto.tfvars.json"), vars.to_string()).expect("write vars");
+    for args in [
+        &["init", "-input=false", "-no-color"][..],
+        &["apply", "-auto-approve", "-input=false", "-no-color"][..],
+    ] {
+        let out = run(terraform().args(args).current_dir(&dir));
+        if !out.status.success() {
+            return Err(text(&out));
+        }
+    }
+    let out = run(terraform()
+        .args(["output", "-json", "rendered"])
+        .current_dir(&dir));
+    let value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("terraform output is not JSON: {e}: {}", text(&out)));
+    let _ = fs::remove_dir_all(&dir);
+    value
+}
+
+fn checks_render(file: &Path, yaml: bool) -> serde_json::Value {
+    let raw = fs::read_to_string(file).expect("template readable");
+    let rendered =
+        template::render(&raw, &checks::sample_variables()).expect("the checks render it");
+    if yaml {
+        serde_norway::from_str(&rendered).expect("rendered YAML")
+    } else {
+        serde_json::from_str(&rendered).expect("rendered JSON")
+    }
+}
+
+#[test]
+fn terraform_templatefile_renders_alarms_and_dashboards_exactly_like_the_checks() {
+    let mut files = vec![(root().join("alarms/cloudwatch.yaml"), true)];
+    let dir = root().join("dashboards/cloudwatch");
+    for entry in fs::read_dir(&dir)
+        .expect("dashboards dir")
+        .filter_map(Result::ok)
+    {
+        if entry.path().extension().is_some_and(|e| e == "json") {
+            files.push((entry.path(), false));
+        }
+    }
+    assert!(files.len() >= 3);
+    for (file, yaml) in files {
+        let by_terraform = terraform_render(&file, if yaml { "yamldecode" } else { "jsondecode" })
+            .unwrap_or_else(|e| panic!("terraform cannot render {}:\n{e}", file.display()));
+        assert_eq!(
+            by_terraform,
+            checks_render(&file, yaml),
+            "{} renders differently in terraform",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn terraform_templatefile_rejects_what_the_checks_reject() {
+    let dir = temp_dir("bad-template");
+    let bad = dir.join("bad.json");
+    fs::write(&bad, r#"{"lb": "${alb_name}"}"#).expect("write");
+    let err = terraform_render(&bad, "jsondecode").expect_err("unknown variable");
+    assert!(err.contains("alb_name"), "{err}");
+    assert!(template::render(r#"{"lb": "${alb_name}"}"#, &checks::sample_variables()).is_err());
+}
+
+// --- checkov --------------------------------------------------------------------------------------
+
+fn checkov() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHECKOV").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let script = root().join("scripts/deps/checkov.sh");
+    let out = run(&mut Command::new(&script));
+    assert!(
+        out.status.success(),
+        "scripts/deps/checkov.sh failed (it installs checkov from PyPI):\n{}",
+        text(&out)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn run_checkov(dir: &Path) -> Output {
+    run(Command::new(checkov())
+        .args([
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "--compact",
+            "--quiet",
+            "-o",
+            "cli",
+            "-d",
+        ])
+        .arg(dir)
+        // Offline: no policy download, no guideline mapping, no platform key.
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false")
+        .env_remove("BC_API_KEY")
+        .env("LOG_LEVEL", "WARNING"))
+}
+
+#[test]
+fn checkov_passes_on_terraform() {
+    let out = run_checkov(&root().join("terraform"));
+    let report = text(&out);
+    assert!(
+        out.status.success(),
+        "checkov found problems in terraform/:\n{report}"
+    );
+    assert!(
+        report.contains("Passed checks:"),
+        "checkov scanned nothing:\n{report}"
+    );
+}
+
+#[test]
+fn checkov_fails_an_unencrypted_public_bucket() {
+    let dir = temp_dir("checkov");
+    fs::write(
+        dir.join("main.tf"),
+        "resource \"aws_s3_bucket\" \"b\" {\n  bucket = \"x\"\n}\n",
+    )
+    .expect("write");
+    let out = run_checkov(&dir);
+    assert!(
+        !out.status.success(),
+        "checkov must fail a bare bucket:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn every_skipped_checkov_check_is_justified_inline() {
+    let mut problems = Vec::new();
+    let mut skips = 0;
+    let mut stack = vec![root().join("terraform")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)
+            .expect("terraform dir")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "tf") {
+                continue;
+            }
+            let content = fs::read_to_string(&path).expect("tf readable");
+            for (n, line) in content.lines().enumerate() {
+                let Some(skip) = line.split("checkov:skip=").nth(1) else {
+                    continue;
+                };
+                skips += 1;
+                let (id, reason) = skip.split_once(':').unwrap_or((skip, ""));
+                if !id.starts_with("CKV") || reason.trim().len() < 30 {
+                    problems.push(format!(
+                        "{}:{}: `{}` needs a check id and a real justification",
+                        path.display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(skips > 0);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// --- promtool -------------------------------------------------------------------------------------
+
+fn promtool() -> Command {
+    Command::new(tool(
+        "promtool",
+        "scripts/deps/apt.sh (Debian package prometheus)",
+    ))
+}
+
+#[test]
+fn promtool_check_rules_passes() {
+    let out = run(promtool()
+        .args(["check", "rules", "alarms/prometheus/sum-api.rules.yml"])
+        .current_dir(root()));
+    assert!(
+        out.status.success(),
+        "promtool check rules:\n{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("SUCCESS: 4 rules found"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn promtool_rule_tests_pass() {
+    let out = run(promtool()
+        .args(["test", "rules", "sum-api.rules.test.yml"])
+        .current_dir(root().join("alarms/prometheus")));
+    assert!(out.status.success(), "promtool test rules:\n{}", text(&out));
+}
+
+#[test]
+fn promtool_rule_tests_fail_when_a_rule_stops_firing() {
+    // The unit tests are not vacuous: loosen each threshold and they fail.
+    let source = root().join("alarms/prometheus");
+    let rules = fs::read_to_string(source.join("sum-api.rules.yml")).expect("rules");
+    for (from, to) in [
+        ("> 0.02", "> 0.5"),
+        (") > 0.5", ") > 5"),
+        (
+            "for: 5m\n        labels:\n          severity: page\n        annotations:\n          summary: \"No",
+            "for: 30m\n        labels:\n          severity: page\n        annotations:\n          summary: \"No",
+        ),
+    ] {
+        assert!(rules.contains(from), "fixture `{from}`");
+        let dir = temp_dir("promtool");
+        fs::write(dir.join("sum-api.rules.yml"), rules.replacen(from, to, 1)).expect("write rules");
+        fs::copy(
+            source.join("sum-api.rules.test.yml"),
+            dir.join("sum-api.rules.test.yml"),
+        )
+        .expect("copy tests");
+        let out = run(promtool()
+            .args(["test", "rules", "sum-api.rules.test.yml"])
+            .current_dir(&dir));
+        assert!(
+            !out.status.success(),
+            "changing `{from}` to `{to}` should fail the rule tests:\n{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn promtool_rejects_a_broken_rule() {
+    let dir = temp_dir("promtool-bad");
+    fs::write(dir.join("bad.yml"), "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: rate(sumapi_http_requests_total[5m]\n").expect("write");
+    let out = run(promtool()
+        .args(["check", "rules", "bad.yml"])
+        .current_dir(&dir));
+    assert!(!out.status.success());
+}
