@@ -26,6 +26,10 @@ async fn main() -> ExitCode {
     if let Some(Command::Healthcheck { url, timeout }) = &config.command {
         return match service::healthcheck::check(url, *timeout).await {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e @ service::healthcheck::HealthcheckError::InvalidUrl(_)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_USAGE)
+            }
             Err(e) => {
                 eprintln!("unhealthy: {e}");
                 ExitCode::FAILURE

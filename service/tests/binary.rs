@@ -1,0 +1,428 @@
+//! The real `service` binary on free loopback ports: the contract over a socket, JSON logs,
+//! metrics checked by Prometheus' own `promtool`, graceful shutdown under load, config errors
+//! and the `healthcheck` subcommand.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Binary;
+
+const SECRET: &str = "binary-test-origin-secret-7f3a9c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_contract_and_logs_one_json_line_per_request() {
+    let bin = Binary::spawn(
+        &["--shutdown-drain", "0s"],
+        &[("SERVICE_ORIGIN_SECRET", SECRET)],
+    );
+    let secret_header = format!("\r\nX-Origin-Secret: {SECRET}\r\nX-Request-ID: binary-req-1");
+    let res = common::post_sum(bin.addr, r#"{"numbers":[1e16,1,-1e16]}"#, &secret_header).await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert!(String::from_utf8_lossy(&res.body).contains(r#""sum":1,"#));
+    let res = common::post_sum(
+        bin.addr,
+        r#"{"numbers":[1,2]}"#,
+        "\r\nX-Origin-Secret: wrong",
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.code().as_deref()),
+        (403, Some("FORBIDDEN_ORIGIN"))
+    );
+    // HEAD answers carry no body over a real socket.
+    for path in ["/healthz", "/healthz/live", "/healthz/ready"] {
+        let res = common::raw(bin.addr, &format!("HEAD {path} HTTP/1.1\r\nHost: t"), b"").await;
+        assert_eq!(res.status, 200, "HEAD {path}");
+        assert!(res.body.is_empty(), "HEAD {path} sent a body");
+    }
+    // Metrics are never on the public port.
+    let res = common::raw(
+        bin.addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: t\r\nX-Origin-Secret: {SECRET}"),
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (res.status, res.code().as_deref()),
+        (404, Some("NOT_FOUND"))
+    );
+
+    // Logs are flushed line by line; give the last one a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let access: Vec<serde_json::Value> = loop {
+        let lines: Vec<serde_json::Value> = bin
+            .log_lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["message"] == "request")
+            .collect();
+        if lines.len() >= 6 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(access.len(), 6, "one line per request: {access:?}");
+    let first = &access[0];
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["route"], "/api/v1/sum");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["request_id"], "binary-req-1");
+    assert_eq!(first["client_ip"], "127.0.0.1");
+    assert!(
+        first["latency_ms"].as_f64().is_some_and(|l| l >= 0.0),
+        "{first}"
+    );
+    assert_eq!(access[1]["code"], "FORBIDDEN_ORIGIN");
+    assert_eq!(access[5]["route"], "unmatched");
+    // Every stderr line is JSON, and the secret is in none of them.
+    for line in bin.log_lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+            "not JSON: {line}"
+        );
+        assert!(
+            !line.contains(SECRET),
+            "the origin secret leaked into the logs: {line}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scraped_metrics_pass_promtool() {
+    let bin = Binary::spawn(&[], &[]);
+    for body in [
+        r#"{"numbers":[1,2,3]}"#,
+        r#"{"numbers":[1]}"#,
+        "{",
+        r#"{"numbers":[1.7e308,1.7e308]}"#,
+    ] {
+        common::post_sum(bin.addr, body, "").await;
+    }
+    common::get(bin.addr, "/nowhere").await;
+    common::raw(bin.addr, "DELETE /healthz HTTP/1.1\r\nHost: t", b"").await;
+    let res = common::get(bin.metrics_addr, "/metrics").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    let text = String::from_utf8(res.body).expect("exposition is UTF-8");
+    for name in service::metrics::ALL {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(r#"sumapi_http_requests_rejected_total{code="SUM_OUT_OF_RANGE"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"sumapi_http_request_duration_seconds_bucket{method="POST",route="/api/v1/sum",status="200",le="10"} 1"#), "{text}");
+
+    let dir = std::env::temp_dir().join(format!(
+        "service-promtool-{}-{}",
+        std::process::id(),
+        bin.addr.port()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("metrics.txt");
+    std::fs::write(&file, &text).expect("write scrape");
+    let out = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).expect("open scrape"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("promtool is required ({e}); install it with scripts/deps/apt.sh (Debian package `prometheus`)")
+        });
+    let complaints = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && complaints.trim().is_empty(),
+        "promtool check metrics complained:\n{complaints}\n--- scrape ---\n{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+
+    // Unknown paths on the metrics port are 404, and nothing else is served there.
+    assert_eq!(common::get(bin.metrics_addr, "/").await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_drains_without_failing_a_request_and_exits_zero() {
+    let drain = Duration::from_millis(2500);
+    let mut bin = Binary::spawn(
+        &["--shutdown-drain", "2500ms", "--shutdown-timeout", "5s"],
+        &[],
+    );
+    let addr = bin.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (stop, ok, failed, client) = (stop.clone(), ok.clone(), failed.clone(), client.clone());
+        workers.push(tokio::spawn(async move {
+            // Half the workers reuse keep-alive connections, half open a new one each time.
+            let fresh = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client");
+            let client = if w % 2 == 0 { client } else { fresh };
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) && i < 100_000 {
+                i += 1;
+                let res = client
+                    .post(format!("http://{addr}/api/v1/sum"))
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"numbers":[{i},{w}]}}"#))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == 200 => {
+                        ok.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(r) => failed
+                        .lock()
+                        .expect("lock")
+                        .push(format!("status {}", r.status())),
+                    Err(e) => failed.lock().expect("lock").push(format!("{e:?}")),
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(common::get(addr, "/healthz/ready").await.status, 200);
+    let before = ok.load(Ordering::SeqCst);
+    assert!(before > 0, "the load is flowing before SIGTERM");
+
+    bin.terminate();
+    let signalled = Instant::now();
+    // Readiness flips to 503 at once (well within the drain).
+    let flipped = loop {
+        let res = common::get(addr, "/healthz/ready").await;
+        if res.status == 503 {
+            assert_eq!(res.json()["status"], "not_ready");
+            break signalled.elapsed();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_millis(1000),
+            "readiness still 200 after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        flipped < Duration::from_millis(1000),
+        "flip took {flipped:?}"
+    );
+    // Liveness and the metrics port keep answering during the drain.
+    assert_eq!(common::get(addr, "/healthz/live").await.status, 200);
+    let scrape = common::get(bin.metrics_addr, "/metrics").await;
+    assert!(String::from_utf8_lossy(&scrape.body).contains("sumapi_ready 0"));
+
+    // A request that is still in flight when the drain ends must complete.
+    tokio::time::sleep(
+        drain
+            - Duration::from_millis(800)
+            - signalled.elapsed().min(drain - Duration::from_millis(800)),
+    )
+    .await;
+    let body = br#"{"numbers":[40,2]}"#;
+    let head = format!(
+        "POST /api/v1/sum HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let in_flight = tokio::spawn(async move {
+        let parts: [&[u8]; 3] = [head.as_bytes(), &body[..4], &body[4..]];
+        // The second half arrives ~1.6 s later, after the drain has ended.
+        common::raw_bytes(addr, &parts, Duration::from_millis(800)).await
+    });
+
+    // Keep the load up until just before the drain ends: none of it may fail.
+    let until = drain - Duration::from_millis(300);
+    tokio::time::sleep(until.saturating_sub(signalled.elapsed())).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.expect("load worker");
+    }
+    drop(client);
+    let during = ok.load(Ordering::SeqCst) - before;
+    let failures = failed.lock().expect("lock").clone();
+    assert!(
+        failures.is_empty(),
+        "{} requests failed during the drain: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        during > 50,
+        "the load kept flowing during the drain ({during} requests)"
+    );
+
+    let slow = in_flight.await.expect("in-flight request");
+    assert_eq!(
+        slow.status,
+        200,
+        "the in-flight request finished: {}",
+        String::from_utf8_lossy(&slow.body)
+    );
+    assert_eq!(slow.json()["sum"], 42);
+    assert!(
+        signalled.elapsed() > drain,
+        "the slow request really spanned the end of the drain"
+    );
+
+    let (code, _) = bin.wait_exit(Duration::from_secs(10));
+    let total = signalled.elapsed();
+    assert_eq!(code, Some(0), "graceful shutdown exits 0");
+    assert!(total >= drain, "exited before the drain ended ({total:?})");
+    assert!(
+        total < drain + Duration::from_secs(5),
+        "exit took {total:?}, beyond drain + timeout"
+    );
+    // After the exit nobody listens any more.
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still accepting after exit"
+    );
+    let logs = bin.log_lines().join("\n");
+    assert!(logs.contains("shutdown complete"), "{logs}");
+}
+
+/// Arguments, environment, and what the error message must name.
+type ConfigCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+
+#[test]
+fn invalid_configuration_exits_64_before_binding() {
+    // Hold a port: if the service tried to bind before validating, it would fail with 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").to_string();
+    let cases: Vec<ConfigCase> = vec![
+        (
+            vec!["--listen", &port, "--max-body", "0"],
+            vec![],
+            "--max-body",
+        ),
+        (
+            vec!["--listen", &port, "--workers", "0"],
+            vec![],
+            "--workers",
+        ),
+        (
+            vec!["--listen", &port, "--shutdown-timeout", "0s"],
+            vec![],
+            "--shutdown-timeout",
+        ),
+        (
+            vec!["--listen", &port, "--metrics-listen", &port],
+            vec![],
+            "--metrics-listen",
+        ),
+        (vec!["--listen", "not-an-address"], vec![], "--listen"),
+        (
+            vec!["--listen", &port, "--shutdown-drain", "soon"],
+            vec![],
+            "--shutdown-drain",
+        ),
+        (
+            vec!["--listen", &port],
+            vec![("SERVICE_MAX_BODY", "lots")],
+            "--max-body",
+        ),
+        (
+            vec!["--listen", &port],
+            vec![("SERVICE_BODY_TIMEOUT", "-1s")],
+            "--body-timeout",
+        ),
+        (
+            vec!["--listen", &port],
+            vec![("LOG_FORMAT", "xml")],
+            "--log-format",
+        ),
+        (
+            vec![
+                "--listen",
+                &port,
+                "--origin-secret-file",
+                "/nonexistent/secret",
+            ],
+            vec![],
+            "/nonexistent/secret",
+        ),
+        (
+            vec!["--listen", &port, "--no-such-flag"],
+            vec![],
+            "--no-such-flag",
+        ),
+    ];
+    for (args, envs, mentions) in cases {
+        let (code, _, stderr) = common::run_to_exit(&args, &envs);
+        assert_eq!(code, Some(64), "{args:?} {envs:?}: {stderr}");
+        assert!(
+            stderr.contains(mentions),
+            "{args:?}: the message should name {mentions}: {stderr}"
+        );
+    }
+    // A port already in use is a runtime failure (1), with the address in the message.
+    let (code, _, stderr) =
+        common::run_to_exit(&["--listen", &port, "--metrics-listen", "127.0.0.1:0"], &[]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&port), "{stderr}");
+    // --help documents the exit codes and succeeds.
+    let (code, stdout, _) = common::run_to_exit(&["--help"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("64") && stdout.contains("Exit codes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("SERVICE_SHUTDOWN_DRAIN"),
+        "env fallbacks are documented: {stdout}"
+    );
+    drop(taken);
+}
+
+#[test]
+fn healthcheck_subcommand() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let bin = Binary::spawn(&[], &[]);
+    let url = format!("http://{}/healthz/live", bin.addr);
+    let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &url], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // A non-200 answer, a closed port, a bad URL: all unhealthy with a reason.
+    let missing = format!("http://{}/nope", bin.addr);
+    let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &missing], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("404"), "{stderr}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_url = format!("http://{}/healthz/live", closed.local_addr().expect("addr"));
+    drop(closed);
+    let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &closed_url], &[]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    let (code, _, stderr) =
+        common::run_to_exit(&["healthcheck", "--url", "https://example.invalid/"], &[]);
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(stderr.contains("plain http"), "{stderr}");
+    // A server that accepts but never answers: bounded by --timeout.
+    let silent = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let silent_url = format!("http://{}/healthz/live", silent.local_addr().expect("addr"));
+    let started = Instant::now();
+    let (code, _, stderr) = common::run_to_exit(
+        &["healthcheck", "--url", &silent_url, "--timeout", "500ms"],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(stderr.contains("no answer"), "{stderr}");
+}
