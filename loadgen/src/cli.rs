@@ -80,7 +80,7 @@ pub struct RunArgs {
 
     /// Open model: constant arrival rate in requests/s (per generator with --start-at).
     /// Latency is measured from each request's intended send time. Without it: closed model.
-    #[arg(long, short = 'r', env = "LOADGEN_RATE")]
+    #[arg(long, short = 'r', env = "LOADGEN_RATE", allow_negative_numbers = true)]
     pub rate: Option<f64>,
 
     /// Connections: the closed model's concurrency, the open model's pool bound (requests queue

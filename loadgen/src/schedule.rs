@@ -25,10 +25,13 @@ impl OpenSchedule {
     /// `start + warmup` and ends after `measure` or after `requests` measured slots.
     pub fn new(start: Instant, rate: f64, warmup: Duration, measure: Option<Duration>, requests: Option<u64>) -> OpenSchedule {
         let period_ns = 1e9 / rate;
-        let first_measured = (warmup.as_nanos() as f64 / period_ns).ceil() as u64;
+        // Slots due strictly before a boundary; the epsilon absorbs float error (10 s at 3/s is
+        // 30 slots, not 31).
+        let slots_before = |t: Duration| (t.as_nanos() as f64 / period_ns - 1e-6).ceil().max(0.0) as u64;
+        let first_measured = slots_before(warmup);
         let end = match (requests, measure) {
             (Some(n), _) => first_measured.saturating_add(n),
-            (None, Some(d)) => ((warmup + d).as_nanos() as f64 / period_ns).ceil() as u64,
+            (None, Some(d)) => slots_before(warmup + d),
             (None, None) => first_measured,
         };
         OpenSchedule { start, period_ns, first_measured, end, next: AtomicU64::new(0) }

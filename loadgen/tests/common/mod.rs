@@ -1,0 +1,252 @@
+//! Small local servers for loadgen's tests, each on a free loopback port and its own thread
+//! (so that its CPU never counts as the generator's): a hand-written HTTP/1.1 server whose
+//! behaviour is chosen by path, and nginx (for HTTP/2 and as a real server).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the test server saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Requests fully read.
+    pub requests: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Value of the last `apikey` header.
+    pub apikey: Mutex<Option<String>>,
+    /// When the first request arrived.
+    pub first: Mutex<Option<Instant>>,
+}
+
+/// A running test server; stops when dropped.
+pub struct TestServer {
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+    /// What it saw.
+    pub seen: Arc<Seen>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Stall pattern of `/stall`: after the first request, every `period` the server holds
+/// responses for `stall` (from `offset` into each period), like a GC pause.
+#[derive(Clone, Copy)]
+pub struct Stall {
+    /// Length of one cycle.
+    pub period: Duration,
+    /// Where in the cycle the stall begins.
+    pub offset: Duration,
+    /// How long it lasts.
+    pub stall: Duration,
+}
+
+impl TestServer {
+    /// Starts the server. Paths:
+    /// `/fast` (200 "ok"), `/status/NNN`, `/slow/MS` (200 after MS ms), `/close` (200 with
+    /// `Connection: close`, then closes), `/reset` (closes without answering), `/stall`
+    /// (200, held during stalls), `/echo-key` (records the apikey header).
+    pub fn start(stall: Option<Stall>) -> TestServer {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let addr = std_listener.local_addr().expect("local addr");
+        let seen = Arc::new(Seen::default());
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let seen2 = Arc::clone(&seen);
+        let thread = std::thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    let listener = TcpListener::from_std(std_listener).expect("listener");
+                    loop {
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            accepted = listener.accept() => {
+                                let Ok((sock, _)) = accepted else { continue };
+                                let _ = sock.set_nodelay(true);
+                                seen2.connections.fetch_add(1, Ordering::Relaxed);
+                                tokio::spawn(serve(sock, Arc::clone(&seen2), stall));
+                            }
+                        }
+                    }
+                });
+            })
+            .expect("spawn server thread");
+        TestServer { addr, seen, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.seen.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn serve(mut sock: TcpStream, seen: Arc<Seen>, stall: Option<Stall>) {
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let head_end = loop {
+            if let Some(p) = find(&buf, b"\r\n\r\n") {
+                break p + 4;
+            }
+            if buf.len() > 64 * 1024 {
+                return;
+            }
+            match sock.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
+        let mut content_length = 0usize;
+        for l in lines {
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+                if k.eq_ignore_ascii_case("apikey") {
+                    *seen.apikey.lock().expect("lock") = Some(v.trim().to_string());
+                }
+            }
+        }
+        while buf.len() < head_end + content_length {
+            match sock.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+        buf.drain(..head_end + content_length);
+        let now = Instant::now();
+        let first = *seen.first.lock().expect("lock").get_or_insert(now);
+        seen.requests.fetch_add(1, Ordering::Relaxed);
+
+        let (status, close) = if path == "/reset" {
+            return;
+        } else if path == "/close" {
+            (200, true)
+        } else if let Some(code) = path.strip_prefix("/status/") {
+            (code.parse().unwrap_or(500), false)
+        } else if let Some(ms) = path.strip_prefix("/slow/") {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(100))).await;
+            (200, false)
+        } else if path == "/stall" {
+            if let Some(s) = stall {
+                let into = now.duration_since(first).as_nanos() % s.period.as_nanos();
+                let (from, to) = (s.offset.as_nanos(), (s.offset + s.stall).as_nanos());
+                if into >= from && into < to {
+                    tokio::time::sleep(Duration::from_nanos((to - into) as u64)).await;
+                }
+            }
+            (200, false)
+        } else {
+            (200, false)
+        };
+        let resp = format!(
+            "HTTP/1.1 {status} X\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n{}\r\nok",
+            if close { "connection: close\r\n" } else { "" }
+        );
+        if sock.write_all(resp.as_bytes()).await.is_err() {
+            return;
+        }
+        if close {
+            let _ = sock.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// A unique temporary directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "loadgen-test-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// nginx serving a static 200 on a free loopback port from a temp prefix; stopped on drop.
+pub struct Nginx {
+    /// Its port.
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx; `http2` makes the port speak h2c (prior knowledge).
+    pub fn start(http2: bool) -> Nginx {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()).unwrap_or_else(|| {
+            panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
+        });
+        let dir = temp_dir("nginx");
+        std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
+        let port = free_port();
+        let conf = format!(
+            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port}{h2};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+            d = dir.display(),
+            h2 = if http2 { " http2" } else { "" }
+        );
+        std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).expect("write nginx.conf");
+        let child = Command::new(nginx)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}; see {}/logs/error.log", dir.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx { port, child, dir }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
