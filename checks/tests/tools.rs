@@ -343,3 +343,108 @@ fn promtool_rejects_a_broken_rule() {
         .current_dir(&dir));
     assert!(!out.status.success());
 }
+
+// --- scripts --------------------------------------------------------------------------------------
+
+#[test]
+fn deploy_order_applies_every_stack_after_the_states_it_reads() {
+    let out = run(Command::new(root().join("scripts/deploy.sh")).arg("--print-order"));
+    assert!(out.status.success(), "{}", text(&out));
+    let order: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let envs = root().join("terraform/environments/dev");
+    let mut stacks = 0;
+    for entry in fs::read_dir(&envs)
+        .expect("environments/dev")
+        .filter_map(Result::ok)
+    {
+        let stack = entry.file_name().to_string_lossy().into_owned();
+        let position = order
+            .iter()
+            .position(|s| *s == stack)
+            .unwrap_or_else(|| panic!("deploy.sh does not deploy the {stack} stack"));
+        stacks += 1;
+        let mut sources = String::new();
+        for tf in fs::read_dir(entry.path())
+            .expect("stack dir")
+            .filter_map(Result::ok)
+        {
+            if tf.path().extension().is_some_and(|e| e == "tf") {
+                sources.push_str(&fs::read_to_string(tf.path()).expect("tf"));
+            }
+        }
+        for dep in sources
+            .split("data \"terraform_remote_state\" \"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+        {
+            let dep_position = order
+                .iter()
+                .position(|s| s == dep)
+                .unwrap_or_else(|| panic!("{stack} reads unknown stack {dep}"));
+            assert!(
+                dep_position < position,
+                "{stack} reads {dep}'s state but is deployed before it: {order:?}"
+            );
+        }
+        assert!(
+            entry.path().join("terraform.tfvars.example").is_file(),
+            "{stack} has no terraform.tfvars.example"
+        );
+        let versions = fs::read_to_string(entry.path().join("versions.tf")).expect("versions.tf");
+        assert!(
+            versions.contains("backend \"s3\"") && versions.contains("use_lockfile = true"),
+            "{stack}: S3 backend with native locking"
+        );
+    }
+    assert!(
+        stacks >= 6,
+        "networking, secrets, compute, canary, loadgen, observability"
+    );
+}
+
+#[test]
+fn scripts_reject_bad_usage_with_exit_64() {
+    for (script, args) in [
+        ("scripts/deploy.sh", vec!["no-such-stack"]),
+        ("scripts/deploy.sh", vec!["--env", "Bad Env"]),
+        ("scripts/deploy.sh", vec!["--bogus"]),
+        (
+            "scripts/distributed-loadtest.sh",
+            vec!["-n", "0", "--", "http://127.0.0.1:1/"],
+        ),
+        ("scripts/distributed-loadtest.sh", vec!["-n", "2"]),
+        (
+            "scripts/distributed-loadtest.sh",
+            vec!["-n", "2", "--start-delay", "5", "--", "http://127.0.0.1:1/"],
+        ),
+        (
+            "scripts/distributed-loadtest.sh",
+            vec![
+                "-n",
+                "2",
+                "--",
+                "http://127.0.0.1:1/",
+                "--start-at",
+                "2026-01-01T00:00:00Z",
+            ],
+        ),
+        (
+            "scripts/distributed-loadtest.sh",
+            vec!["-n", "999999999999999999999", "--", "x"],
+        ),
+    ] {
+        let out = run(Command::new(root().join(script))
+            .args(&args)
+            .env_remove("TF_STATE_BUCKET"));
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{script} {args:?} should be a usage error:\n{}",
+            text(&out)
+        );
+        assert!(!text(&out).is_empty(), "{script} {args:?} says nothing");
+    }
+}
