@@ -123,22 +123,14 @@ fn round_to_f64(limbs: &mut [i64; LIMBS]) -> Option<f64> {
     };
     // Position of the highest set bit, counted from 2^-1074.
     let high = top as u32 * LIMB_BITS + (63 - (limbs[top] as u64).leading_zeros());
-    let bit = |p: u32| -> u64 { ((limbs[(p / LIMB_BITS) as usize] as u64) >> (p % LIMB_BITS)) & 1 };
     let magnitude = if high < 53 {
         // Below 2^53 units of 2^-1074 the value is subnormal or in the lowest binade: exact.
-        let mut n = 0u64;
-        for p in 0..=high {
-            n |= bit(p) << p;
-        }
-        n as f64 * f64::from_bits(1)
+        bits_at(limbs, 0, high + 1) as f64 * f64::from_bits(1)
     } else {
         let low = high - 52;
-        let mut mantissa = 0u64;
-        for p in low..=high {
-            mantissa |= bit(p) << (p - low);
-        }
-        let round = bit(low - 1) == 1;
-        let sticky = (0..low - 1).any(|p| bit(p) == 1);
+        let mut mantissa = bits_at(limbs, low, 53);
+        let round = bits_at(limbs, low - 1, 1) == 1;
+        let sticky = any_below(limbs, low - 1);
         let mut high = high;
         if round && (sticky || mantissa & 1 == 1) {
             mantissa += 1;
@@ -155,6 +147,25 @@ fn round_to_f64(limbs: &mut [i64; LIMBS]) -> Option<f64> {
         f64::from_bits((biased << 52) | (mantissa & ((1u64 << 52) - 1)))
     };
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// `count` (at most 64) bits of the normalized magnitude starting at bit `low`.
+fn bits_at(limbs: &[i64; LIMBS], low: u32, count: u32) -> u64 {
+    let index = (low / LIMB_BITS) as usize;
+    let mut window = 0u128;
+    for k in 0..3 {
+        if let Some(&limb) = limbs.get(index + k) {
+            window |= (limb as u128) << (k as u32 * LIMB_BITS);
+        }
+    }
+    ((window >> (low % LIMB_BITS)) & ((1u128 << count) - 1)) as u64
+}
+
+/// Whether any bit below bit `end` of the normalized magnitude is set.
+fn any_below(limbs: &[i64; LIMBS], end: u32) -> bool {
+    let index = (end / LIMB_BITS) as usize;
+    let partial = limbs[index] & ((1i64 << (end % LIMB_BITS)) - 1);
+    partial != 0 || limbs[..index].iter().any(|&l| l != 0)
 }
 
 #[cfg(test)]
@@ -264,6 +275,93 @@ mod tests {
                 "inputs: {numbers:?}"
             );
         }
+    }
+
+    /// Second, independent reference: Python's `math.fsum` (Shewchuk's partials with the
+    /// half-even correction), ported as written in CPython; `None` on intermediate overflow.
+    fn python_fsum(numbers: &[f64]) -> Option<f64> {
+        let mut partials: Vec<f64> = Vec::new();
+        for &x0 in numbers {
+            let mut x = x0;
+            let mut i = 0;
+            for j in 0..partials.len() {
+                let mut y = partials[j];
+                if x.abs() < y.abs() {
+                    std::mem::swap(&mut x, &mut y);
+                }
+                let hi = x + y;
+                let lo = y - (hi - x);
+                if lo != 0.0 {
+                    partials[i] = lo;
+                    i += 1;
+                }
+                x = hi;
+            }
+            if !x.is_finite() {
+                return None;
+            }
+            partials.truncate(i);
+            partials.push(x);
+        }
+        let mut n = partials.len();
+        let mut hi = 0.0;
+        if n > 0 {
+            n -= 1;
+            hi = partials[n];
+            let mut lo = 0.0;
+            while n > 0 {
+                let x = hi;
+                n -= 1;
+                let y = partials[n];
+                hi = x + y;
+                let yr = hi - x;
+                lo = y - yr;
+                if lo != 0.0 {
+                    break;
+                }
+            }
+            if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0))
+            {
+                let y = lo * 2.0;
+                let x = hi + y;
+                let yr = x - hi;
+                if y == yr {
+                    hi = x;
+                }
+            }
+        }
+        Some(hi)
+    }
+
+    #[test]
+    fn random_full_range_cross_check_against_python_fsum() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0xf5u64);
+        let mut compared = 0;
+        for _ in 0..20_000 {
+            let n = rng.random_range(2..=100);
+            // Exponents clustered around a random centre so that cancellation and ties happen,
+            // across the whole range including subnormals.
+            let centre: i64 = rng.random_range(0..2046);
+            let numbers: Vec<f64> = (0..n)
+                .map(|_| {
+                    let e = (centre + rng.random_range(-60..=60)).clamp(0, 2045) as u64;
+                    let bits = (u64::from(rng.random::<bool>()) << 63)
+                        | (e << 52)
+                        | (rng.random::<u64>() >> 12);
+                    f64::from_bits(bits)
+                })
+                .collect();
+            if let Some(expected) = python_fsum(&numbers).filter(|x| x.is_finite()) {
+                compared += 1;
+                assert_eq!(
+                    exact_sum(&numbers).map(f64::to_bits),
+                    Some(expected.to_bits()),
+                    "inputs: {numbers:?}"
+                );
+            }
+        }
+        assert!(compared > 15_000, "only {compared} cases were comparable");
     }
 
     #[test]

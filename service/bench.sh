@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmark of the sum service on loopback, side by side in one run (wrk from Debian):
+#   bare      examples/bare.rs, a bare actix handler returning a fixed JSON body
+#   metrics   the service, POST /api/v1/sum with 10 numbers, metrics recording on (default)
+#   nometrics the same with --record-metrics false
+# Each server gets 1 worker pinned to CPU 0 (taskset), wrk gets 1 thread pinned to CPU 1.
+# Rounds are interleaved (bare, metrics, nometrics, repeated) and the median is reported, so
+# that background load hits all three alike. Targets: service >= 0.85x bare, metrics cost <= 5%.
+#
+# Usage: service/bench.sh [DURATION_PER_ROUND (default 10s)] [ROUNDS (default 3)] [CONNECTIONS (default 32)]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+duration=${1:-10s}
+rounds=${2:-3}
+connections=${3:-32}
+
+command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps/apt.sh (Debian package wrk)" >&2; exit 1; }
+pin() { if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "==> cargo build --release (service binary and the bare example)" >&2
+cargo build --release -p service --bin service --example bare >&2
+bin=target/release/service
+bare=target/release/examples/bare
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+p_bare=$(free_port); p_on=$(free_port); m_on=$(free_port); p_off=$(free_port); m_off=$(free_port)
+pin 0 "$bare" "127.0.0.1:$p_bare" 1 >/dev/null 2>&1 & pids+=($!)
+LOG_FORMAT=json RUST_LOG=info pin 0 "$bin" --listen "127.0.0.1:$p_on" --metrics-listen "127.0.0.1:$m_on" \
+  --workers 1 --shutdown-drain 0s 2>/dev/null & pids+=($!)
+LOG_FORMAT=json RUST_LOG=info pin 0 "$bin" --listen "127.0.0.1:$p_off" --metrics-listen "127.0.0.1:$m_off" \
+  --workers 1 --shutdown-drain 0s --record-metrics false 2>/dev/null & pids+=($!)
+
+for port in "$p_bare" "$p_on" "$p_off"; do
+  for _ in $(seq 50); do
+    curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+      -d '{"numbers":[1,2]}' "http://127.0.0.1:$port/api/v1/sum" 2>/dev/null && break
+    sleep 0.1
+  done
+done
+# The service answers correctly before it is timed.
+curl -fsS -X POST -H 'Content-Type: application/json' -d '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}' \
+  "http://127.0.0.1:$p_on/api/v1/sum" | grep -q '"sum":57.125' || { echo "service answered wrongly" >&2; exit 1; }
+
+run_wrk() { # name port -> appends "name rps p99" to results
+  local out rps p99
+  out=$(pin 1 wrk -t1 -c"$connections" -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:$2/api/v1/sum")
+  if grep -q "Non-2xx" <<<"$out"; then echo "$1: non-2xx answers during the run:" >&2; echo "$out" >&2; exit 1; fi
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "$1 $rps $p99" >>"$work/results"
+  printf '  %-10s %10s req/s   p99 %s\n' "$1" "$rps" "$p99" >&2
+}
+
+echo "==> warm-up" >&2
+for port in "$p_bare" "$p_on" "$p_off"; do pin 1 wrk -t1 -c"$connections" -d2s -s "$work/post.lua" "http://127.0.0.1:$port/api/v1/sum" >/dev/null; done
+for r in $(seq "$rounds"); do
+  echo "==> round $r of $rounds ($duration each, wrk -t1 -c$connections)" >&2
+  run_wrk bare "$p_bare"
+  run_wrk metrics "$p_on"
+  run_wrk nometrics "$p_off"
+done
+
+median() { grep "^$1 " "$work/results" | awk '{print $2}' | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+bare_rps=$(median bare); on_rps=$(median metrics); off_rps=$(median nometrics)
+echo
+echo "median req/s over $rounds rounds of $duration (wrk -t1 -c$connections, servers 1 worker on CPU 0, wrk on CPU 1):"
+printf '  bare actix handler (fixed JSON)       %10.0f\n' "$bare_rps"
+printf '  service, metrics on (default)         %10.0f\n' "$on_rps"
+printf '  service, metrics off                  %10.0f\n' "$off_rps"
+awk -v b="$bare_rps" -v on="$on_rps" -v off="$off_rps" 'BEGIN {
+  r = on / b; o = (off - on) / off * 100;
+  printf "  service / bare                        %10.3f  (target >= 0.85: %s)\n", r, (r >= 0.85 ? "met" : "NOT met");
+  printf "  metrics overhead                      %9.1f%%  (target <= 5%%: %s)\n", o, (o <= 5 ? "met" : "NOT met");
+}'

@@ -1,0 +1,29 @@
+//! The benchmark's baseline: a bare actix-web handler that answers every `POST /api/v1/sum`
+//! with a fixed JSON body (no parsing, no middleware, no metrics, no logs).
+//!
+//! Usage: `bare ADDR [WORKERS]`, e.g. `bare 127.0.0.1:18081 1`.
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+const BODY: &str = r#"{"sum":55,"count":10,"numbers":[1,2,3,4,5,6,7,8,9,10],"timestamp":"2026-01-01T00:00:00.000Z","request_id":"00000000000000000000000000000000"}"#;
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:18081".into());
+    let workers = args.next().and_then(|w| w.parse().ok()).unwrap_or(1);
+    HttpServer::new(|| {
+        App::new().route(
+            "/api/v1/sum",
+            web::post().to(|| async {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(BODY)
+            }),
+        )
+    })
+    .workers(workers)
+    .bind(addr)?
+    .run()
+    .await
+}
