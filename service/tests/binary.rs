@@ -426,3 +426,50 @@ fn healthcheck_subcommand() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(stderr.contains("no answer"), "{stderr}");
 }
+
+#[test]
+fn dockerfile_is_multi_stage_non_root_with_a_binary_healthcheck() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile");
+    let text = std::fs::read_to_string(path).expect("service/Dockerfile exists");
+    let instructions: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms = instructions
+        .iter()
+        .filter(|l| l.starts_with("FROM "))
+        .count();
+    assert!(froms >= 2, "multi-stage build expected, found {froms} FROM");
+    let user = instructions
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("the final stage sets USER");
+    assert!(
+        !user.contains("root") && !user.ends_with(" 0") && !user.contains(" 0:"),
+        "{user}"
+    );
+    let healthcheck = text
+        .split("HEALTHCHECK")
+        .nth(1)
+        .expect("HEALTHCHECK present");
+    assert!(
+        healthcheck.contains(r#""healthcheck""#),
+        "HEALTHCHECK runs `service healthcheck`"
+    );
+    assert!(!healthcheck.contains("curl") && !healthcheck.contains("wget"));
+    assert!(instructions.iter().any(|l| *l == "EXPOSE 8080 9090"));
+    // The HEALTHCHECK's arguments are ones the binary accepts.
+    let (code, _, stderr) = common::run_to_exit(
+        &[
+            "healthcheck",
+            "--url",
+            "http://127.0.0.1:1/healthz/live",
+            "--timeout",
+            "2s",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "flags accepted, nothing listening: {stderr}");
+}
