@@ -16,6 +16,10 @@ pub fn init() {
     let _ = if std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
         builder.json().with_current_span(false).try_init()
     } else {
-        builder.with_target(false).try_init()
+        use std::io::IsTerminal;
+        builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
 }

@@ -18,7 +18,8 @@ pub const PROBE_SUCCESS: &str = "ProbeSuccess";
 pub const PROBE_LATENCY: &str = "ProbeLatency";
 /// Attempts beyond the first (0 when the first attempt settled the probe). Unit Count.
 pub const PROBE_RETRIES: &str = "ProbeRetries";
-/// Time spent inside the gateway (`X-Kong-Proxy-Latency`), when the header is present. Milliseconds.
+/// Time spent inside the gateway (`X-Kong-Proxy-Latency`, or `X-Kong-Response-Latency` when the
+/// gateway answered itself), when the header is present. Milliseconds.
 pub const GATEWAY_LATENCY: &str = "GatewayLatency";
 /// Time the upstream took (`X-Kong-Upstream-Latency`), when the header is present. Milliseconds.
 pub const UPSTREAM_LATENCY: &str = "UpstreamLatency";

@@ -18,6 +18,8 @@ use crate::secret::Secret;
 pub const KONG_PROXY_LATENCY: &str = "x-kong-proxy-latency";
 /// Kong's header: milliseconds the upstream took to answer.
 pub const KONG_UPSTREAM_LATENCY: &str = "x-kong-upstream-latency";
+/// Kong's header on answers it generated itself (401, 429, 413): its whole handling time.
+pub const KONG_RESPONSE_LATENCY: &str = "x-kong-response-latency";
 
 /// Which key a probe sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,12 +267,21 @@ fn evaluate(
     };
     outcome.latency = Some(exchange.elapsed);
     outcome.status = Some(exchange.status.as_u16());
-    outcome.gateway_latency_ms = latency_header(&exchange, KONG_PROXY_LATENCY);
+    outcome.gateway_latency_ms = latency_header(&exchange, KONG_PROXY_LATENCY)
+        .or_else(|| latency_header(&exchange, KONG_RESPONSE_LATENCY));
     outcome.upstream_latency_ms = latency_header(&exchange, KONG_UPSTREAM_LATENCY);
 
     let mut failures = spec.assertions.check(&exchange);
     let mut policy_failure = false;
-    if spec.auth != Auth::Key && exchange.status.is_success() {
+    // A probe that sends no key or a wrong one and expects a refusal is an auth probe: being let
+    // through is a security regression of the gateway, not merely a wrong status.
+    let expects_refusal = !spec.assertions.status.is_empty()
+        && spec
+            .assertions
+            .status
+            .iter()
+            .all(|s| (400..500).contains(s));
+    if spec.auth != Auth::Key && expects_refusal && exchange.status.is_success() {
         policy_failure = true;
         failures.push(format!(
             "security regression: a request {} was accepted with status {}",
