@@ -37,6 +37,10 @@ for s in "${wanted[@]}"; do
 done
 ((${#wanted[@]})) || wanted=("${ORDER[@]}")
 
+[[ -d $root/terraform/environments/$env_name ]] || {
+  echo "no environment $env_name: create terraform/environments/$env_name from dev (same stacks, its own tfvars)" >&2
+  exit 64
+}
 : "${TF_STATE_BUCKET:?set TF_STATE_BUCKET to the S3 bucket holding the Terraform states}"
 state_region=${TF_STATE_REGION:-${AWS_REGION:-eu-west-1}}
 key_prefix=${TF_STATE_KEY_PREFIX:-sum-api/$env_name}

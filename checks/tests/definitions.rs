@@ -673,3 +673,71 @@ fn a_dead_man_alarm_that_ignores_silence_or_the_schedule_is_rejected() {
             .any(|p| p.contains("no alarm"))
     );
 }
+
+// --- workflows ------------------------------------------------------------------------------------
+
+#[test]
+fn workflows_use_oidc_roles_and_existing_scripts_only() {
+    let dir = root().join(".github/workflows");
+    let mut seen = BTreeSet::new();
+    for entry in fs::read_dir(&dir)
+        .expect(".github/workflows")
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = fs::read_to_string(entry.path()).expect("workflow");
+        let doc: serde_json::Value =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            doc.get("jobs")
+                .and_then(|j| j.as_object())
+                .is_some_and(|j| !j.is_empty()),
+            "{name}: no jobs"
+        );
+        for forbidden in [
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{name}: long-lived AWS keys ({forbidden}); assume a role with OIDC"
+            );
+        }
+        if text.contains("configure-aws-credentials") {
+            assert_eq!(
+                doc["permissions"]["id-token"], "write",
+                "{name}: OIDC needs id-token: write"
+            );
+            assert_eq!(
+                text.matches("configure-aws-credentials").count(),
+                text.matches("role-to-assume:").count(),
+                "{name}: every AWS login assumes a role"
+            );
+        }
+        for script in text.split("scripts/").skip(1).filter_map(|s| {
+            s.split(|c: char| c.is_whitespace() || c == '"' || c == ')')
+                .next()
+        }) {
+            assert!(
+                root().join("scripts").join(script).is_file(),
+                "{name}: scripts/{script} does not exist"
+            );
+        }
+        seen.insert(name);
+    }
+    for expected in ["ci.yml", "release.yml", "terraform.yml"] {
+        assert!(seen.contains(expected), "missing workflow {expected}");
+    }
+    let release = read(".github/workflows/release.yml");
+    for step in [
+        "loadgen ratelimit",
+        "target/release/loadgen run",
+        "--baseline",
+        "scripts/deploy.sh --env staging",
+        "scripts/deploy.sh --env prod",
+    ] {
+        assert!(release.contains(step), "release workflow lacks `{step}`");
+    }
+}
