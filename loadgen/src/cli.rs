@@ -43,6 +43,8 @@ pub enum Command {
     /// Run a load test against a URL (or a weighted mix from --targets) and judge it.
     #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
+    /// Verify that a gateway enforces the auth and rate-limit policy it declares.
+    Ratelimit(Box<crate::ratelimit::RatelimitArgs>),
 }
 
 /// Flags of `loadgen run`.

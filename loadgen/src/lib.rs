@@ -17,6 +17,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod progress;
+pub mod ratelimit;
 pub mod recorder;
 pub mod report;
 pub mod run;
@@ -35,6 +36,7 @@ use report::Report;
 pub fn execute(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run_command(&args),
+        Command::Ratelimit(args) => ratelimit::command(&args),
     }
 }
 
