@@ -45,6 +45,13 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Verify that a gateway enforces the auth and rate-limit policy it declares.
     Ratelimit(Box<crate::ratelimit::RatelimitArgs>),
+    /// Merge interval logs (--hlog) of several generators by absolute time into one exact
+    /// report, judged like a run (--slo, --baseline) and rendered the same ways.
+    #[command(after_help = EXIT_CODES)]
+    Merge(Box<crate::merge::MergeArgs>),
+    /// Re-render and re-judge the report of one saved interval log.
+    #[command(after_help = EXIT_CODES)]
+    Report(Box<crate::merge::ReportArgs>),
 }
 
 /// Flags of `loadgen run`.
@@ -147,4 +154,13 @@ pub struct RunArgs {
     /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
     #[arg(long, short = 'q', env = "LOADGEN_QUIET")]
     pub quiet: bool,
+
+    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
+    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
+    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Report files (--hgrm, --html).
+    #[command(flatten)]
+    pub files: crate::merge::ReportFiles,
 }

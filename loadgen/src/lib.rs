@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod merge;
 pub mod progress;
 pub mod ratelimit;
 pub mod recorder;
@@ -37,6 +38,8 @@ pub fn execute(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Ratelimit(args) => ratelimit::command(&args),
+        Command::Merge(args) => merge::merge_command(&args),
+        Command::Report(args) => merge::report_command(&args),
     }
 }
 
@@ -50,7 +53,14 @@ pub fn run_command(args: &RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
-    let measured = match run::run_blocking(&cfg, None) {
+    let sink = match merge::run_outputs(args, &cfg) {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return exit::USAGE;
+        }
+    };
+    let measured = match run::run_blocking(&cfg, sink) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("loadgen: {e}");
@@ -68,6 +78,10 @@ pub fn run_command(args: &RunArgs) -> u8 {
         && let Err(e) = report::json::write(&report, dest)
     {
         eprintln!("loadgen: writing the JSON report to `{dest}` failed: {e}");
+        return exit::FAILURE;
+    }
+    if let Err(e) = args.files.write(&report, &measured.summary) {
+        eprintln!("loadgen: {e}");
         return exit::FAILURE;
     }
     report.verdict.exit_code()

@@ -162,6 +162,12 @@ impl IntervalStats {
 
 /// Receives each finalized interval (the `--hlog` writer implements it).
 pub trait IntervalSink: Send {
+    /// Called once when the sink is attached, with the wall-clock start of measurement (e.g. to
+    /// write a log header).
+    fn start(&mut self, epoch_wall: SystemTime) -> io::Result<()> {
+        let _ = epoch_wall;
+        Ok(())
+    }
     /// One finalized interval: `start` is its offset from the start of measurement.
     fn interval(&mut self, start: Duration, length: Duration, slot: &Slot) -> io::Result<()>;
     /// Called once after the last interval (e.g. to write trailing comments and flush).

@@ -168,8 +168,20 @@ impl Recorder {
     }
 
     /// Streams each finalized interval to `sink` (e.g. the hlog writer). Set it before recording.
-    pub fn set_sink(&self, sink: Box<dyn IntervalSink>) {
-        self.lock().sink = Some(sink);
+    pub fn set_sink(&self, mut sink: Box<dyn IntervalSink>) {
+        let mut hub = self.lock();
+        if let Err(e) = sink.start(hub.epoch_wall) {
+            tracing::error!(error = %e, "interval log header write failed; no intervals are written");
+            hub.sink_error = Some(e);
+        }
+        hub.sink = Some(sink);
+    }
+
+    /// Adds a whole interval of histograms (e.g. read back from an hlog) at `second` after the
+    /// epoch, ending at `end` (offset from the epoch). Exact, like [`Recorder::merge`]; feed
+    /// intervals in time order.
+    pub fn record_slot(&mut self, second: u64, slot: &Slot, end: Duration) {
+        self.lock().add(second, slot, end);
     }
 
     /// The most recently finalized second (for live progress; takes the hub lock briefly).

@@ -3,6 +3,9 @@
 //! (`text`) and the JSON report (`json`, schema in `loadgen/schema/report.schema.json`) are
 //! renderings of it; a JSON report read back is the `--baseline` of a later run.
 
+pub mod hgrm;
+pub mod hlog;
+pub mod html;
 pub mod json;
 pub mod text;
 

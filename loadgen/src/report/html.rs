@@ -1,0 +1,525 @@
+//! `--html`: one self-contained HTML report (no external scripts, fonts or stylesheets) for a
+//! person: verdict and reasons, run parameters, the latency table, the SLO table, the baseline
+//! comparison, and four SVG plots drawn with `plotters` and inlined — latency by percentile on
+//! HdrHistogram's log `1/(1-p)` axis (corrected and uncorrected), latency (p50/p99/max) per
+//! second, throughput per second, and outcome classes per second. Every string that came from
+//! the user or the network is HTML-escaped; the SVGs hold only our own labels and numbers.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+
+use crate::recorder::{IntervalStats, Outcome, Summary};
+use crate::report::{Latency, Report, Verdict};
+use crate::verdict::{fmt_num, fmt_value};
+
+const W: u32 = 900;
+const H: u32 = 380;
+/// Colour per outcome class, in [`Outcome::ALL`] order.
+const CLASS_COLOURS: [RGBColor; 7] = [
+    RGBColor(46, 125, 50),
+    RGBColor(2, 119, 189),
+    RGBColor(239, 108, 0),
+    RGBColor(142, 36, 170),
+    RGBColor(198, 40, 40),
+    RGBColor(69, 90, 100),
+    RGBColor(0, 0, 0),
+];
+const CORRECTED: RGBColor = RGBColor(198, 40, 40);
+const UNCORRECTED: RGBColor = RGBColor(2, 119, 189);
+
+/// Writes the report to `path`.
+pub fn write(path: &Path, report: &Report, summary: &Summary) -> io::Result<()> {
+    std::fs::write(path, render(report, summary)?)
+}
+
+/// The whole HTML document.
+pub fn render(report: &Report, summary: &Summary) -> io::Result<String> {
+    let mut o = String::with_capacity(64 * 1024);
+    let title = format!("loadgen report: {}", report.url);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style></head><body>\n<h1>{}</h1>\n",
+        esc(&title),
+        esc(&title)
+    );
+    let (class, label) = match report.verdict {
+        Verdict::Pass => ("pass", "PASS"),
+        Verdict::Fail => ("fail", "FAIL"),
+        Verdict::Invalid => ("invalid", "INVALID"),
+    };
+    let _ = writeln!(
+        o,
+        "<p class=\"verdict {class}\" id=\"verdict\">Verdict: {label}</p>"
+    );
+    if !report.reasons.is_empty() {
+        let _ = writeln!(o, "<ul class=\"reasons\">");
+        for r in &report.reasons {
+            let _ = writeln!(o, "<li>{}</li>", esc(r));
+        }
+        let _ = writeln!(o, "</ul>");
+    }
+    parameters(&mut o, report);
+    latency_table(&mut o, report);
+    slo_table(&mut o, report);
+    baseline_table(&mut o, report);
+
+    let _ = writeln!(o, "<h2>Plots</h2>");
+    figure(
+        &mut o,
+        "percentiles",
+        "Latency by percentile",
+        percentile_plot(summary)?,
+    );
+    figure(
+        &mut o,
+        "latency-over-time",
+        "Latency over time",
+        latency_plot(&summary.intervals)?,
+    );
+    let full = full_seconds(&summary.intervals, report.duration_s);
+    figure(
+        &mut o,
+        "throughput-over-time",
+        "Throughput over time",
+        throughput_plot(full)?,
+    );
+    figure(
+        &mut o,
+        "classes-over-time",
+        "Outcome classes over time",
+        classes_plot(full)?,
+    );
+    let _ = writeln!(
+        o,
+        "<p class=\"note\">Corrected latency is measured from each request's intended send time \
+         (coordinated-omission corrected); uncorrected from the moment it was actually sent. \
+         {} {}</p>\n</body></html>",
+        esc(&report.tool),
+        esc(&report.start)
+    );
+    Ok(o)
+}
+
+const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:960px;color:#222}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}\
+.verdict{font-size:1.4em;font-weight:bold;padding:.3em .6em;display:inline-block;color:#fff}\
+.pass{background:#2e7d32}.fail{background:#c62828}.invalid{background:#ef6c00}\
+td.pass,td.fail{color:#fff}figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.3em}\
+.note{color:#555;font-size:.9em}";
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn row(o: &mut String, cells: &[String]) {
+    let _ = write!(o, "<tr>");
+    for c in cells {
+        let _ = write!(o, "<td>{c}</td>");
+    }
+    let _ = writeln!(o, "</tr>");
+}
+
+fn parameters(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "<h2>Run</h2>\n<table id=\"parameters\"><tbody>");
+    let rate = |v: Option<f64>| v.map_or("closed model".to_string(), |t| format!("{t:.1} req/s"));
+    let mut rows = vec![
+        ("Target", esc(&r.url)),
+        ("Model", esc(&r.model)),
+        ("Start", esc(&r.start)),
+        ("Duration", format!("{:.2} s", r.duration_s)),
+        ("Target rate", rate(r.target_rate)),
+        ("Achieved rate", format!("{:.1} req/s", r.achieved_rate)),
+        ("Requests", r.requests.total.to_string()),
+        (
+            "OK / errors / timeouts",
+            format!(
+                "{} / {} / {}",
+                r.requests.ok, r.requests.errors, r.requests.timeouts
+            ),
+        ),
+        ("Error rate", format!("{:.3} %", r.error_rate * 100.0)),
+    ];
+    if let Some(c) = r.connections {
+        rows.insert(2, ("Connections", c.to_string()));
+    }
+    if !r.generators.is_empty() {
+        rows.push(("Generators", esc(&r.generators.join(", "))));
+    }
+    let status: Vec<String> = r
+        .status_counts
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", esc(k)))
+        .collect();
+    rows.push(("Status counts", status.join(", ")));
+    for (k, v) in rows {
+        let _ = writeln!(o, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+fn latency_table(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "<h2>Latency (ms)</h2>\n<table id=\"latency\"><thead><tr><th></th><th>p50</th><th>p90</th>\
+         <th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>mean</th></tr></thead><tbody>"
+    );
+    let cells = |name: &str, l: &Latency| {
+        [name.to_string()]
+            .into_iter()
+            .chain(
+                [l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, l.mean]
+                    .iter()
+                    .map(|v| format!("{v:.3}")),
+            )
+            .collect::<Vec<_>>()
+    };
+    row(o, &cells("corrected", &r.latency_ms.corrected));
+    row(o, &cells("uncorrected", &r.latency_ms.uncorrected));
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+fn slo_table(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "<h2>SLOs</h2>");
+    if r.slo.is_empty() {
+        let _ = writeln!(o, "<p>No SLO gates were given.</p>");
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<table id=\"slo\"><thead><tr><th>SLO</th><th>actual</th><th>result</th></tr></thead><tbody>"
+    );
+    for s in &r.slo {
+        let (c, l) = if s.pass {
+            ("pass", "PASS")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"{c}\">{l}</td></tr>",
+            esc(&s.expr),
+            esc(&fmt_value(&s.expr, s.actual))
+        );
+    }
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+fn baseline_table(o: &mut String, r: &Report) {
+    let Some(c) = &r.baseline else { return };
+    let _ = writeln!(
+        o,
+        "<h2>Baseline comparison</h2>\n<p>Against {} (max regression {:.1} %)</p>\n\
+         <table id=\"baseline\"><thead><tr><th>metric</th><th>baseline</th><th>current</th>\
+         <th>change</th><th>result</th></tr></thead><tbody>",
+        esc(&c.source),
+        c.max_regression * 100.0
+    );
+    for x in &c.rows {
+        let (cl, l) = if x.pass {
+            ("pass", "PASS")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{cl}\">{l}</td></tr>",
+            esc(&x.metric),
+            fmt_num(x.baseline),
+            fmt_num(x.current),
+            x.change
+                .map_or("n/a".to_string(), |c| format!("{:+.1} %", c * 100.0))
+        );
+    }
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+fn figure(o: &mut String, id: &str, caption: &str, svg: String) {
+    let _ = writeln!(
+        o,
+        "<figure id=\"{id}\"><figcaption>{caption}</figcaption>\n{svg}\n</figure>"
+    );
+}
+
+fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
+    io::Error::other(format!("drawing a plot failed: {e}"))
+}
+
+/// One line of a chart: legend label, colour, points.
+type Series<X, Y> = (String, RGBColor, Vec<(X, Y)>);
+
+/// Draws one line chart into an SVG string.
+fn line_chart<X, Y>(
+    caption: &str,
+    x_desc: &str,
+    y_desc: &str,
+    x: X,
+    y: Y,
+    x_fmt: &dyn Fn(&X::Value) -> String,
+    series: Vec<Series<X::Value, Y::Value>>,
+) -> io::Result<String>
+where
+    X: AsRangedCoord,
+    Y: AsRangedCoord,
+    X::CoordDescType: ValueFormatter<X::Value>,
+    Y::CoordDescType: ValueFormatter<Y::Value>,
+    X::Value: Clone + 'static,
+    Y::Value: Clone + 'static,
+{
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 20))
+            .margin(12)
+            .margin_right(45)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x, y)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_label_formatter(x_fmt)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(plot_err)?;
+        let any = series.iter().any(|s| !s.2.is_empty());
+        for (label, colour, points) in series {
+            if points.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+        }
+        if any {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// (1/(1-q), ms) points of a µs histogram, as HdrHistogram's plotter draws them.
+fn percentile_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    h.iter_quantiles(5)
+        .filter(|v| v.quantile_iterated_to() < 1.0)
+        .map(|v| {
+            (
+                1.0 / (1.0 - v.quantile_iterated_to()),
+                v.value_iterated_to() as f64 / 1000.0,
+            )
+        })
+        .collect()
+}
+
+/// `10` → "90%", `1000` → "99.9%".
+fn percentile_label(x: &f64) -> String {
+    let p = (1.0 - 1.0 / x.max(1.0)) * 100.0;
+    let s = format!("{p:.4}");
+    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn percentile_plot(s: &Summary) -> io::Result<String> {
+    let (c, u) = (
+        percentile_points(&s.corrected),
+        percentile_points(&s.uncorrected),
+    );
+    let x_max = c.iter().chain(&u).map(|p| p.0).fold(100.0_f64, f64::max) * 10.0;
+    let x_max = 10f64.powf(x_max.log10().ceil()).min(1e7);
+    let y_max = c
+        .iter()
+        .chain(&u)
+        .map(|p| p.1)
+        .fold(0.0_f64, f64::max)
+        .max(0.001)
+        * 1.1;
+    line_chart(
+        "Latency by percentile (log 1/(1-p) axis)",
+        "Percentile",
+        "Latency (ms)",
+        (1.0..x_max).log_scale(),
+        0.0..y_max,
+        &percentile_label,
+        vec![
+            ("corrected (from intended send)".into(), CORRECTED, c),
+            ("uncorrected (from actual send)".into(), UNCORRECTED, u),
+        ],
+    )
+}
+
+fn seconds_axis(intervals: &[IntervalStats]) -> std::ops::Range<f64> {
+    0.0..(intervals.len() as f64).max(1.0)
+}
+
+fn secs_label(x: &f64) -> String {
+    let s = format!("{x:.1}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The seconds that lie fully inside the measurement window: a rate plot of the last, partial
+/// second (completions draining after the window) would show a misleading drop.
+fn full_seconds(intervals: &[IntervalStats], duration_s: f64) -> &[IntervalStats] {
+    let full = intervals
+        .iter()
+        .take_while(|i| (i.second + 1) as f64 <= duration_s + 1e-3)
+        .count();
+    if full == 0 {
+        intervals
+    } else {
+        &intervals[..full]
+    }
+}
+
+/// Each second's value plotted at the middle of that second.
+fn per_second(intervals: &[IntervalStats], f: impl Fn(&IntervalStats) -> f64) -> Vec<(f64, f64)> {
+    intervals
+        .iter()
+        .map(|i| (i.second as f64 + 0.5, f(i)))
+        .collect()
+}
+
+fn latency_plot(intervals: &[IntervalStats]) -> io::Result<String> {
+    let ms = |v: u64| v as f64 / 1000.0;
+    let y_max = intervals
+        .iter()
+        .map(|i| ms(i.max_us))
+        .fold(0.0_f64, f64::max)
+        .max(0.001)
+        * 1.1;
+    let busy: Vec<&IntervalStats> = intervals.iter().filter(|i| i.total() > 0).collect();
+    let pts = |f: &dyn Fn(&IntervalStats) -> f64| {
+        busy.iter()
+            .map(|i| (i.second as f64 + 0.5, f(i)))
+            .collect::<Vec<_>>()
+    };
+    line_chart(
+        "Corrected latency per second",
+        "Time since start (s)",
+        "Latency (ms)",
+        seconds_axis(intervals),
+        0.0..y_max,
+        &secs_label,
+        vec![
+            ("max".into(), CLASS_COLOURS[4], pts(&|i| ms(i.max_us))),
+            ("p99".into(), CLASS_COLOURS[2], pts(&|i| ms(i.p99_us))),
+            ("p50".into(), CLASS_COLOURS[0], pts(&|i| ms(i.p50_us))),
+        ],
+    )
+}
+
+fn throughput_plot(intervals: &[IntervalStats]) -> io::Result<String> {
+    let y_max = intervals
+        .iter()
+        .map(|i| i.total() as f64)
+        .fold(0.0_f64, f64::max)
+        .max(1.0)
+        * 1.15;
+    line_chart(
+        "Completed requests per second",
+        "Time since start (s)",
+        "Throughput (req/s)",
+        seconds_axis(intervals),
+        0.0..y_max,
+        &secs_label,
+        vec![(
+            "all classes".into(),
+            CLASS_COLOURS[1],
+            per_second(intervals, |i| i.total() as f64),
+        )],
+    )
+}
+
+fn classes_plot(intervals: &[IntervalStats]) -> io::Result<String> {
+    let y_max = intervals
+        .iter()
+        .map(|i| i.total() as f64)
+        .fold(0.0_f64, f64::max)
+        .max(1.0)
+        * 1.15;
+    let series = Outcome::ALL
+        .iter()
+        .filter(|o| intervals.iter().any(|i| i.count(**o) > 0))
+        .map(|o| {
+            (
+                o.tag().to_string(),
+                CLASS_COLOURS[o.index()],
+                per_second(intervals, |i| i.count(*o) as f64),
+            )
+        })
+        .collect();
+    line_chart(
+        "Responses per second by outcome class",
+        "Time since start (s)",
+        "Requests per second",
+        seconds_axis(intervals),
+        0.0..y_max,
+        &secs_label,
+        series,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_labels() {
+        assert_eq!(
+            esc("<script>\"x\"&'y'</script>\n"),
+            "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt; "
+        );
+        assert_eq!(percentile_label(&1.0), "0%");
+        assert_eq!(percentile_label(&10.0), "90%");
+        assert_eq!(percentile_label(&1000.0), "99.9%");
+        assert_eq!(percentile_label(&100_000.0), "99.999%");
+        assert_eq!(secs_label(&2.0), "2");
+        assert_eq!(secs_label(&2.5), "2.5");
+        let iv: Vec<IntervalStats> = (0..4)
+            .map(|s| IntervalStats {
+                second: s,
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(full_seconds(&iv, 3.0).len(), 3);
+        assert_eq!(full_seconds(&iv, 3.5).len(), 3);
+        assert_eq!(
+            full_seconds(&iv, 0.4).len(),
+            4,
+            "a run shorter than a second shows all"
+        );
+    }
+}
