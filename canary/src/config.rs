@@ -76,11 +76,12 @@ impl fmt::Display for FieldError {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         /// The file.
         path: String,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown or mistyped fields.
@@ -255,9 +256,13 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
             message: "larger than 1 MiB; a canary config is a few hundred bytes".into(),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: shown.clone(),
         source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
+        path: shown.clone(),
+        message: "not UTF-8 text; a config file is TOML".into(),
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: shown,

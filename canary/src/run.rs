@@ -91,12 +91,23 @@ pub struct Canary {
 impl Canary {
     /// Reads the API key from the environment, builds the HTTP client and the sinks.
     pub async fn new(config: Config, out: Output) -> Result<Self, SetupError> {
+        let api_key = std::env::var(&config.api_key_env)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
+        Self::with_key(config, out, api_key).await
+    }
+
+    /// Like [`Canary::new`], with the API key given by the caller (tests, the local example).
+    pub async fn with_key(
+        config: Config,
+        out: Output,
+        api_key: Option<Secret>,
+    ) -> Result<Self, SetupError> {
         let needs_key = config.probes.iter().any(|p| p.auth == Auth::Key);
-        let api_key = match std::env::var(&config.api_key_env) {
-            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
-            _ if needs_key => return Err(SetupError::MissingKey(config.api_key_env.clone())),
-            _ => None,
-        };
+        if needs_key && api_key.is_none() {
+            return Err(SetupError::MissingKey(config.api_key_env.clone()));
+        }
         let need_roots = config.target.starts_with("https://")
             || config
                 .heartbeat

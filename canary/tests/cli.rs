@@ -1,0 +1,491 @@
+//! Black-box: the real canary binary's behaviour as an operator sees it — exit codes, the
+//! stdout verdict, auth regressions, retries, timeouts, hostile answers, SIGTERM, the external
+//! heartbeat, validation, and the API key never showing up anywhere.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{CANARY_KEY, Stub, StubReply, canary, config_file, emf_values, finish, stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_sink_shows_a_passing_round_through_the_gateway() {
+    let stack = stack(true).await;
+    let mut cmd = canary(None);
+    cmd.args([
+        "run",
+        "--once",
+        "--sink",
+        "stdout",
+        "--environment",
+        "local",
+    ])
+    .args(["--target", &stack.url(), "--rate-limit", "20"]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for probe in [
+        "health",
+        "sum",
+        "auth_missing_key",
+        "auth_bad_key",
+        "rate_limit_headers",
+    ] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with("PASS") && l.contains(probe)),
+            "{probe} passes\n{}",
+            run.all()
+        );
+    }
+    assert!(
+        run.stdout.contains("verdict: PASS (5 of 5 probes passed)"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .contains("metric SumApi/Canary RunStarted{Environment=local} 1 Count")
+    );
+    assert!(
+        run.stdout
+            .contains("metric SumApi/Canary Heartbeat{Environment=local} 1 Count")
+    );
+    assert!(
+        run.stdout
+            .contains("RateLimitRemaining{Environment=local,Probe=rate_limit_headers} 18 Count"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_without_auth_fails_the_auth_probes() {
+    let stack = stack(false).await;
+    let mut cmd = canary(None);
+    cmd.args([
+        "run",
+        "--once",
+        "--sink",
+        "emf,stdout",
+        "--target",
+        &stack.url(),
+    ]);
+    let run = finish(cmd).await;
+    assert_eq!(
+        run.code,
+        1,
+        "an auth regression is a failed probe\n{}",
+        run.all()
+    );
+    for probe in ["auth_missing_key", "auth_bad_key"] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(probe) && (l.starts_with("PASS") || l.starts_with("FAIL")))
+            .unwrap_or_else(|| panic!("{probe} reported\n{}", run.all()));
+        assert!(
+            line.starts_with("FAIL") && line.contains("blame=gateway"),
+            "{line}"
+        );
+    }
+    assert!(run.stdout.contains("security regression"), "{}", run.all());
+    let values = emf_values(&run.emf());
+    assert_eq!(values.get("ProbeSuccess/auth_missing_key"), Some(&0.0));
+    assert_eq!(values.get("ProbeSuccess/auth_bad_key"), Some(&0.0));
+    assert_eq!(values.get("ProbeSuccess/health"), Some(&1.0));
+    assert_eq!(values.get("ProbeSuccess/sum"), Some(&1.0));
+    assert_eq!(
+        values.get("Heartbeat"),
+        Some(&1.0),
+        "metrics were delivered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_timeouts_hostile_answers_and_the_external_heartbeat() {
+    let stub = Stub::start(|req, before| match req.path.as_str() {
+        // 503 twice, then healthy: passes, and the two retries are published.
+        "/flaky" if before < 2 => StubReply::json(503, r#"{"status":"unavailable"}"#),
+        "/flaky" => StubReply::json(200, r#"{"status":"healthy"}"#),
+        "/slow" => StubReply {
+            delay: Duration::from_secs(5),
+            ..StubReply::json(200, "{}")
+        },
+        "/huge" => StubReply::json(200, &format!("\"{}\"", "x".repeat(400 * 1024))),
+        "/garbage" => StubReply {
+            bytes: b"\x00\xffnot http at all\r\n\r\n".to_vec(),
+            delay: Duration::ZERO,
+        },
+        "/always-500" => StubReply::json(500, "{}"),
+        "/ping" => StubReply::json(200, "OK"),
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let config = config_file(&format!(
+        r#"
+        target = "{url}"
+        environment = "stub"
+        retries = 3
+        retry_backoff = "10ms"
+        timeout = "300ms"
+        heartbeat_url = "{url}/ping"
+        [[probes]]
+        name = "flaky"
+        path = "/flaky"
+        expect = {{ json_equals = {{ status = "healthy" }} }}
+        [[probes]]
+        name = "slow"
+        path = "/slow"
+        [[probes]]
+        name = "huge"
+        path = "/huge"
+        [[probes]]
+        name = "garbage"
+        path = "/garbage"
+        retries = 1
+        [[probes]]
+        name = "always_500"
+        path = "/always-500"
+        retries = 2
+        "#,
+        url = stub.url()
+    ));
+    let started = Instant::now();
+    let mut cmd = canary(None);
+    cmd.args(["run", "--once", "--sink", "emf,stdout", "--config"])
+        .arg(&config);
+    let run = finish(cmd).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "timeouts bound the run"
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    let values = emf_values(&run.emf());
+    assert_eq!(
+        values.get("ProbeSuccess/flaky"),
+        Some(&1.0),
+        "{}",
+        run.all()
+    );
+    assert_eq!(values.get("ProbeRetries/flaky"), Some(&2.0));
+    assert_eq!(stub.hits("/flaky"), 3);
+    assert_eq!(values.get("ProbeSuccess/slow"), Some(&0.0));
+    assert_eq!(stub.hits("/slow"), 1, "a timeout is not retried");
+    assert_eq!(values.get("ProbeSuccess/huge"), Some(&0.0));
+    assert_eq!(values.get("ProbeSuccess/garbage"), Some(&0.0));
+    assert_eq!(values.get("ProbeRetries/garbage"), Some(&1.0));
+    assert_eq!(values.get("ProbeSuccess/always_500"), Some(&0.0));
+    assert_eq!(values.get("ProbeRetries/always_500"), Some(&2.0));
+    assert_eq!(stub.hits("/always-500"), 3);
+    assert!(
+        run.stdout.contains("no complete response within 300ms"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("larger than 262144 bytes"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(values.get("Heartbeat"), Some(&1.0));
+    assert_eq!(
+        stub.hits("/ping"),
+        1,
+        "the external heartbeat is called once per run"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_daemon_after_the_round_in_flight() {
+    let stub = Stub::start(|req, _| match req.path.as_str() {
+        "/slow" => StubReply {
+            delay: Duration::from_millis(1500),
+            ..StubReply::json(200, "{}")
+        },
+        _ => StubReply::json(404, "{}"),
+    })
+    .await;
+    let config = config_file(&format!(
+        "target = \"{}\"\n[[probes]]\nname = \"slow\"\npath = \"/slow\"\n",
+        stub.url()
+    ));
+    let mut cmd = canary(None);
+    cmd.args(["run", "--every", "1s", "--sink", "stdout", "--config"])
+        .arg(&config);
+    let child = cmd.spawn().expect("starts");
+    let pid = child.id().expect("pid");
+    // Wait until the first round's request is in flight, then ask it to stop.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stub.hits("/slow") == 0 {
+        assert!(Instant::now() < deadline, "the first probe never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("exits after the round")
+        .expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1000),
+        "the round in flight was finished"
+    );
+    assert!(stdout.contains("PASS slow"), "{stdout}");
+    assert!(
+        stdout.contains("Heartbeat{Environment=dev} 1 Count"),
+        "{stdout}"
+    );
+    assert_eq!(stub.hits("/slow"), 1, "no new round after SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_never_appears_in_output() {
+    // A target that echoes the key back, so a careless failure message would leak it.
+    let stub = Stub::start(|req, _| {
+        let key = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "apikey")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        StubReply::json(500, &format!(r#"{{"echo":"{key}","status":"{key}"}}"#))
+    })
+    .await;
+    let config = config_file(&format!(
+        r#"
+        target = "{}"
+        retries = 1
+        retry_backoff = "1ms"
+        [[probes]]
+        name = "echo"
+        path = "/echo"
+        auth = "key"
+        expect = {{ status = [200], json_equals = {{ echo = "nothing", status = "healthy" }}, header_equals = {{ x = "y" }} }}
+        "#,
+        stub.url()
+    ));
+    let stack = stack(true).await;
+    let mut runs = Vec::new();
+    for log_format in ["text", "json"] {
+        let mut cmd = canary(None);
+        cmd.env("RUST_LOG", "trace")
+            .env("LOG_FORMAT", log_format)
+            .args(["run", "--once", "--sink", "stdout,emf", "--config"])
+            .arg(&config);
+        runs.push(finish(cmd).await);
+        let mut cmd = canary(None);
+        cmd.env("RUST_LOG", "trace")
+            .env("LOG_FORMAT", log_format)
+            .args([
+                "run",
+                "--once",
+                "--sink",
+                "stdout,emf",
+                "--target",
+                &stack.url(),
+            ]);
+        runs.push(finish(cmd).await);
+    }
+    let mut cmd = canary(None);
+    cmd.args(["validate", "--target", &stack.url()]);
+    runs.push(finish(cmd).await);
+    assert!(stub.hits("/echo") >= 2, "the echo target was probed");
+    assert_eq!(runs[1].code, 0, "{}", runs[1].all());
+    for run in &runs {
+        let all = run.all();
+        assert!(!all.contains(CANARY_KEY), "the API key leaked:\n{all}");
+        assert!(
+            !all.contains(&CANARY_KEY[3..20]),
+            "part of the API key leaked:\n{all}"
+        );
+    }
+    assert!(runs[0].stdout.contains("[redacted]"), "{}", runs[0].all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_names_invalid_fields_and_exits_64() {
+    let good = config_file(
+        r#"
+        target = "https://api.example.com"
+        environment = "prod"
+        sinks = ["cloudwatch"]
+        rate_limit = 20
+        storage_resolution = 1
+        "#,
+    );
+    let mut cmd = canary(None);
+    cmd.args(["validate", "--config"]).arg(&good);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("config valid"), "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("health,sum,auth_missing_key,auth_bad_key,rate_limit_headers")
+    );
+
+    let bad = config_file(
+        r#"
+        target = "ftp://nope"
+        timeout = "soon"
+        storage_resolution = 5
+        sinks = ["kafka"]
+        [[probes]]
+        name = "x y"
+        path = "no-slash"
+        "#,
+    );
+    let huge = config_file(&format!("# {}\n", "x".repeat(2 * 1024 * 1024)));
+    let garbage = common::unique_dir("garbage").join("bin.toml");
+    std::fs::write(&garbage, [0u8, 159, 146, 150, 255, 0, 1]).expect("write");
+    let unknown = config_file("tiemout = \"5s\"\n");
+    let wrong_type = config_file("retries = \"three\"\n");
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec!["--config".into(), bad.display().to_string()],
+            vec![
+                "`target`",
+                "`timeout`",
+                "`storage_resolution`",
+                "`sinks`",
+                "`probes[0].name`",
+                "`probes[0].path`",
+            ],
+        ),
+        (
+            vec!["--config".into(), "/nonexistent/canary.toml".into()],
+            vec!["cannot read config file"],
+        ),
+        (
+            vec!["--config".into(), huge.display().to_string()],
+            vec!["larger than 1 MiB"],
+        ),
+        (
+            vec!["--config".into(), garbage.display().to_string()],
+            vec!["is invalid"],
+        ),
+        (
+            vec!["--config".into(), unknown.display().to_string()],
+            vec!["tiemout"],
+        ),
+        (
+            vec!["--config".into(), wrong_type.display().to_string()],
+            vec!["retries"],
+        ),
+        (vec![], vec!["`target`"]),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = canary(None);
+        cmd.arg("validate").args(&args);
+        let run = finish(cmd).await;
+        assert_eq!(run.code, 64, "{args:?}\n{}", run.all());
+        for e in expected {
+            assert!(
+                run.stderr.contains(e),
+                "{args:?}: {e} not in\n{}",
+                run.all()
+            );
+        }
+        assert!(!run.stderr.contains("panicked"), "{}", run.all());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_usage_exits_64_without_running() {
+    let long_url = format!("http://127.0.0.1/{}", "a".repeat(100_000));
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["run", "--bogus"],
+        vec![
+            "run",
+            "--once",
+            "--every",
+            "5s",
+            "--target",
+            "http://127.0.0.1:1",
+        ],
+        vec!["run", "--every", "banana", "--target", "http://127.0.0.1:1"],
+        vec!["run", "--every", "0s", "--target", "http://127.0.0.1:1"],
+        vec!["run", "--once"],
+        vec!["run", "--once", "--target", "javascript:alert(1)"],
+        vec!["run", "--once", "--target", "http://"],
+        vec!["run", "--once", "--target", "http://ünïcode host/"],
+        vec!["run", "--once", "--target", &long_url, "--timeout", "1ms1"],
+        vec![
+            "run",
+            "--once",
+            "--target",
+            "http://127.0.0.1:1",
+            "--sink",
+            "",
+        ],
+        vec![
+            "run",
+            "--once",
+            "--target",
+            "http://127.0.0.1:1",
+            "--retries",
+            "99999999999999999999",
+        ],
+        vec![
+            "run",
+            "--once",
+            "--target",
+            "http://127.0.0.1:1",
+            "--api-key",
+            "abc",
+        ],
+        vec![
+            "run",
+            "--once",
+            "--target",
+            "http://127.0.0.1:1",
+            "--api-key-env",
+            "abc def",
+        ],
+    ];
+    for args in cases {
+        let mut cmd = canary(None);
+        cmd.args(&args);
+        let run = finish(cmd).await;
+        assert_eq!(run.code, 64, "{args:?}\n{}", run.all());
+        assert!(!run.stderr.contains("panicked"), "{}", run.all());
+        assert!(
+            run.stdout.is_empty(),
+            "nothing published on a usage error: {}",
+            run.all()
+        );
+    }
+
+    // The key variable unset: a clear message naming it.
+    let mut cmd = canary(None);
+    cmd.env_remove("CANARY_API_KEY")
+        .args(["run", "--once", "--target", "http://127.0.0.1:1"]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 64, "{}", run.all());
+    assert!(run.stderr.contains("CANARY_API_KEY"), "{}", run.all());
+
+    let mut cmd = canary(None);
+    cmd.args(["run", "--help"]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0);
+    for text in [
+        "Exit codes",
+        "64",
+        "--every",
+        "CANARY_TARGET",
+        "CANARY_API_KEY",
+    ] {
+        assert!(
+            run.stdout.contains(text),
+            "{text} in --help\n{}",
+            run.stdout
+        );
+    }
+}
