@@ -36,22 +36,28 @@ data "terraform_remote_state" "secrets" {
 # The values behind kong.yaml's {vault://env/...} references. They end up in this stack's
 # state (encrypted S3 bucket) because Konnect needs key-auth keys as plain values.
 data "aws_secretsmanager_secret_version" "policy" {
-  for_each  = var.secret_names
-  secret_id = data.terraform_remote_state.secrets.outputs.secret_arns[each.value]
+  for_each  = toset(local.references)
+  secret_id = data.terraform_remote_state.secrets.outputs.secret_arns[local.entry[each.value]]
 }
 
 locals {
-  policy     = yamldecode(file(var.policy_file))
-  references = distinct(regexall("\\{vault://env/([A-Za-z0-9_-]+)\\}", file(var.policy_file)))
+  policy = yamldecode(file(var.policy_file))
+  # Every {vault://env/<name>} of kong.yaml, each read from the secrets stack's entry <name>.
+  renames    = { for r in var.entry_renames : r.reference => r.entry }
+  entry      = { for r in local.references : r => lookup(local.renames, r, r) }
+  references = distinct([for m in regexall("\\{vault://env/([A-Za-z0-9_-]+)\\}", file(var.policy_file)) : m[0]])
 }
 
-# Every reference kong.yaml makes must have a secret behind it; fail the plan otherwise.
+# Every reference kong.yaml makes must have a Secrets Manager entry; fail the plan otherwise.
 resource "terraform_data" "policy_references" {
-  input = [for r in local.references : r[0]]
+  input = local.references
   lifecycle {
     precondition {
-      condition     = alltrue([for r in local.references : contains(keys(var.secret_names), r[0])])
-      error_message = "gateway/kong.yaml references a {vault://env/...} name that secret_names does not map to a Secrets Manager entry."
+      condition = alltrue([
+        for r in local.references :
+        contains(keys(data.terraform_remote_state.secrets.outputs.secret_arns), local.entry[r])
+      ])
+      error_message = "gateway/kong.yaml references a {vault://env/...} name without a Secrets Manager entry in the secrets stack (see entry_renames)."
     }
   }
 }

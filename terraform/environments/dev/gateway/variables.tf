@@ -48,13 +48,13 @@ variable "policy_file" {
   default     = "../../../../gateway/kong.yaml"
 }
 
-variable "secret_names" {
-  description = "Secrets Manager entry (secrets stack) behind each env vault reference of kong.yaml."
-  type        = map(string)
-  default = {
-    "canary-api-key"           = "canary-api-key"
-    "loadgen-api-key"          = "loadgen-api-key"
-    "example-customer-api-key" = "example-customer-api-key"
-    "sum-api-origin-secret"    = "origin-secret"
-  }
+variable "entry_renames" {
+  description = "Env vault references of kong.yaml whose Secrets Manager entry (secrets stack) has another name; every other reference <name> is read from the entry <name>."
+  type = list(object({
+    reference = string
+    entry     = string
+  }))
+  default = [
+    { reference = "sum-api-origin-secret", entry = "origin-secret" },
+  ]
 }
