@@ -1,5 +1,6 @@
 //! The app factory used by `start` and by the in-process tests: shared state, the route
-//! table, and the middleware stack (request id → observe → origin guard → handlers).
+//! table, and the middleware stack (request id → observe → JSON 500 safety net → origin
+//! guard → handlers).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 
-use crate::error::ApiError;
+use crate::error::{self, ApiError};
 use crate::metrics::Metrics;
 use crate::shutdown::Readiness;
 use crate::{api, health, observe, origin_guard, request_id};
@@ -118,6 +119,7 @@ pub fn app(
         .configure(routes)
         .default_service(web::to(not_found))
         .wrap(from_fn(origin_guard::middleware))
+        .wrap(from_fn(error::middleware))
         .wrap(from_fn(observe::middleware))
         .wrap(from_fn(request_id::middleware))
 }

@@ -2,11 +2,16 @@
 //! and the JSON body `{"error","code","details"?,"timestamp","request_id","path"}`.
 //!
 //! The code is also stored in the response's extensions as [`ErrorCode`] so that the metrics
-//! middleware counts rejections by code without parsing bodies.
+//! middleware counts rejections by code without parsing bodies. [`middleware`] is the safety
+//! net: any server error that did not come from an [`ApiError`] (a framework error, a bug)
+//! becomes the generic JSON 500, its cause logged and never sent.
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 use thiserror::Error;
 
@@ -131,5 +136,80 @@ impl ApiError {
         }
         res.extensions_mut().insert(ErrorCode(self.code()));
         res
+    }
+}
+
+/// Middleware: turns server errors that are not [`ApiError`]s (handler or extractor failures)
+/// into the generic JSON 500.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    // Only responses are rewritten: `Err`s from inner middleware carry no request to answer
+    // with (ours never return one) and keep actix's own handling.
+    let res = next.call(req).await?;
+    // An error value attached to a 5xx means a handler or extractor failed; a plain 5xx
+    // response (readiness answering 503) is deliberate and passes through.
+    let explained = res.response().extensions().get::<ErrorCode>().is_some();
+    let cause = match res.response().error() {
+        Some(e) if res.status().is_server_error() && !explained => format!("{e}"),
+        _ => return Ok(res.map_into_left_body()),
+    };
+    let answer = ApiError::Internal(cause).respond(res.request());
+    Ok(res.into_response(answer).map_into_right_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn unexplained_server_errors_become_the_generic_json_500() {
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/bug",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(actix_web::error::ErrorInternalServerError(
+                            "db password is hunter2",
+                        ))
+                    }),
+                )
+                .route(
+                    "/draining",
+                    web::get()
+                        .to(|| async { HttpResponse::ServiceUnavailable().body("not_ready") }),
+                )
+                .route(
+                    "/fine",
+                    web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+                )
+                .wrap(actix_web::middleware::from_fn(middleware)),
+        )
+        .await;
+        for path in ["/bug"] {
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            let body: serde_json::Value = test::read_body_json(res).await;
+            assert_eq!(body["code"], "INTERNAL_SERVER_ERROR", "{path}");
+            assert_eq!(body["error"], "internal server error");
+            assert_eq!(body["path"], path);
+            assert!(
+                !body.to_string().contains("hunter2"),
+                "the cause leaked: {body}"
+            );
+        }
+        // A deliberate 503 (readiness while draining) is left alone.
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/draining").to_request()).await;
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(test::read_body(res).await, "not_ready");
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(test::read_body(res).await, "ok");
     }
 }

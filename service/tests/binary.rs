@@ -459,7 +459,7 @@ fn dockerfile_is_multi_stage_non_root_with_a_binary_healthcheck() {
         "HEALTHCHECK runs `service healthcheck`"
     );
     assert!(!healthcheck.contains("curl") && !healthcheck.contains("wget"));
-    assert!(instructions.iter().any(|l| *l == "EXPOSE 8080 9090"));
+    assert!(instructions.contains(&"EXPOSE 8080 9090"));
     // The HEALTHCHECK's arguments are ones the binary accepts.
     let (code, _, stderr) = common::run_to_exit(
         &[
