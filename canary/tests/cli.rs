@@ -489,3 +489,31 @@ async fn bad_usage_exits_64_without_running() {
         );
     }
 }
+
+#[test]
+fn dockerfile_is_small_non_root_and_runs_one_round() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile");
+    let text = std::fs::read_to_string(path).expect("canary/Dockerfile exists");
+    let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "multi-stage: build and runtime");
+    assert!(
+        froms[1].contains("distroless"),
+        "small runtime image: {}",
+        froms[1]
+    );
+    let user = text
+        .lines()
+        .rfind(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    assert!(
+        !user.contains("root") && !user.contains(" 0"),
+        "non-root: {user}"
+    );
+    assert!(text.contains("--locked -p canary --bin canary"));
+    assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/canary"]"#));
+    assert!(text.contains(r#"CMD ["run", "--once"]"#));
+    assert!(
+        !text.to_ascii_lowercase().contains("api_key="),
+        "no secret baked in"
+    );
+}

@@ -28,6 +28,8 @@ async fn healthy_round_is_published_to_cloudwatch_and_reads_back() {
         "cloudwatch",
         "--environment",
         "e2e",
+        "--storage-resolution",
+        "1",
     ])
     .args(["--target", &stack.url()])
     .args(["--rate-limit", &CANARY_RATE_LIMIT.to_string()]);
