@@ -156,7 +156,9 @@ async fn failures_are_published_and_a_dead_cloudwatch_falls_back_to_emf() {
 
     // The service is down behind a working gateway: the probes that need it fail, the gateway's
     // own auth answers still pass, and all of it is published.
-    let mut cmd = canary(Some(&ls.endpoint()));
+    // The service-specific endpoint variable works as well as AWS_ENDPOINT_URL.
+    let mut cmd = canary(None);
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH", ls.endpoint());
     cmd.args([
         "run",
         "--once",
