@@ -87,7 +87,7 @@ fn write_log(
     let mut w = root.fork();
     for (i, (done, o, st, c, u)) in synthetic().into_iter().enumerate() {
         if pick(i) {
-            let done = epoch + Duration::from_secs(4) + Duration::from_millis(done);
+            let done = epoch + Duration::from_millis(done);
             w.record(
                 o,
                 st,

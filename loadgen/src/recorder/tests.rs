@@ -327,3 +327,38 @@ fn a_dropped_worker_does_not_hold_seconds_open() {
         "finalized up to latest - grace"
     );
 }
+
+#[test]
+fn memory_stays_flat_over_a_long_run() {
+    // Ten simulated minutes, four workers at 10 req/s each (one idle for 15 s now and then):
+    // the hub keeps only a few open seconds and recycles their histograms.
+    let epoch = Instant::now();
+    let mut root = Recorder::new(epoch, SystemTime::now());
+    let mut workers: Vec<Recorder> = (0..4).map(|_| root.fork()).collect();
+    let (mut max_open, mut max_spare) = (0, 0);
+    for ms in (0..600 * 1000u64).step_by(25) {
+        let w = (ms / 25 % 4) as usize;
+        if w == 3 && (ms / 1000) % 120 < 15 {
+            continue;
+        }
+        let t = epoch + Duration::from_millis(ms);
+        workers[w].record(
+            Outcome::Success,
+            Some(200),
+            t,
+            t,
+            t + Duration::from_micros(300),
+        );
+        let hub = root.lock();
+        max_open = max_open.max(hub.open.len());
+        max_spare = max_spare.max(hub.spare.len());
+    }
+    for w in &workers {
+        root.merge(w);
+    }
+    assert!(max_open <= 12, "open seconds: {max_open}");
+    assert!(max_spare <= 12, "spare slots: {max_spare}");
+    let s = root.summary();
+    assert_eq!(s.intervals.len(), 600);
+    assert_eq!(s.intervals.iter().map(|i| i.total()).sum::<u64>(), s.total);
+}
