@@ -13,6 +13,12 @@ use clap::Parser;
 
 use crate::{LocalGateway, Policy, PolicyError};
 
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   stopped by SIGTERM/Ctrl-C, or --check / --deck-template done
+  1   failure: nginx or its Lua module missing, nginx died, origin secret missing
+  64  usage error or invalid policy";
+
 /// Exit code: usage error (bad flags, invalid policy).
 pub const EXIT_USAGE: i32 = 64;
 /// Exit code: failure while running.
@@ -26,7 +32,7 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Exit codes: 0 stopped by SIGTERM/Ctrl-C or --check passed; 1 failure (nginx or its Lua
 /// module missing, nginx died, origin secret missing); 64 usage error or invalid policy.
 #[derive(Debug, Parser)]
-#[command(name = "local-gateway", version)]
+#[command(name = "local-gateway", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The Kong declarative policy (default: the gateway/kong.yaml this binary was built with).
     #[arg(long, env = "GATEWAY_POLICY")]

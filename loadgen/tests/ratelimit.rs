@@ -348,3 +348,58 @@ async fn usage_errors_exit_64_and_unreachable_targets_exit_1() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("no response"), "{}", text(&out));
 }
+
+/// A TCP load balancer: each new connection goes to the next backend in turn.
+async fn round_robin(backends: Vec<std::net::SocketAddr>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for i in 0.. {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let backend = backends[i % backends.len()];
+            tokio::spawn(async move {
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detects_several_gateway_nodes_counting_separately() {
+    let s = stack(|b| {
+        b.consumer_limits("canary", RateLimits::per_minute(6))
+            .unwrap()
+    })
+    .await;
+    // A second node with the same policy, in front of the same service.
+    let second = LocalGateway::committed()
+        .unwrap()
+        .upstream(s.service.addr())
+        .consumer_key("canary", CANARY)
+        .origin_secret(ORIGIN)
+        .consumer_limits("canary", RateLimits::per_minute(6))
+        .unwrap()
+        .start()
+        .unwrap();
+    let lb = round_robin(vec![s.gateway.addr(), second.addr()]).await;
+    let url = format!("http://{lb}/api/v1/sum");
+    let mut args = vec![url.as_str(), "--key-env", "K1", "--limit", "6/minute"];
+    args.extend(POST);
+    let out = loadgen(&args, &[("K1", CANARY)]).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        row(&stdout, "remaining_decrements")
+            .contains("several gateway nodes counting separately (local policy)"),
+        "{all}"
+    );
+    assert!(row(&stdout, "limit_enforced").contains(" FAIL "), "{all}");
+    drop(second);
+    s.service.shutdown().await;
+}

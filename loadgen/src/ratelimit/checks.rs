@@ -287,7 +287,13 @@ fn remaining_check(t: &Transcript) -> Check {
         return check(NAME, false, format!("RateLimit-Remaining missing: {shown}"));
     }
     let v: Vec<i64> = values.into_iter().flatten().collect();
-    if v.windows(2).any(|p| p[1] > p[0]) {
+    // Between two allowed requests Remaining must fall; staying or rising means another
+    // counter answered (or nothing counts).
+    let separate = v
+        .windows(2)
+        .zip(seq.windows(2))
+        .any(|(p, o)| is_2xx(o[0]) && is_2xx(o[1]) && p[1] >= p[0]);
+    if separate || v.windows(2).any(|p| p[1] > p[0]) {
         return check(
             NAME,
             false,
@@ -415,6 +421,19 @@ mod tests {
 
     #[test]
     fn remaining_going_up_is_reported_as_several_nodes() {
+        let mut t = good(10, 0);
+        // Two nodes answering in turn: 9, 9, 8, 8, ...
+        for (i, o) in t.burst.iter_mut().enumerate().take(10) {
+            let r = 9 - (i as i64) / 2;
+            o.remaining = Some(r);
+            o.window_remaining.insert("minute".into(), r);
+        }
+        let checks = evaluate(&t, &TEN);
+        let c = checks
+            .iter()
+            .find(|c| c.name == "remaining_decrements")
+            .unwrap();
+        assert!(c.evidence.contains("several gateway nodes"), "{c:?}");
         let mut t = good(10, 0);
         t.burst[2].remaining = Some(9);
         t.burst[2].window_remaining.insert("minute".into(), 9);

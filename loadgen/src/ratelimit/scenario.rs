@@ -93,50 +93,18 @@ pub async fn run(inp: Inputs<'_>) -> Transcript {
     };
     t.unknown_key = req.send("unknown", Some(&unknown_key()), at()).await;
 
-    // Start the burst early in a window, so that all of it lands in one window.
-    if w == Window::Second {
-        sleep_to_next_second().await;
-    }
-    let sent = Instant::now();
-    let mut probe = req.send("first", Some(inp.key), at()).await;
-    let latency = sent.elapsed().as_secs_f64();
-    let budget = (latency * 3.0 * (inp.expected.limit + OVERSHOOT + 1) as f64 + 1.0).ceil() as i64;
-    // A window that is about to end, or already exhausted by earlier traffic: start afresh.
-    let short_window = w != Window::Hour;
-    let exhausted = probe.status == Some(429);
-    let ending = w != Window::Second && probe.reset.is_some_and(|r| r < budget);
-    if short_window && (exhausted || ending) {
-        let wait = probe
-            .retry_after
-            .or(probe.reset)
-            .filter(|s| (1..=w.seconds()).contains(s))
-            .unwrap_or(w.seconds());
-        tokio::time::sleep(Duration::from_secs(wait.unsigned_abs()) + Duration::from_millis(300))
-            .await;
-        if w == Window::Second {
-            sleep_to_next_second().await;
+    // The burst must fall into one window; when a window boundary passes during it (a busy
+    // machine, a short window), it is repeated once in a fresh window.
+    let mut limited = false;
+    for attempt in 0..2 {
+        if attempt > 0 {
+            t.discarded.append(&mut t.burst);
         }
-        t.discarded.push(probe);
-        probe = req.send("first", Some(inp.key), at()).await;
-    }
-
-    // Expected onset: what the declared limit leaves in this window after the probe.
-    let spent_before = spent_before(&probe, w).unwrap_or(0);
-    let allowed = inp.expected.limit.saturating_sub(spent_before);
-    t.burst_cap = allowed + OVERSHOOT;
-    let mut errors = 0;
-    let mut limited = probe.status == Some(429);
-    if probe.error.is_some() {
-        errors += 1;
-    }
-    t.burst.push(probe);
-    while !limited && (t.burst.len() as u64) < t.burst_cap && errors < MAX_ERRORS {
-        let o = req.send("first", Some(inp.key), at()).await;
-        limited = o.status == Some(429);
-        if o.error.is_some() {
-            errors += 1;
+        let spanned;
+        (limited, spanned) = burst(&inp, &mut t, &at).await;
+        if !spanned || w == Window::Hour {
+            break;
         }
-        t.burst.push(o);
     }
 
     if limited {
@@ -157,6 +125,63 @@ pub async fn run(inp: Inputs<'_>) -> Transcript {
         }
     }
     t
+}
+
+/// Probe (in a fresh window if the current one is ending or spent), then the first key until
+/// it is refused or the cap is reached. Returns whether a 429 was seen and whether a window
+/// boundary (by the local clock) passed during the burst.
+async fn burst(inp: &Inputs<'_>, t: &mut Transcript, at: &impl Fn() -> f64) -> (bool, bool) {
+    let req = inp.requester;
+    let w = inp.expected.window;
+    if w == Window::Second {
+        sleep_to_next_second().await;
+    }
+    let sent = Instant::now();
+    let mut first_window = window_index(w);
+    let mut probe = req.send("first", Some(inp.key), at()).await;
+    let latency = sent.elapsed().as_secs_f64();
+    let budget = (latency * 3.0 * (inp.expected.limit + OVERSHOOT + 1) as f64 + 1.0).ceil() as i64;
+    // A window that is about to end, or already exhausted by earlier traffic: start afresh.
+    let exhausted = probe.status == Some(429);
+    let ending = w != Window::Second && probe.reset.is_some_and(|r| r < budget);
+    if w != Window::Hour && (exhausted || ending) {
+        let wait = probe
+            .retry_after
+            .or(probe.reset)
+            .filter(|s| (1..=w.seconds()).contains(s))
+            .unwrap_or(w.seconds());
+        tokio::time::sleep(Duration::from_secs(wait.unsigned_abs()) + Duration::from_millis(300))
+            .await;
+        if w == Window::Second {
+            sleep_to_next_second().await;
+        }
+        t.discarded.push(probe);
+        first_window = window_index(w);
+        probe = req.send("first", Some(inp.key), at()).await;
+    }
+
+    // Expected onset: what the declared limit leaves in this window after the probe.
+    let spent = spent_before(&probe, w).unwrap_or(0);
+    t.burst_cap = inp.expected.limit.saturating_sub(spent) + OVERSHOOT;
+    let mut errors = usize::from(probe.error.is_some());
+    let mut limited = probe.status == Some(429);
+    t.burst.push(probe);
+    while !limited && (t.burst.len() as u64) < t.burst_cap && errors < MAX_ERRORS {
+        let o = req.send("first", Some(inp.key), at()).await;
+        limited = o.status == Some(429);
+        errors += usize::from(o.error.is_some());
+        t.burst.push(o);
+    }
+    (limited, window_index(w) != first_window)
+}
+
+/// Which calendar-aligned window of length `w` the local clock is in.
+fn window_index(w: Window) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    now / w.seconds().unsigned_abs()
 }
 
 fn unknown_key() -> String {
