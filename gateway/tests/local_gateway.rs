@@ -773,7 +773,7 @@ async fn binary_serves_until_sigterm_and_needs_the_origin_secret() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("SUM_API_ORIGIN_SECRET"), "{t}");
 
-    let mut child = local_gateway()
+    let child = local_gateway()
         .args(["--upstream", &echo.addr.to_string(), "--listen", &listen])
         .env("SUM_API_ORIGIN_SECRET", ORIGIN)
         .env("CANARY_API_KEY", CANARY)
