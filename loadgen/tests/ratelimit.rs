@@ -403,3 +403,35 @@ async fn detects_several_gateway_nodes_counting_separately() {
     drop(second);
     s.service.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committed_canary_quota_is_what_the_gateway_enforces() {
+    // No overrides: the canary's quota exactly as gateway/kong.yaml declares it.
+    let policy = gateway::Policy::committed().unwrap();
+    let declared = policy
+        .plugins
+        .iter()
+        .find_map(|p| match (&p.scope.consumer, &p.plugin) {
+            (Some(c), gateway::policy::Plugin::RateLimiting(rl)) if c == "canary" => {
+                rl.limits.minute
+            }
+            _ => None,
+        })
+        .expect("kong.yaml gives the canary a per-minute quota");
+    let s = stack(|b| b).await;
+    let url = sum_url(&s);
+    let limit = format!("{declared}/minute");
+    let mut args = vec![
+        url.as_str(),
+        "--key-env",
+        "K1",
+        "--second-key-env",
+        "K2",
+        "--limit",
+        limit.as_str(),
+    ];
+    args.extend(POST);
+    let out = loadgen(&args, &[("K1", CANARY), ("K2", CUSTOMER)]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    s.service.shutdown().await;
+}
