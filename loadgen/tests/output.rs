@@ -183,6 +183,10 @@ fn a_run_writes_hlog_hgrm_and_html_that_read_back() {
             && page.contains("gen-a")
             && page.matches("<svg").count() == 4
     );
+    assert!(
+        page.contains("<th>Generator self-check</th><td>ok; schedule lag p99"),
+        "self-check shown"
+    );
 
     // `report` re-renders the same numbers from the log alone.
     let js2 = dir.join("r.json");

@@ -37,6 +37,8 @@ const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
 const UNCORRECTED: &str = ".uncorrected";
 const STATUS_PREFIX: &str = "#[StatusCounts:";
+/// Largest gap between generators' logs that still counts as one run.
+const MAX_GAP: Duration = Duration::from_secs(60);
 
 /// What the header of a log says about its run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -440,6 +442,33 @@ pub fn summarize(files: &[HlogFile]) -> Result<Summary, HlogError> {
             "the logs span {} days: they do not come from one run (start them together with --start-at)",
             end.saturating_sub(start).as_secs() / 86400
         )));
+    }
+    // Generators of one run overlap in time; a log that begins well after all the others
+    // ended comes from another run, and merging it would report a long, mostly idle run.
+    let mut spans: Vec<(Duration, Duration, &Path)> = files
+        .iter()
+        .map(|f| {
+            let last = f.entries.iter().map(|e| e.start + e.length).max();
+            let first = f.start.min(first_start(f));
+            (first, last.unwrap_or(first), f.path.as_path())
+        })
+        .collect();
+    spans.sort();
+    let mut covered: Option<(Duration, &Path)> = None;
+    for (from, to, path) in spans {
+        if let Some((until, before)) = covered
+            && from > until + MAX_GAP
+        {
+            return Err(HlogError::Mismatch(format!(
+                "`{}` begins {} s after `{}` ended: the logs are not from one run (start generators together with --start-at)",
+                path.display(),
+                (from - until).as_secs(),
+                before.display()
+            )));
+        }
+        if covered.is_none_or(|(until, _)| to > until) {
+            covered = Some((to, path));
+        }
     }
 
     let mut order: Vec<(Duration, usize, usize)> = files

@@ -184,6 +184,25 @@ fn bad_inputs_give_clear_errors() {
         err(missing.as_bytes())
     );
 
+    let later = tmp("later.hlog");
+    run(
+        Some(&later),
+        "gen-b",
+        SystemTime::now() + Duration::from_secs(3600),
+        2,
+        0,
+    );
+    let apart = summarize(&[
+        HlogFile::read(&path).unwrap(),
+        HlogFile::read(&later).unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        apart.contains("later.hlog` begins 35") && apart.contains("not from one run"),
+        "{apart}"
+    );
+
     let f = HlogFile::read(&path).unwrap();
     let twice = summarize(&[f.clone(), f]).unwrap_err().to_string();
     assert!(

@@ -172,6 +172,27 @@ fn parameters(o: &mut String, r: &Report) {
         .map(|(k, v)| format!("{}: {v}", esc(k)))
         .collect();
     rows.push(("Status counts", status.join(", ")));
+    if let Some(c) = &r.self_check {
+        let mut v = if c.valid {
+            "ok".to_string()
+        } else {
+            "INVALID: the generator was the bottleneck".into()
+        };
+        if let Some(l) = &c.schedule_lag_ms {
+            let _ = write!(
+                v,
+                "; schedule lag p99 {:.2} ms (bound {:.1} ms)",
+                l.p99, c.max_lag_ms
+            );
+        }
+        if let Some(b) = c.generator_busy {
+            let _ = write!(v, "; generator busy {:.0} %", b * 100.0);
+        }
+        for n in &c.notes {
+            let _ = write!(v, "; {}", esc(n));
+        }
+        rows.push(("Generator self-check", v));
+    }
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
