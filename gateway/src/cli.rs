@@ -113,6 +113,10 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn serve(cli: Cli, policy: Policy, source: &str) -> anyhow::Result<()> {
     let upstream = cli.upstream.context("--upstream is required")?;
+    // Handlers first: a signal that arrives while nginx starts must still stop it cleanly.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut gw = LocalGateway::builder(policy)
         .upstream(upstream)
         .listen(cli.listen)
@@ -130,12 +134,10 @@ async fn serve(cli: Cli, policy: Policy, source: &str) -> anyhow::Result<()> {
         },
         gw.prefix().display()
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = tick.tick() => {
                 if !gw.is_running() {

@@ -87,13 +87,16 @@ http {{
 
     server {{
         listen {listen};
+        # Carries the rate-limit headers into the error pages (ngx.ctx does not survive them).
+        set $kong_rate_limit_headers "";
+        # Server level, so that the error pages get Kong's response headers too.
+        header_filter_by_lua_block {{
+            require("local_gateway").header_filter()
+        }}
 
         location / {{
             access_by_lua_block {{
                 require("local_gateway").access()
-            }}
-            header_filter_by_lua_block {{
-                require("local_gateway").header_filter()
             }}
             proxy_http_version 1.1;
             proxy_set_header Connection "";

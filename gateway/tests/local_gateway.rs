@@ -825,3 +825,22 @@ async fn binary_serves_until_sigterm_and_needs_the_origin_secret() {
         "nginx stopped with it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_down_gives_kongs_502_with_rate_limit_headers() {
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let gw = start(builder(dead));
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(num(&r, "ratelimit-limit"), 20, "{:?}", r.headers());
+    assert_eq!(num(&r, "ratelimit-remaining"), 19);
+    kong_error(
+        r,
+        502,
+        "An invalid response was received from the upstream server",
+    )
+    .await;
+}

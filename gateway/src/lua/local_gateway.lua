@@ -44,7 +44,14 @@ local function respond(status, message, headers)
   return ngx.exit(status)
 end
 
-M.generated = respond
+-- 502/504 pages: Kong's message, with the rate-limit headers the request was given.
+function M.generated(status, message)
+  local headers = {}
+  for k, v in string.gmatch(ngx.var.kong_rate_limit_headers or "", "([%w%-]+)=(%d+)") do
+    headers[k] = v
+  end
+  return respond(status, message, headers)
+end
 
 local function header_value(v)
   if type(v) == "table" then
@@ -191,6 +198,13 @@ local function rate_limit(rl, route, consumer)
     end
   end
   ngx.ctx.rate_limit_headers = headers
+  if headers then
+    local parts = {}
+    for k, v in pairs(headers) do
+      parts[#parts + 1] = k .. "=" .. v
+    end
+    ngx.var.kong_rate_limit_headers = table.concat(parts, ";")
+  end
 end
 
 -- request-transformer on headers: remove, replace (if present), add (if absent), append.
