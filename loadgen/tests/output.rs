@@ -337,6 +337,11 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
             vec!["report", s(&good), "--hgrm", s(&dir)],
             "is a directory",
         ),
+        (vec!["report", s(&good), "--html", ""], "a value is required"),
+        (
+            vec!["report", s(&good), "--json", "/nonexistent-dir/r.json"],
+            "does not exist",
+        ),
         (
             vec!["report", s(&good), "--baseline", s(&good)],
             "--baseline",
