@@ -1,0 +1,173 @@
+//! The `local-gateway` binary: --check, --deck-template, usage errors, serving until SIGTERM.
+
+use std::time::Duration;
+
+use crate::common::echo_upstream;
+use crate::{CANARY, CUSTOMER, ORIGIN, client};
+
+fn local_gateway() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_local-gateway"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    c
+}
+
+fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn binary_check_and_deck_template() {
+    let out = local_gateway().arg("--check").output().unwrap();
+    let t = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("canary: 20/minute, 1200/hour"), "{t}");
+    assert!(
+        t.contains("route sum-api-health [\"/healthz\"]: public"),
+        "{t}"
+    );
+
+    let out = local_gateway().arg("--deck-template").output().unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(t.contains("${{ env \"DECK_CANARY_API_KEY\" }}"), "{t}");
+    assert!(!t.contains("vault://"));
+}
+
+#[test]
+fn binary_usage_errors_exit_64() {
+    let dir = std::env::temp_dir().join(format!("local-gateway-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let literal = dir.join("literal.yaml");
+    std::fs::write(
+        &literal,
+        gateway::policy::KONG_YAML.replace("{vault://env/canary-api-key}", "hunter2"),
+    )
+    .unwrap();
+    let garbage = dir.join("garbage.yaml");
+    std::fs::write(&garbage, [0xff, 0xfe, b':', b'{']).unwrap();
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (vec![], "--upstream"),
+        (
+            vec!["--upstream".into(), "not-an-address".into()],
+            "invalid value",
+        ),
+        (
+            vec![
+                "--upstream".into(),
+                "127.0.0.1:1".into(),
+                "--listen".into(),
+                "nowhere".into(),
+            ],
+            "invalid value",
+        ),
+        (vec!["--bogus".into()], "unexpected argument"),
+        (
+            vec!["--check".into(), "--deck-template".into()],
+            "cannot be used with",
+        ),
+        (
+            vec!["--check".into(), "--policy".into(), literal.clone().into()],
+            "never a literal secret",
+        ),
+        (
+            vec!["--check".into(), "--policy".into(), garbage.clone().into()],
+            "error",
+        ),
+        (
+            vec![
+                "--check".into(),
+                "--policy".into(),
+                dir.join("missing.yaml").into(),
+            ],
+            "cannot read",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = local_gateway().args(&args).output().unwrap();
+        let t = output_text(&out);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {t}");
+        assert!(t.contains(expect), "{args:?} should say {expect:?}: {t}");
+    }
+    let out = local_gateway().arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_serves_until_sigterm_and_needs_the_origin_secret() {
+    let echo = echo_upstream().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+
+    // Without SUM_API_ORIGIN_SECRET it refuses to start, naming the variable.
+    let out = local_gateway()
+        .args(["--upstream", &echo.addr.to_string(), "--listen", &listen])
+        .output()
+        .unwrap();
+    let t = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("SUM_API_ORIGIN_SECRET"), "{t}");
+
+    let child = local_gateway()
+        .args(["--upstream", &echo.addr.to_string(), "--listen", &listen])
+        .env("SUM_API_ORIGIN_SECRET", ORIGIN)
+        .env("CANARY_API_KEY", CANARY)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{listen}/api/v1/sum");
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(r) = client().get(&url).header("apikey", CANARY).send().await {
+            status = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, Some(200));
+    let r = client()
+        .get(&url)
+        .header("apikey", CUSTOMER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        401,
+        "example-customer has no key in this environment"
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let t = output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("EXAMPLE_CUSTOMER_API_KEY"),
+        "the warning names the variable: {t}"
+    );
+    assert!(
+        !t.contains(CANARY) && !t.contains(ORIGIN),
+        "secrets are never printed: {t}"
+    );
+    assert!(
+        std::net::TcpStream::connect(&listen).is_err(),
+        "nginx stopped with it"
+    );
+}

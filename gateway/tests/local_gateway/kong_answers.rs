@@ -1,0 +1,393 @@
+//! Kong's documented answers from the local gateway in front of an echo upstream: auth
+//! matrix, rate limits, isolation, reset, size limit, origin secret, latency headers, errors,
+//! lifecycle.
+
+use std::time::Duration;
+
+use gateway::{GatewayError, LocalGateway, RateLimits};
+
+use crate::common::{echo_upstream, header, num, seen, wait_for_window_room};
+use crate::{CANARY, CUSTOMER, LOADGEN, ORIGIN, builder, client, get, kong_error, start};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_matrix_matches_kong() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr));
+
+    let r = get(&gw, "/api/v1/sum", None).await;
+    assert_eq!(header(&r, "www-authenticate").as_deref(), Some("Key"));
+    kong_error(r, 401, "No API key found in request").await;
+
+    let r = get(&gw, "/api/v1/sum", Some("not-a-key")).await;
+    assert_eq!(header(&r, "www-authenticate").as_deref(), Some("Key"));
+    kong_error(r, 401, "Unauthorized").await;
+
+    // An empty key is a wrong key, not a missing one (as in Kong).
+    kong_error(get(&gw, "/api/v1/sum", Some("")).await, 401, "Unauthorized").await;
+
+    let r = client()
+        .get(format!("{}/api/v1/sum", gw.base_url()))
+        .header("apikey", CANARY)
+        .header("apikey", CUSTOMER)
+        .send()
+        .await
+        .unwrap();
+    kong_error(r, 401, "Duplicate API key found").await;
+    assert_eq!(echo.hits(), 0, "refused requests never reach the upstream");
+
+    // Valid key in the header: proxied, key hidden, consumer named.
+    let r = get(&gw, "/api/v1/sum?x=1", Some(CANARY)).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(seen(&body, "apikey").is_empty(), "hide_credentials: {body}");
+    assert_eq!(seen(&body, "x-consumer-username"), ["canary"]);
+    assert_eq!(body["path"], "/api/v1/sum?x=1", "strip_path is false");
+
+    // Valid key in the query string: proxied, key removed from the query.
+    let r = get(&gw, &format!("/api/v1/sum?apikey={CUSTOMER}&x=2"), None).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["path"], "/api/v1/sum?x=2");
+    assert_eq!(seen(&body, "x-consumer-username"), ["example-customer"]);
+
+    // A bare ?apikey flag carries no key.
+    kong_error(
+        get(&gw, "/api/v1/sum?apikey", None).await,
+        401,
+        "No API key found in request",
+    )
+    .await;
+
+    // A client cannot claim a consumer identity.
+    let r = client()
+        .get(format!("{}/api/v1/sum", gw.base_url()))
+        .header("apikey", CUSTOMER)
+        .header("X-Consumer-Username", "loadgen")
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(seen(&body, "x-consumer-username"), ["example-customer"]);
+
+    // Public health route, unknown routes.
+    let r = get(&gw, "/healthz", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        header(&r, "ratelimit-limit").is_none(),
+        "health is not rate limited"
+    );
+    kong_error(
+        get(&gw, "/nope", None).await,
+        404,
+        "no Route matched with those values",
+    )
+    .await;
+    kong_error(
+        client()
+            .post(format!("{}/healthz", gw.base_url()))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "no Route matched with those values",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn origin_secret_and_latency_headers_reach_the_right_side() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr));
+    let r = client()
+        .get(format!("{}/api/v1/sum", gw.base_url()))
+        .header("apikey", CANARY)
+        .header("X-Origin-Secret", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = header(&r, "x-kong-request-id").unwrap();
+    assert_eq!(request_id.len(), 32);
+    for h in ["x-kong-upstream-latency", "x-kong-proxy-latency"] {
+        let v: u64 = header(&r, h)
+            .unwrap_or_else(|| panic!("{h}"))
+            .parse()
+            .unwrap();
+        assert!(v < 10_000, "{h}={v}");
+    }
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        seen(&body, "x-origin-secret"),
+        [ORIGIN],
+        "forged value replaced"
+    );
+    assert_eq!(seen(&body, "x-kong-request-id"), [request_id]);
+
+    let body: serde_json::Value = get(&gw, "/healthz", None).await.json().await.unwrap();
+    assert_eq!(
+        seen(&body, "x-origin-secret"),
+        [ORIGIN],
+        "health also carries it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_onset_headers_and_isolation() {
+    let echo = echo_upstream().await;
+    let gw = start(
+        builder(echo.addr)
+            .consumer_limits("canary", RateLimits::per_minute(5))
+            .unwrap(),
+    );
+    wait_for_window_room(60, Duration::from_secs(8)).await;
+    for i in 1..=5 {
+        let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+        assert_eq!(r.status(), 200, "request {i} is within the limit");
+        assert_eq!(num(&r, "ratelimit-limit"), 5);
+        assert_eq!(num(&r, "x-ratelimit-limit-minute"), 5);
+        assert_eq!(num(&r, "ratelimit-remaining"), 5 - i);
+        assert_eq!(num(&r, "x-ratelimit-remaining-minute"), 5 - i);
+        let reset = num(&r, "ratelimit-reset");
+        assert!((1..=60).contains(&reset), "reset {reset}");
+        assert!(header(&r, "retry-after").is_none());
+    }
+    let hits = echo.hits();
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(num(&r, "ratelimit-remaining"), 0);
+    assert_eq!(num(&r, "x-ratelimit-remaining-minute"), 0);
+    let retry = num(&r, "retry-after");
+    assert_eq!(retry, num(&r, "ratelimit-reset"));
+    assert!((1..=60).contains(&retry));
+    kong_error(r, 429, "API rate limit exceeded").await;
+    assert_eq!(echo.hits(), hits, "the 429 was not proxied");
+
+    // Other consumers keep their own quota.
+    let r = get(&gw, "/api/v1/sum", Some(CUSTOMER)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(num(&r, "x-ratelimit-limit-minute"), 100);
+    assert_eq!(num(&r, "x-ratelimit-limit-hour"), 3000);
+    assert_eq!(num(&r, "ratelimit-remaining"), 99);
+    let r = get(&gw, "/api/v1/sum", Some(LOADGEN)).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn most_restrictive_window_drives_the_ratelimit_headers() {
+    let echo = echo_upstream().await;
+    let limits = RateLimits {
+        second: Some(3),
+        minute: Some(4),
+        ..RateLimits::default()
+    };
+    let gw = start(
+        builder(echo.addr)
+            .consumer_limits("canary", limits)
+            .unwrap(),
+    );
+    wait_for_window_room(60, Duration::from_secs(8)).await;
+    wait_for_window_room(1, Duration::from_millis(600)).await;
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(r.status(), 200);
+    // second: 2 left, minute: 3 left -> second is the most restrictive.
+    assert_eq!(num(&r, "x-ratelimit-remaining-second"), 2);
+    assert_eq!(num(&r, "x-ratelimit-remaining-minute"), 3);
+    assert_eq!(num(&r, "ratelimit-limit"), 3);
+    assert_eq!(num(&r, "ratelimit-remaining"), 2);
+    assert_eq!(num(&r, "ratelimit-reset"), 1);
+    for _ in 0..2 {
+        assert_eq!(get(&gw, "/api/v1/sum", Some(CANARY)).await.status(), 200);
+    }
+    // Now the minute has 1 left; the second is exhausted.
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(num(&r, "retry-after"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_reset_with_the_next_window() {
+    let echo = echo_upstream().await;
+    let gw = start(
+        builder(echo.addr)
+            .consumer_limits("canary", RateLimits::per_second(2))
+            .unwrap(),
+    );
+    wait_for_window_room(1, Duration::from_millis(600)).await;
+    assert_eq!(get(&gw, "/api/v1/sum", Some(CANARY)).await.status(), 200);
+    assert_eq!(get(&gw, "/api/v1/sum", Some(CANARY)).await.status(), 200);
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(r.status(), 429);
+    let retry = num(&r, "retry-after") as u64;
+    tokio::time::sleep(Duration::from_secs(retry) + Duration::from_millis(50)).await;
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(r.status(), 200, "a new window starts with a full quota");
+    assert_eq!(num(&r, "ratelimit-remaining"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_get_413_before_they_cost_quota() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr).max_payload_bytes(100));
+    let url = format!("{}/api/v1/sum", gw.base_url());
+    let post = |body: Vec<u8>| {
+        client()
+            .post(&url)
+            .header("apikey", CANARY)
+            .body(body)
+            .send()
+    };
+
+    let r = post(vec![b'1'; 100]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let remaining = num(&r, "ratelimit-remaining");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["body_len"], 100);
+
+    let r = post(vec![b'1'; 101]).await.unwrap();
+    assert!(
+        header(&r, "ratelimit-remaining").is_none(),
+        "size is checked before rate limiting"
+    );
+    kong_error(r, 413, "Request size limit exceeded").await;
+
+    // Without Content-Length (chunked), the body actually read counts.
+    let raw = raw_chunked_post(gw.addr(), CANARY, 5000).await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("Request size limit exceeded"), "{raw}");
+
+    let r = post(vec![b'1'; 10]).await.unwrap();
+    assert_eq!(
+        num(&r, "ratelimit-remaining"),
+        remaining - 1,
+        "413s cost no quota"
+    );
+}
+
+/// Sends a chunked POST over a raw socket and returns the whole response as text.
+async fn raw_chunked_post(addr: std::net::SocketAddr, key: &str, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/sum HTTP/1.1\r\nHost: x\r\napikey: {key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{size:x}\r\n"
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&vec![b'2'; size]).await.unwrap();
+    sock.write_all(b"\r\n0\r\n\r\n").await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_keys_are_data_not_code() {
+    let echo = echo_upstream().await;
+    let hostile = "k\"]] os.exit(1) --[[\\";
+    let gw = start(builder(echo.addr).consumer_key("canary", hostile));
+    let r = get(&gw, "/api/v1/sum", Some(hostile)).await;
+    assert_eq!(r.status(), 200, "{}", gw.error_log());
+    kong_error(
+        get(&gw, "/api/v1/sum", Some(CANARY)).await,
+        401,
+        "Unauthorized",
+    )
+    .await;
+}
+
+#[test]
+fn missing_secrets_and_tools_fail_clearly() {
+    let addr = "127.0.0.1:9".parse().unwrap();
+    let err = LocalGateway::committed()
+        .unwrap()
+        .upstream(addr)
+        .secret("SUM_API_ORIGIN_SECRET", "")
+        .start()
+        .unwrap_err();
+    assert!(
+        matches!(&err, GatewayError::MissingSecret { env_var, .. } if env_var == "SUM_API_ORIGIN_SECRET"),
+        "{err}"
+    );
+    let err = LocalGateway::committed()
+        .unwrap()
+        .origin_secret(ORIGIN)
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, GatewayError::NoUpstream), "{err}");
+    let err = LocalGateway::committed()
+        .unwrap()
+        .upstream(addr)
+        .origin_secret(ORIGIN)
+        .nginx("/nonexistent/nginx".into())
+        .start()
+        .unwrap_err();
+    assert!(err.to_string().contains("scripts/deps/apt.sh"), "{err}");
+    let err = LocalGateway::committed()
+        .unwrap()
+        .upstream(addr)
+        .origin_secret(ORIGIN)
+        .consumer_key("canary", "same")
+        .consumer_key("loadgen", "same")
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, GatewayError::DuplicateKey { .. }), "{err}");
+}
+
+#[test]
+fn origin_secret_with_a_line_break_is_refused_without_echoing_it() {
+    let err = LocalGateway::committed()
+        .unwrap()
+        .upstream("127.0.0.1:9".parse().unwrap())
+        .origin_secret("abc\r\nX-Evil: 1")
+        .start()
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("line break"), "{msg}");
+    assert!(!msg.contains("abc"), "the secret is not echoed: {msg}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drop_stops_nginx_and_removes_the_prefix() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr));
+    let addr = gw.addr();
+    let prefix = gw.prefix().to_owned();
+    let pid: i32 = std::fs::read_to_string(prefix.join("nginx.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Keys are owner-only on disk.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(prefix.join("lua/local_gateway_policy.lua"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "policy file mode {mode:o}");
+    drop(gw);
+    assert!(!prefix.exists(), "prefix removed");
+    assert!(std::net::TcpStream::connect(addr).is_err(), "port closed");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "master gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_down_gives_kongs_502_with_rate_limit_headers() {
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let gw = start(builder(dead));
+    let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
+    assert_eq!(num(&r, "ratelimit-limit"), 20, "{:?}", r.headers());
+    assert_eq!(num(&r, "ratelimit-remaining"), 19);
+    kong_error(
+        r,
+        502,
+        "An invalid response was received from the upstream server",
+    )
+    .await;
+}
