@@ -711,7 +711,8 @@ fn workflows_use_oidc_roles_and_existing_scripts_only() {
                 "{name}: OIDC needs id-token: write"
             );
             assert_eq!(
-                text.matches("configure-aws-credentials").count(),
+                text.matches("uses: aws-actions/configure-aws-credentials")
+                    .count(),
                 text.matches("role-to-assume:").count(),
                 "{name}: every AWS login assumes a role"
             );

@@ -93,13 +93,15 @@ resource "aws_ecs_task_definition" "canary" {
     essential              = true
     readonlyRootFilesystem = true
     command                = ["run", "--once"]
-    environment = [
+    environment = concat([
       { name = "CANARY_TARGET", value = var.target_url },
       { name = "CANARY_ENVIRONMENT", value = var.environment },
       { name = "CANARY_NAMESPACE", value = var.metrics_namespace },
       { name = "AWS_REGION", value = data.aws_region.current.region },
       { name = "LOG_FORMAT", value = "json" },
-    ]
+      ], var.rate_limit_per_minute == null ? [] : [
+      { name = "CANARY_RATE_LIMIT", value = tostring(var.rate_limit_per_minute) },
+    ])
     secrets = [{ name = "CANARY_API_KEY", valueFrom = var.api_key_secret_arn }]
     logConfiguration = {
       logDriver = "awslogs"

@@ -80,3 +80,9 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "rate_limit_per_minute" {
+  description = "The canary consumer's per-minute limit at the gateway (from gateway/kong.yaml); the canary checks RateLimit-Limit against it. null: not checked."
+  type        = number
+  default     = null
+}
