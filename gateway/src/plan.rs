@@ -103,7 +103,7 @@ fn matches(p: &PluginInstance, policy: &Policy, route: &Route, consumer: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Window;
+    use crate::policy::{Scope, Window};
 
     #[test]
     fn committed_policy_resolves_like_kong() {
@@ -137,5 +137,72 @@ mod tests {
         assert!(rate("loadgen").get(Window::Minute).unwrap() > 100);
         let size = api.sets[&Some("canary".into())].size.clone().unwrap();
         assert_eq!(size.allowed_bytes, 64 * 1024);
+    }
+
+    #[test]
+    fn precedence_follows_kong_consumer_route_service_global() {
+        let rl = |n: u32| format!("{{ name: rate-limiting, config: {{ minute: {n} }} }}");
+        let yaml = format!(
+            r#"
+_format_version: "3.0"
+services:
+  - name: s
+    url: http://upstream
+    plugins: [{svc}]
+    routes:
+      - name: r1
+        paths: [/one]
+        plugins: [{{ name: key-auth }}, {route}]
+      - name: r2
+        paths: [/two]
+        plugins: [{{ name: key-auth }}]
+consumers:
+  - username: a
+    keyauth_credentials: [{{ key: "{{vault://env/a}}" }}]
+    plugins: [{cons}]
+  - username: b
+    keyauth_credentials: [{{ key: "{{vault://env/b}}" }}]
+plugins:
+  - {glob}
+  - {{ name: rate-limiting, route: r2, consumer: b, config: {{ minute: 7 }} }}
+"#,
+            svc = rl(500),
+            route = rl(100),
+            cons = rl(10),
+            glob = rl(1000),
+        );
+        let policy = Policy::parse(&yaml).unwrap();
+        let plans = plan(&policy);
+        let minute = |route: &str, consumer: Option<&str>| {
+            let p = plans.iter().find(|p| p.route.name == route).unwrap();
+            p.sets[&consumer.map(str::to_owned)]
+                .rate
+                .as_ref()
+                .unwrap()
+                .limits
+                .get(Window::Minute)
+                .unwrap()
+        };
+        assert_eq!(minute("r1", Some("a")), 10, "consumer beats route");
+        assert_eq!(minute("r1", Some("b")), 100, "route beats service");
+        assert_eq!(minute("r2", Some("a")), 10, "consumer beats service");
+        assert_eq!(
+            minute("r2", Some("b")),
+            7,
+            "consumer+route beats everything"
+        );
+        assert_eq!(minute("r2", None), 500, "service beats global");
+        let scope = Scope {
+            consumer: Some("x".into()),
+            ..Scope::default()
+        };
+        assert!(
+            scope.rank()
+                < Scope {
+                    route: Some("r".into()),
+                    ..Scope::default()
+                }
+                .rank()
+        );
     }
 }
