@@ -337,7 +337,10 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
             vec!["report", s(&good), "--hgrm", s(&dir)],
             "is a directory",
         ),
-        (vec!["report", s(&good), "--html", ""], "a value is required"),
+        (
+            vec!["report", s(&good), "--html", ""],
+            "a value is required",
+        ),
         (
             vec!["report", s(&good), "--json", "/nonexistent-dir/r.json"],
             "does not exist",
@@ -518,4 +521,76 @@ fn the_html_report_renders_in_headless_chromium_with_its_plots() {
         size(&shot),
         size(&blank)
     );
+}
+
+/// Reads an hlog with Python's HdrHistogram (`hdrh.log.HistogramLogReader`) and prints, per
+/// tag, the summed count, max and p99, and the first interval's absolute start.
+const PY_READER: &str = r#"
+import json, sys
+from hdrh.histogram import HdrHistogram
+from hdrh.log import HistogramLogReader
+reader = HistogramLogReader(sys.argv[1], HdrHistogram(1, 3600000000, 3))
+sums, first = {}, None
+while True:
+    h = reader.get_next_interval_histogram()
+    if h is None:
+        break
+    if first is None:
+        first = h.get_start_time_stamp()
+    sums.setdefault(h.get_tag() or "", HdrHistogram(1, 3600000000, 3)).add(h)
+print(json.dumps({"first_ms": first, "tags": {t: {"count": s.get_total_count(),
+      "max": s.get_max_value(), "p99": s.get_value_at_percentile(99.0)} for t, s in sums.items()}}))
+"#;
+
+#[test]
+fn python_hdrhistogram_reads_the_interval_log() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = std::env::var_os("HDRH_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".deps/hdrh/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: install Python's hdrhistogram with scripts/deps/hdrh.sh (or set HDRH_PYTHON)",
+        python.display()
+    );
+    let dir = temp_dir("python");
+    let log = dir.join("run.hlog");
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_790_000_000_125);
+    write_log(&log, Some("gen-py"), wall, 1000.0, |_| true);
+    let script = dir.join("read.py");
+    std::fs::write(&script, PY_READER).expect("write the reader");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&log)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reader prints JSON");
+
+    let ours = summarize(&[HlogFile::read(&log).expect("reads")]).expect("summarizes");
+    assert_eq!(got["first_ms"], 1_790_000_000_125.0, "BaseTime + offset");
+    let tags = got["tags"].as_object().expect("tags");
+    assert_eq!(tags.len(), 1 + 2 * ours.by_outcome.len(), "{tags:?}");
+    let check = |tag: &str, h: &hdrhistogram::Histogram<u64>| {
+        let t = &tags[tag];
+        assert_eq!(t["count"], h.len(), "{tag} count");
+        assert_eq!(t["max"], h.max(), "{tag} max");
+        let (py, rs) = (
+            t["p99"].as_f64().expect("p99"),
+            h.value_at_quantile(0.99) as f64,
+        );
+        assert!(
+            (py - rs).abs() <= rs * 0.002,
+            "{tag} p99: python {py}, loadgen {rs}"
+        );
+    };
+    check("", &ours.corrected);
+    for (o, s) in &ours.by_outcome {
+        check(o.tag(), &s.corrected);
+        check(&format!("{}.uncorrected", o.tag()), &s.uncorrected);
+    }
 }
