@@ -311,10 +311,19 @@ fn remaining_check(t: &Transcript) -> Check {
         }
     });
     if !steps_ok {
+        let skipped = v
+            .windows(2)
+            .zip(seq.windows(2))
+            .any(|(p, o)| is_2xx(o[1]) && p[1] < p[0] - 1);
+        let why = if skipped {
+            " (a drop of more than one: other traffic on this consumer, or a gateway counting a request twice)"
+        } else {
+            ""
+        };
         return check(
             NAME,
             false,
-            format!("RateLimit-Remaining did not drop by exactly one per request: {shown}"),
+            format!("RateLimit-Remaining did not drop by exactly one per request: {shown}{why}"),
         );
     }
     let mismatch = seq.iter().find(|o| {
@@ -446,6 +455,31 @@ mod tests {
         assert!(
             c.evidence
                 .contains("several gateway nodes counting separately (local policy)")
+        );
+    }
+
+    #[test]
+    fn other_traffic_on_the_consumer_is_named() {
+        let mut t = good(10, 0);
+        // Someone else spent one between requests 3 and 4: 9, 8, 7, 5, 4, ...
+        t.burst.remove(3);
+        for o in t.burst.iter_mut().skip(3) {
+            if o.status == Some(200) {
+                let r = o.remaining.unwrap() - 1;
+                o.remaining = Some(r);
+                o.window_remaining.insert("minute".into(), r);
+            }
+        }
+        t.burst.remove(t.burst.len() - 2);
+        let checks = evaluate(&t, &TEN);
+        let c = checks
+            .iter()
+            .find(|c| c.name == "remaining_decrements")
+            .unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.evidence.contains("other traffic on this consumer"),
+            "{c:?}"
         );
     }
 
