@@ -2,17 +2,18 @@
 # Runs one load test on N ECS Fargate tasks of the loadgen stack, all starting their schedules at
 # the same instant (--start-at), then merges their interval logs exactly with `loadgen merge`.
 # Usage:
-#   scripts/distributed-loadtest.sh -n N [--env dev] [--start-delay 90] [--timeout 1800]
+#   scripts/distributed-loadtest.sh -n N [--env dev] [--start-delay SECONDS] [--timeout SECONDS]
 #       [--out DIR] [--slo EXPR ...] [--baseline FILE] -- <loadgen run arguments>
 # The run arguments are those of `loadgen run` (URL, --rate per generator, --duration, ...);
 # --start-at, --generator-id, --hlog and --json are added per task. --slo and --baseline judge
 # the merged result. Needs: aws CLI, terraform, python3, a local `loadgen` (or LOADGEN=path),
 # and the loadgen, compute and networking stacks applied (their outputs are read).
+# Defaults: --start-delay 90 (Fargate start-up), --timeout 1800, LOADTEST_POLL_SECONDS=15.
 # Exit codes: loadgen merge's (0 pass, 2 gate breached, 3 run invalid); 1 a task or AWS call
 # failed; 64 usage error.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
 
 count=""; env_name=dev; start_delay=90; timeout=1800; out=""; judge=()
 while (($#)); do
@@ -30,8 +31,11 @@ while (($#)); do
 done
 run_args=("$@")
 [[ $count =~ ^[0-9]{1,3}$ ]] && ((count >= 1 && count <= 100)) || { echo "-n must be 1..100" >&2; exit 64; }
-[[ $start_delay =~ ^[0-9]+$ ]] && ((start_delay >= 30)) || { echo "--start-delay: seconds, at least 30 (Fargate start-up)" >&2; exit 64; }
-[[ $timeout =~ ^[0-9]+$ ]] && ((timeout > start_delay)) || { echo "--timeout: seconds, more than --start-delay" >&2; exit 64; }
+[[ $start_delay =~ ^[0-9]{1,5}$ ]] && ((start_delay >= 1)) || { echo "--start-delay: whole seconds, at least 1" >&2; exit 64; }
+((start_delay >= 30)) || echo "warning: Fargate tasks take 30-90 s to start; a generator that starts after --start-at begins late" >&2
+poll=${LOADTEST_POLL_SECONDS:-15}
+[[ $poll =~ ^[0-9]{1,3}$ ]] && ((poll >= 1)) || { echo "LOADTEST_POLL_SECONDS: whole seconds, 1-999" >&2; exit 64; }
+[[ $timeout =~ ^[0-9]{1,6}$ ]] && ((timeout > start_delay)) || { echo "--timeout: seconds, more than --start-delay" >&2; exit 64; }
 ((${#run_args[@]})) || { echo "give the loadgen run arguments after --" >&2; exit 64; }
 for a in "${run_args[@]}"; do
   case $a in --start-at*|--generator-id*|--hlog*|--json*) echo "$a is set per task; remove it" >&2; exit 64 ;; esac
@@ -91,7 +95,7 @@ while :; do
     for t in "${tasks[@]}"; do aws ecs stop-task --cluster "$cluster" --task "$t" --reason "distributed-loadtest timeout" >/dev/null || true; done
     exit 1
   fi
-  sleep 15
+  sleep "$poll"
 done
 
 # 0 = pass, 2 = this generator's own gates breached, 3 = this generator invalid: its results
