@@ -228,6 +228,25 @@ async fn fails_against_a_gateway_without_auth() {
         String::from_utf8_lossy(&out.stderr).contains("no_key_401"),
         "{all}"
     );
+
+    // A JSON file that cannot be written is a failure of its own (exit 1), named.
+    let mut args = vec![
+        url.as_str(),
+        "--key-env",
+        "K1",
+        "--limit",
+        "5/second",
+        "--json",
+        "/nonexistent-dir/ratelimit.json",
+    ];
+    args.extend(POST);
+    let out = loadgen(&args, &[("K1", CANARY)]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent-dir/ratelimit.json"),
+        "{}",
+        text(&out)
+    );
     s.service.shutdown().await;
 }
 
