@@ -742,3 +742,67 @@ fn workflows_use_oidc_roles_and_existing_scripts_only() {
         assert!(release.contains(step), "release workflow lacks `{step}`");
     }
 }
+
+#[test]
+fn log_queries_read_the_log_groups_the_tasks_write_to() {
+    // The old project's log filter read a group nobody wrote to. Here every dashboard query
+    // names a template variable, the variable is the output of the stack whose task definition
+    // logs to exactly that group.
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let mut variables_used = BTreeSet::new();
+    for (path, text) in cloudwatch_dashboards() {
+        let raw = dashboard::check_cloudwatch(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        for query in raw.log_queries {
+            let source = query
+                .split("SOURCE '")
+                .nth(1)
+                .and_then(|s| s.split('\'').next())
+                .expect("SOURCE '<group>'");
+            assert!(
+                source == "${service_log_group}" || source == "${canary_log_group}",
+                "{path}: log query reads `{source}`, not a log group a task writes to"
+            );
+            variables_used.insert(source.to_string());
+        }
+    }
+    assert_eq!(
+        variables_used.len(),
+        2,
+        "the service and canary logs are both on a dashboard"
+    );
+    let root_main = squash(&read("terraform/environments/dev/observability/main.tf"));
+    assert!(root_main.contains(
+        "service_log_group=data.terraform_remote_state.compute.outputs.service_log_group"
+    ));
+    assert!(
+        root_main.contains("canary_log_group=data.terraform_remote_state.canary.outputs.log_group")
+    );
+    for (module, resource, output) in [
+        (
+            "compute",
+            "aws_cloudwatch_log_group.service",
+            "service_log_group",
+        ),
+        ("canary", "aws_cloudwatch_log_group.canary", "log_group"),
+    ] {
+        let outputs = squash(&read(&format!("terraform/modules/{module}/outputs.tf")));
+        assert!(
+            outputs.contains(&format!("output\"{output}\"{{description=")),
+            "{module} outputs {output}"
+        );
+        let block = outputs
+            .split(&format!("output\"{output}\""))
+            .nth(1)
+            .expect("output");
+        assert!(
+            block[..block.find('}').unwrap_or(block.len())]
+                .contains(&format!("value={resource}.name")),
+            "{module}.{output} is {resource}"
+        );
+        let main = squash(&read(&format!("terraform/modules/{module}/main.tf")));
+        assert!(
+            main.contains(&format!("awslogs-group={resource}.name")),
+            "{module}'s task logs to {resource}"
+        );
+    }
+}

@@ -738,3 +738,95 @@ async fn distributed_loadtest_fails_when_a_generator_fails() {
         text(&out)
     );
 }
+
+#[test]
+fn deploy_initialises_each_stack_with_its_own_state_and_applies_in_order() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("fake-terraform");
+    let log = dir.join("calls.log");
+    let shim = dir.join("terraform");
+    fs::write(
+        &shim,
+        format!("#!/usr/bin/env bash\necho \"$* | state_bucket=$TF_VAR_state_bucket prefix=$TF_VAR_state_key_prefix\" >> '{}'\n", log.display()),
+    )
+    .expect("write shim");
+    fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let deploy = |args: &[&str]| {
+        let _ = fs::remove_file(&log);
+        let out = run(Command::new(root().join("scripts/deploy.sh"))
+            .args(args)
+            .env("PATH", &path)
+            .env("TF_STATE_BUCKET", "state-bucket")
+            .env("TF_STATE_REGION", "eu-west-1"));
+        assert!(out.status.success(), "deploy.sh {args:?}:\n{}", text(&out));
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    let calls = deploy(&[]);
+    let stacks: Vec<String> = calls
+        .iter()
+        .filter(|c| c.contains(" apply "))
+        .map(|c| {
+            c.split("environments/dev/")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .expect("-chdir")
+                .to_string()
+        })
+        .collect();
+    let order_out = run(Command::new(root().join("scripts/deploy.sh")).arg("--print-order"));
+    let existing: Vec<String> = String::from_utf8_lossy(&order_out.stdout)
+        .lines()
+        .filter(|s| root().join("terraform/environments/dev").join(s).is_dir())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        stacks, existing,
+        "every existing stack applied, in dependency order"
+    );
+    for stack in &stacks {
+        let init = calls
+            .iter()
+            .position(|c| c.contains(&format!("dev/{stack} init")))
+            .expect("init");
+        let apply = calls
+            .iter()
+            .position(|c| c.contains(&format!("dev/{stack} apply")))
+            .expect("apply");
+        assert!(init < apply, "{stack}: init before apply");
+        let init_call = &calls[init];
+        for expected in [
+            "-backend-config=bucket=state-bucket".to_string(),
+            format!("-backend-config=key=sum-api/dev/{stack}.tfstate"),
+            "-backend-config=region=eu-west-1".to_string(),
+            "state_bucket=state-bucket prefix=sum-api/dev".to_string(),
+        ] {
+            assert!(
+                init_call.contains(&expected),
+                "{stack} init lacks {expected}: {init_call}"
+            );
+        }
+        assert!(calls[apply].contains("-auto-approve"));
+    }
+
+    let calls = deploy(&["--plan", "observability", "networking"]);
+    let planned: Vec<&String> = calls.iter().filter(|c| c.contains(" plan ")).collect();
+    assert_eq!(planned.len(), 2, "{calls:?}");
+    assert!(
+        planned[0].contains("dev/networking") && planned[1].contains("dev/observability"),
+        "dependency order, not argument order"
+    );
+    assert!(
+        !calls.iter().any(|c| c.contains(" apply ")),
+        "--plan never applies"
+    );
+}
