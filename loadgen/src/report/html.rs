@@ -543,4 +543,27 @@ mod tests {
             "a run shorter than a second shows all"
         );
     }
+
+    #[test]
+    fn an_empty_run_still_renders_every_plot() {
+        use crate::recorder::Recorder;
+        use crate::report::RunMeta;
+        use std::time::{Duration, Instant, SystemTime};
+        let summary = Recorder::new(Instant::now(), SystemTime::now()).summary();
+        let meta = RunMeta {
+            url: "http://127.0.0.1:9/<x>".into(),
+            model: "open".into(),
+            connections: Some(1),
+            target_rate: Some(10.0),
+            achieved_rate: 0.0,
+            duration: Duration::from_secs(1),
+            generator_id: None,
+            self_check: None,
+        };
+        let report = Report::build(&summary, &meta, &[], None);
+        let page = render(&report, &summary).expect("renders");
+        assert_eq!(page.matches("<svg").count(), 4);
+        assert!(page.contains("Verdict: INVALID"));
+        assert!(page.contains("http://127.0.0.1:9/&lt;x&gt;"));
+    }
 }
