@@ -830,3 +830,67 @@ fn deploy_initialises_each_stack_with_its_own_state_and_applies_in_order() {
         "--plan never applies"
     );
 }
+
+#[test]
+fn tfvars_examples_are_formatted_and_set_only_declared_variables() {
+    let envs = root().join("terraform/environments/dev");
+    let mut checked = 0;
+    for entry in fs::read_dir(&envs)
+        .expect("environments/dev")
+        .filter_map(Result::ok)
+    {
+        let example = entry.path().join("terraform.tfvars.example");
+        let Ok(example_text) = fs::read_to_string(&example) else {
+            continue;
+        };
+        checked += 1;
+        let mut fmt = terraform();
+        fmt.args(["fmt", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = fmt.spawn().expect("terraform fmt -");
+        {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(example_text.as_bytes())
+                .expect("write");
+        }
+        let out = child.wait_with_output().expect("terraform fmt output");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            example.display(),
+            text(&out)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            example_text,
+            "{} is not `terraform fmt`-formatted",
+            example.display()
+        );
+        let mut declared = String::new();
+        for tf in fs::read_dir(entry.path())
+            .expect("stack")
+            .filter_map(Result::ok)
+        {
+            if tf.path().extension().is_some_and(|e| e == "tf") {
+                declared.push_str(&fs::read_to_string(tf.path()).expect("tf"));
+            }
+        }
+        for line in example_text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains('='))
+        {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            assert!(
+                declared.contains(&format!("variable \"{name}\"")),
+                "{}: `{name}` is not a variable of the stack",
+                example.display()
+            );
+        }
+    }
+    assert!(checked >= 6);
+}
