@@ -655,7 +655,8 @@ async fn hostile_input_table() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// A plain current-thread runtime, as other crates' tests use when they start the service.
+#[tokio::test]
 async fn request_ids_are_kept_or_replaced() {
     let running = service::start(common::config(&[]))
         .await
