@@ -7,14 +7,13 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "test-only components (Debian packages, LocalStack, checkov)"
+step "test-only components (Debian packages, LocalStack, checkov, Python hdrhistogram)"
 scripts/deps/apt.sh
 LOCALSTACK_PYTHON=$(scripts/deps/localstack.sh)
 export LOCALSTACK_PYTHON
-if [[ -x scripts/deps/checkov.sh ]]; then
-  CHECKOV=$(scripts/deps/checkov.sh)
-  export CHECKOV
-fi
+CHECKOV=$(scripts/deps/checkov.sh)
+HDRH_PYTHON=$(scripts/deps/hdrh.sh)
+export CHECKOV HDRH_PYTHON
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
