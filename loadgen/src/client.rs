@@ -1,17 +1,25 @@
 //! The HTTP client: connections (HTTP/1.1 keep-alive or HTTP/2, plain or TLS via rustls with
 //! the ring provider) driven directly through `hyper::client::conn`, and one request exchange
 //! that classifies its outcome. Nothing here allocates per request beyond what hyper needs.
+//!
+//! An HTTP/1.1 connection is driven inside the task that uses it (no second task per
+//! connection, so no cross-thread wake-ups per request): the request and body futures are
+//! polled together with the connection's own future.
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};
-use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
+use hyper_rustls::{ConfigBuilderExt, HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::config::{Endpoint, Target};
@@ -41,12 +49,64 @@ pub struct Connector {
     http2: bool,
 }
 
+type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+type Driver = Pin<Box<http1::Connection<Io, Full<Bytes>>>>;
+
+/// An HTTP/1.1 connection and its driver, polled by the owning task (or, once
+/// [`H1::send_request`] was used, by a task of its own).
+pub struct H1 {
+    send: http1::SendRequest<Full<Bytes>>,
+    driver: Option<Driver>,
+    closed: bool,
+}
+
 /// One usable connection (or HTTP/2 stream handle).
 pub enum Conn {
     /// HTTP/1.1, one request at a time.
-    H1(http1::SendRequest<Full<Bytes>>),
-    /// HTTP/2; clones share the TCP connection.
+    H1(H1),
+    /// HTTP/2; clones share the TCP connection (driven by its own task).
     H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl H1 {
+    /// Sends `req` for a caller that reads the response body itself (not the load loop): the
+    /// driver moves to a task of its own first, so the body makes progress without [`exchange`].
+    pub async fn send_request(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
+        if let Some(driver) = self.driver.take() {
+            tokio::spawn(driver);
+        }
+        self.send.send_request(req).await
+    }
+
+    /// Polls the driver once without waiting, so that it notices a close (a `Connection:
+    /// close` response, or the server closing an idle connection).
+    async fn poll_driver(&mut self) {
+        let Some(driver) = self.driver.as_mut().filter(|_| !self.closed) else {
+            return;
+        };
+        if poll_fn(|cx| Poll::Ready(driver.as_mut().poll(cx).is_ready())).await {
+            self.closed = true;
+        }
+    }
+
+    /// Waits for `fut` while driving the connection.
+    async fn drive<F: Future>(&mut self, fut: F) -> F::Output {
+        let Some(driver) = self.driver.as_mut() else {
+            return fut.await;
+        };
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut fut => return out,
+                _ = &mut *driver, if !self.closed => self.closed = true,
+            }
+        }
+    }
 }
 
 impl Conn {
@@ -61,7 +121,25 @@ impl Conn {
     /// Whether this connection can carry another request after waiting for readiness.
     pub async fn ready(&mut self) -> bool {
         match self {
-            Conn::H1(s) => s.ready().await.is_ok(),
+            Conn::H1(c) => {
+                c.poll_driver().await;
+                if c.closed {
+                    return false;
+                }
+                let H1 {
+                    send,
+                    driver,
+                    closed,
+                } = c;
+                let Some(driver) = driver.as_mut() else {
+                    return send.ready().await.is_ok();
+                };
+                tokio::select! {
+                    biased;
+                    r = send.ready() => r.is_ok(),
+                    _ = &mut *driver => { *closed = true; false }
+                }
+            }
             Conn::H2(s) => s.ready().await.is_ok(),
         }
     }
@@ -85,24 +163,48 @@ impl Connector {
         let mut tls = if endpoint.https {
             builder
                 .with_native_roots()
-                .map_err(|e| ClientError::Tls(format!("{e}; install the system CA certificates (ca-certificates)")))?
+                .map_err(|e| {
+                    ClientError::Tls(format!(
+                        "{e}; install the system CA certificates (ca-certificates)"
+                    ))
+                })?
                 .with_no_client_auth()
         } else {
             // Plain HTTP never uses the TLS config; skip loading the system store.
-            builder.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth()
+            builder
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
         };
-        tls.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        tls.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         let inner = HttpsConnector::from((http, tls));
-        Ok(Connector { inner, endpoint: endpoint.clone(), http2 })
+        Ok(Connector {
+            inner,
+            endpoint: endpoint.clone(),
+            http2,
+        })
     }
 
     /// Opens a connection: TCP, TLS when https, then the HTTP/1.1 or HTTP/2 handshake. The
     /// connection's driver runs as its own task and ends when the connection closes.
     pub async fn connect(&self) -> Result<Conn, ClientError> {
-        let err = |why: String| ClientError::Connect { endpoint: self.endpoint.base.to_string(), why };
+        let err = |why: String| ClientError::Connect {
+            endpoint: self.endpoint.base.to_string(),
+            why,
+        };
         let mut inner = self.inner.clone();
-        let io = inner.call(self.endpoint.base.clone()).await.map_err(|e| err(e.to_string()))?;
-        let h2 = if self.endpoint.https { io.connected().is_negotiated_h2() } else { self.http2 };
+        let io = inner
+            .call(self.endpoint.base.clone())
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let h2 = if self.endpoint.https {
+            io.connected().is_negotiated_h2()
+        } else {
+            self.http2
+        };
         if h2 {
             let (send, conn) = http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
@@ -112,9 +214,15 @@ impl Connector {
             tokio::spawn(conn);
             Ok(Conn::H2(send))
         } else {
-            let (send, conn) = http1::Builder::new().handshake(io).await.map_err(|e| err(e.to_string()))?;
-            tokio::spawn(conn);
-            Ok(Conn::H1(send))
+            let (send, driver) = http1::Builder::new()
+                .handshake(io)
+                .await
+                .map_err(|e| err(e.to_string()))?;
+            Ok(Conn::H1(H1 {
+                send,
+                driver: Some(Box::pin(driver)),
+                closed: false,
+            }))
         }
     }
 }
@@ -136,7 +244,11 @@ pub struct Exchange {
 pub fn build_request(target: &Target, h2: bool) -> Request<Full<Bytes>> {
     let mut req = Request::new(Full::new(target.body.clone()));
     *req.method_mut() = target.method.clone();
-    *req.uri_mut() = if h2 { target.uri.clone() } else { target.path.clone() };
+    *req.uri_mut() = if h2 {
+        target.uri.clone()
+    } else {
+        target.path.clone()
+    };
     *req.headers_mut() = target.headers.clone();
     if h2 {
         // HTTP/2 carries the authority in the :authority pseudo-header.
@@ -148,22 +260,53 @@ pub fn build_request(target: &Target, h2: bool) -> Request<Full<Bytes>> {
 /// Sends `req` and reads the whole response body (discarding it) so that the connection can be
 /// reused. A failure of the exchange is an `Error` outcome; timeouts are the caller's business.
 pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
-    let response = match conn {
-        Conn::H1(s) => s.send_request(req).await,
-        Conn::H2(s) => s.send_request(req).await,
+    let failed = |status| Exchange {
+        outcome: Outcome::Error,
+        status,
+        done: Instant::now(),
+        reusable: false,
     };
-    let response = match response {
-        Ok(r) => r,
-        Err(_) => {
-            return Exchange { outcome: Outcome::Error, status: None, done: Instant::now(), reusable: false };
+    match conn {
+        Conn::H1(c) => {
+            let fut = c.send.send_request(req);
+            let Ok(response) = c.drive(fut).await else {
+                return failed(None);
+            };
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            loop {
+                match c.drive(body.frame()).await {
+                    None => break,
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) => return failed(Some(status)),
+                }
+            }
+            let done = Instant::now();
+            c.poll_driver().await;
+            Exchange {
+                outcome: Outcome::from_status(status),
+                status: Some(status),
+                done,
+                reusable: !c.closed,
+            }
         }
-    };
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        if frame.is_err() {
-            return Exchange { outcome: Outcome::Error, status: Some(status), done: Instant::now(), reusable: false };
+        Conn::H2(s) => {
+            let Ok(response) = s.send_request(req).await else {
+                return failed(None);
+            };
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            while let Some(frame) = body.frame().await {
+                if frame.is_err() {
+                    return failed(Some(status));
+                }
+            }
+            Exchange {
+                outcome: Outcome::from_status(status),
+                status: Some(status),
+                done: Instant::now(),
+                reusable: true,
+            }
         }
     }
-    Exchange { outcome: Outcome::from_status(status), status: Some(status), done: Instant::now(), reusable: true }
 }

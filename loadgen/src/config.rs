@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::cli::RunArgs;
 use crate::report::Report;
-use crate::verdict::Baseline;
 use crate::slo::{Slo, SloError, parse_fraction};
+use crate::verdict::Baseline;
 
 /// Largest request body accepted from a flag or file (64 MiB): a load test body is kept in
 /// memory and shared by every request.
@@ -228,23 +228,32 @@ impl RunConfig {
         let model = match args.rate {
             None => Model::Closed,
             Some(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Model::Open { rate: r },
-            Some(r) => return Err(invalid(format!("--rate {r}: must be a number of requests/s above 0 (at most 1e7)"))),
+            Some(r) => {
+                return Err(invalid(format!(
+                    "--rate {r}: must be a number of requests/s above 0 (at most 1e7)"
+                )));
+            }
         };
         if args.connections == 0 || args.connections > MAX_CONNECTIONS {
-            return Err(invalid(format!("--connections {}: must be 1..={MAX_CONNECTIONS}", args.connections)));
+            return Err(invalid(format!(
+                "--connections {}: must be 1..={MAX_CONNECTIONS}",
+                args.connections
+            )));
         }
         let stop = match (args.duration, args.requests) {
             (_, Some(0)) => return Err(invalid("--requests must be at least 1")),
             (_, Some(n)) => Stop::Requests(n),
-            (Some(d), None) if d.is_zero() => return Err(invalid("--duration must be longer than 0s")),
+            (Some(d), None) if d.is_zero() => {
+                return Err(invalid("--duration must be longer than 0s"));
+            }
             (Some(d), None) => Stop::Duration(d),
             (None, None) => Stop::Duration(Duration::from_secs(10)),
         };
         if args.timeout.is_zero() {
             return Err(invalid("--timeout must be longer than 0s"));
         }
-        let max_regression =
-            parse_fraction(&args.max_regression).map_err(|e| invalid(format!("--max-regression {e}")))?;
+        let max_regression = parse_fraction(&args.max_regression)
+            .map_err(|e| invalid(format!("--max-regression {e}")))?;
         let baseline = match &args.baseline {
             None => None,
             Some(p) => {
@@ -253,17 +262,30 @@ impl RunConfig {
                     path: p.clone(),
                     source,
                 })?;
-                let report: Report = serde_json::from_str(&text)
-                    .map_err(|e| invalid(format!("baseline `{}` is not a loadgen JSON report: {e}", p.display())))?;
-                Some(Baseline { source: p.display().to_string(), report, max_regression })
+                let report: Report = serde_json::from_str(&text).map_err(|e| {
+                    invalid(format!(
+                        "baseline `{}` is not a loadgen JSON report: {e}",
+                        p.display()
+                    ))
+                })?;
+                Some(Baseline {
+                    source: p.display().to_string(),
+                    report,
+                    max_regression,
+                })
             }
         };
         let start_at = match &args.start_at {
             None => None,
             Some(s) => {
-                let t = humantime::parse_rfc3339_weak(s.trim())
-                    .map_err(|e| invalid(format!("--start-at `{s}`: {e}; write RFC 3339 like 2026-01-01T12:00:00Z")))?;
-                let late = SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO);
+                let t = humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
+                    invalid(format!(
+                        "--start-at `{s}`: {e}; write RFC 3339 like 2026-01-01T12:00:00Z"
+                    ))
+                })?;
+                let late = SystemTime::now()
+                    .duration_since(t)
+                    .unwrap_or(Duration::ZERO);
                 if late > Duration::from_secs(1) {
                     return Err(invalid(format!(
                         "--start-at `{s}` is {} in the past; choose a time a little ahead so all generators can wait for it",
@@ -274,9 +296,13 @@ impl RunConfig {
             }
         };
         if let Some(id) = &args.generator_id
-            && (id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_control() || c.is_whitespace()))
+            && (id.is_empty()
+                || id.len() > 128
+                || id.chars().any(|c| c.is_control() || c.is_whitespace()))
         {
-            return Err(invalid("--generator-id: 1..128 printable characters without spaces"));
+            return Err(invalid(
+                "--generator-id: 1..128 printable characters without spaces",
+            ));
         }
         if let Some(p) = &args.json
             && p.is_empty()
@@ -320,42 +346,74 @@ impl RunConfig {
 }
 
 fn parse_header(h: &str) -> Result<(HeaderName, HeaderValue), ConfigError> {
-    let (name, value) = h.split_once(':').ok_or_else(|| ConfigError::Header(h.to_string()))?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| ConfigError::Header(h.to_string()))?;
-    let value = HeaderValue::from_str(value.trim()).map_err(|_| ConfigError::Header(h.to_string()))?;
+    let (name, value) = h
+        .split_once(':')
+        .ok_or_else(|| ConfigError::Header(h.to_string()))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| ConfigError::Header(h.to_string()))?;
+    let value =
+        HeaderValue::from_str(value.trim()).map_err(|_| ConfigError::Header(h.to_string()))?;
     Ok((name, value))
 }
 
 fn header_from_env(name: &str, var: &str) -> Result<(HeaderName, HeaderValue), ConfigError> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| invalid(format!("--header-env: `{name}` is not a valid header name")))?;
-    let err = || ConfigError::HeaderEnv { header: name.to_string(), var: var.to_string() };
+    let err = || ConfigError::HeaderEnv {
+        header: name.to_string(),
+        var: var.to_string(),
+    };
     let value = std::env::var(var).map_err(|_| err())?;
-    let mut value = HeaderValue::from_str(value.trim())
-        .map_err(|_| invalid(format!("--header-env: the value of `{var}` is not a valid header value")))?;
+    let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        invalid(format!(
+            "--header-env: the value of `{var}` is not a valid header value"
+        ))
+    })?;
     value.set_sensitive(true);
     Ok((name, value))
 }
 
 fn check_body_len(b: Bytes) -> Result<Bytes, ConfigError> {
     if b.len() as u64 > MAX_BODY_BYTES {
-        return Err(invalid(format!("request body is {} bytes; at most {MAX_BODY_BYTES}", b.len())));
+        return Err(invalid(format!(
+            "request body is {} bytes; at most {MAX_BODY_BYTES}",
+            b.len()
+        )));
     }
     Ok(b)
 }
 
 fn read_body(path: &Path) -> Result<Bytes, ConfigError> {
-    let read = |source| ConfigError::Read { what: "body file", path: path.to_path_buf(), source };
+    let read = |source| ConfigError::Read {
+        what: "body file",
+        path: path.to_path_buf(),
+        source,
+    };
     let len = std::fs::metadata(path).map_err(read)?.len();
     if len > MAX_BODY_BYTES {
-        return Err(invalid(format!("body file `{}` is {len} bytes; at most {MAX_BODY_BYTES}", path.display())));
+        return Err(invalid(format!(
+            "body file `{}` is {len} bytes; at most {MAX_BODY_BYTES}",
+            path.display()
+        )));
     }
     Ok(Bytes::from(std::fs::read(path).map_err(read)?))
 }
 
-fn make_target(url: &str, method: &str, mut headers: HeaderMap, body: Bytes, weight: u32) -> Result<Target, ConfigError> {
-    let bad = |why: &str| ConfigError::Url { url: url.to_string(), why: why.to_string() };
-    let uri: Uri = url.trim().parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+fn make_target(
+    url: &str,
+    method: &str,
+    mut headers: HeaderMap,
+    body: Bytes,
+    weight: u32,
+) -> Result<Target, ConfigError> {
+    let bad = |why: &str| ConfigError::Url {
+        url: url.to_string(),
+        why: why.to_string(),
+    };
+    let uri: Uri = url
+        .trim()
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         _ => return Err(bad("the scheme must be http:// or https://")),
@@ -365,7 +423,9 @@ fn make_target(url: &str, method: &str, mut headers: HeaderMap, body: Bytes, wei
         return Err(bad("no host"));
     }
     if authority.as_str().contains('@') {
-        return Err(bad("credentials in the URL are not supported; use --header-env"));
+        return Err(bad(
+            "credentials in the URL are not supported; use --header-env",
+        ));
     }
     let path: Uri = uri
         .path_and_query()
@@ -375,25 +435,45 @@ fn make_target(url: &str, method: &str, mut headers: HeaderMap, body: Bytes, wei
     let method = Method::from_bytes(method.trim().as_bytes())
         .map_err(|_| invalid(format!("bad method `{method}`")))?;
     if !headers.contains_key(HOST) {
-        let host = HeaderValue::from_str(authority.as_str()).map_err(|_| bad("host is not a valid header value"))?;
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| bad("host is not a valid header value"))?;
         headers.insert(HOST, host);
     }
     if weight == 0 || weight > 1_000_000 {
-        return Err(invalid(format!("weight {weight} of `{url}`: must be 1..=1000000")));
+        return Err(invalid(format!(
+            "weight {weight} of `{url}`: must be 1..=1000000"
+        )));
     }
-    Ok(Target { method, uri, path, headers, body: check_body_len(body)?, weight })
+    Ok(Target {
+        method,
+        uri,
+        path,
+        headers,
+        body: check_body_len(body)?,
+        weight,
+    })
 }
 
 fn read_targets(path: &Path, common: &HeaderMap) -> Result<Vec<Target>, ConfigError> {
-    let bad = |why: String| ConfigError::Targets { path: path.to_path_buf(), why };
+    let bad = |why: String| ConfigError::Targets {
+        path: path.to_path_buf(),
+        why,
+    };
     let len = std::fs::metadata(path)
-        .map_err(|source| ConfigError::Read { what: "targets file", path: path.to_path_buf(), source })?
+        .map_err(|source| ConfigError::Read {
+            what: "targets file",
+            path: path.to_path_buf(),
+            source,
+        })?
         .len();
     if len > MAX_BODY_BYTES {
         return Err(bad(format!("{len} bytes is too large")));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { what: "targets file", path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        what: "targets file",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let entries: Vec<TargetEntry> = serde_json::from_str(&text).map_err(|e| {
         bad(format!("{e}; expected a JSON array of {{\"url\", \"method\", \"headers\", \"header_env\", \"body\" or \"body_file\", \"weight\"}}"))
     })?;
@@ -401,35 +481,52 @@ fn read_targets(path: &Path, common: &HeaderMap) -> Result<Vec<Target>, ConfigEr
         return Err(bad("no entries".into()));
     }
     if entries.len() > MAX_TARGETS {
-        return Err(bad(format!("{} entries; at most {MAX_TARGETS}", entries.len())));
+        return Err(bad(format!(
+            "{} entries; at most {MAX_TARGETS}",
+            entries.len()
+        )));
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let mut targets = Vec::with_capacity(entries.len());
     for (i, e) in entries.into_iter().enumerate() {
         let mut headers = common.clone();
         for (name, value) in &e.headers {
-            let (n, v) = parse_header(&format!("{name}: {value}")).map_err(|err| bad(format!("entry {i}: {err}")))?;
+            let (n, v) = parse_header(&format!("{name}: {value}"))
+                .map_err(|err| bad(format!("entry {i}: {err}")))?;
             headers.insert(n, v);
         }
         for (name, var) in &e.header_env {
-            let (n, v) = header_from_env(name, var).map_err(|err| bad(format!("entry {i}: {err}")))?;
+            let (n, v) =
+                header_from_env(name, var).map_err(|err| bad(format!("entry {i}: {err}")))?;
             headers.insert(n, v);
         }
         let body = match (e.body, e.body_file) {
-            (Some(_), Some(_)) => return Err(bad(format!("entry {i}: give `body` or `body_file`, not both"))),
+            (Some(_), Some(_)) => {
+                return Err(bad(format!(
+                    "entry {i}: give `body` or `body_file`, not both"
+                )));
+            }
             (Some(b), None) => Bytes::from(b.into_bytes()),
             (None, Some(f)) => read_body(&base.join(f))?,
             (None, None) => Bytes::new(),
         };
         let method = e.method.as_deref().unwrap_or("GET");
-        targets.push(make_target(&e.url, method, headers, body, e.weight).map_err(|err| bad(format!("entry {i}: {err}")))?);
+        targets.push(
+            make_target(&e.url, method, headers, body, e.weight)
+                .map_err(|err| bad(format!("entry {i}: {err}")))?,
+        );
     }
     Ok(targets)
 }
 
 fn endpoint_of(targets: &[Target]) -> Result<Endpoint, ConfigError> {
     let first = &targets[0].uri;
-    let key = |u: &Uri| (u.scheme_str().map(str::to_owned), u.authority().map(|a| a.as_str().to_ascii_lowercase()));
+    let key = |u: &Uri| {
+        (
+            u.scheme_str().map(str::to_owned),
+            u.authority().map(|a| a.as_str().to_ascii_lowercase()),
+        )
+    };
     if let Some(other) = targets.iter().find(|t| key(&t.uri) != key(first)) {
         return Err(invalid(format!(
             "all targets must share one scheme://host:port (one connection pool); `{}` differs from `{first}`",
@@ -441,7 +538,10 @@ fn endpoint_of(targets: &[Target]) -> Result<Endpoint, ConfigError> {
     let base: Uri = format!("{scheme}://{authority}/")
         .parse()
         .map_err(|_| invalid(format!("bad URL `{first}`")))?;
-    Ok(Endpoint { base, https: scheme == "https" })
+    Ok(Endpoint {
+        base,
+        https: scheme == "https",
+    })
 }
 
 /// A deterministic, smoothly interleaved order of target indexes honouring the weights
@@ -450,7 +550,10 @@ pub fn mix_order(targets: &[Target]) -> Vec<u32> {
     let total: u64 = targets.iter().map(|t| u64::from(t.weight)).sum();
     // Scale weights down when their sum is huge: the order only needs the proportions.
     let scale = total.div_ceil(100_000).max(1);
-    let weights: Vec<i64> = targets.iter().map(|t| (i64::from(t.weight) / scale as i64).max(1)).collect();
+    let weights: Vec<i64> = targets
+        .iter()
+        .map(|t| (i64::from(t.weight) / scale as i64).max(1))
+        .collect();
     let sum: i64 = weights.iter().sum();
     let mut current = vec![0i64; weights.len()];
     let mut order = Vec::with_capacity(sum as usize);

@@ -23,9 +23,11 @@ pub struct LiveSlot {
 impl LiveSlot {
     /// Counts one measured request. A single writer, so load+store instead of a locked add.
     pub fn add(&self, outcome: Outcome) {
-        self.done.store(self.done.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.done
+            .store(self.done.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if !matches!(outcome, Outcome::Success | Outcome::Redirect) {
-            self.failed.store(self.failed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            self.failed
+                .store(self.failed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
     }
 }
@@ -38,7 +40,9 @@ pub struct Live {
 impl Live {
     /// Counters for `workers` workers.
     pub fn new(workers: usize) -> Live {
-        Live { slots: (0..workers).map(|_| LiveSlot::default()).collect() }
+        Live {
+            slots: (0..workers).map(|_| LiveSlot::default()).collect(),
+        }
     }
 
     /// Worker `w`'s counters.
@@ -49,7 +53,10 @@ impl Live {
     /// (requests, failed) so far.
     pub fn totals(&self) -> (u64, u64) {
         self.slots.iter().fold((0, 0), |(d, f), s| {
-            (d + s.done.load(Ordering::Relaxed), f + s.failed.load(Ordering::Relaxed))
+            (
+                d + s.done.load(Ordering::Relaxed),
+                f + s.failed.load(Ordering::Relaxed),
+            )
         })
     }
 }
@@ -84,9 +91,12 @@ impl Progress {
                 }
                 let now = Instant::now();
                 let (done, failed) = live.totals();
-                let rps = (done - last.0) as f64 / now.duration_since(last.1).as_secs_f64().max(1e-3);
+                let rps =
+                    (done - last.0) as f64 / now.duration_since(last.1).as_secs_f64().max(1e-3);
                 last = (done, now);
-                let p99 = recorder.last_interval().map_or("-".to_string(), |i| format!("{:.2}ms", i.p99_us as f64 / 1000.0));
+                let p99 = recorder.last_interval().map_or("-".to_string(), |i| {
+                    format!("{:.2}ms", i.p99_us as f64 / 1000.0)
+                });
                 let total = end.saturating_duration_since(epoch).as_secs();
                 let target = target_rate.map_or(String::new(), |r| format!("/{r:.0}"));
                 let mut err = std::io::stderr().lock();

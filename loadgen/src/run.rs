@@ -59,7 +59,10 @@ struct WorkerResult {
 
 /// Runs `cfg` on its own runtime (named worker threads, `cfg.threads` of them) and returns
 /// the measurements. `sink` receives each finished second (the `--hlog` writer).
-pub fn run_blocking(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Result<Measured, RunError> {
+pub fn run_blocking(
+    cfg: &RunConfig,
+    sink: Option<Box<dyn IntervalSink>>,
+) -> Result<Measured, RunError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .thread_name(WORKER_THREAD_NAME)
@@ -70,7 +73,10 @@ pub fn run_blocking(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Res
 }
 
 /// Runs `cfg` on the current runtime.
-pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Result<Measured, RunError> {
+pub async fn execute(
+    cfg: &RunConfig,
+    sink: Option<Box<dyn IntervalSink>>,
+) -> Result<Measured, RunError> {
     let connector = Connector::new(&cfg.endpoint, cfg.http2)?;
     let workers = cfg.connections;
     let shared = Arc::new(Shared {
@@ -91,7 +97,10 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
         let conn = if w % h2_streams != 0 {
             shared_h2.as_ref().and_then(Conn::share)
         } else {
-            let c = timeout(cfg.timeout, shared.connector.connect()).await.ok().and_then(Result::ok);
+            let c = timeout(cfg.timeout, shared.connector.connect())
+                .await
+                .ok()
+                .and_then(Result::ok);
             if cfg.http2 {
                 shared_h2 = c.as_ref().and_then(Conn::share);
             }
@@ -120,9 +129,11 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
             (Some(s), e, end)
         }
         (Model::Closed, Stop::Duration(d)) => (None, start + cfg.warmup, start + cfg.warmup + d),
-        (Model::Closed, Stop::Requests(_)) => {
-            (None, start + cfg.warmup, start + cfg.warmup + Duration::from_secs(366 * 24 * 3600))
-        }
+        (Model::Closed, Stop::Requests(_)) => (
+            None,
+            start + cfg.warmup,
+            start + cfg.warmup + Duration::from_secs(366 * 24 * 3600),
+        ),
     };
     let epoch_wall = now_w + epoch.saturating_duration_since(now_i);
     let root = Recorder::new(epoch, epoch_wall);
@@ -153,7 +164,14 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
     }
     let _ = start_tx.send(Some(start));
 
-    let progress = Progress::spawn(!cfg.quiet, Arc::clone(&shared.live), root.fork(), epoch, window_end, cfg.rate());
+    let progress = Progress::spawn(
+        !cfg.quiet,
+        Arc::clone(&shared.live),
+        root.fork(),
+        epoch,
+        window_end,
+        cfg.rate(),
+    );
     sleep_until(epoch.into()).await;
     let clock_start = ThreadClock::sample(WORKER_THREAD_NAME);
     let end_probe = tokio::spawn(async move {
@@ -177,7 +195,9 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
             Ok(Err(e)) => tracing::error!(error = %e, "a connection task failed"),
             Err(_) => {
                 abort.abort();
-                tracing::warn!("a connection task did not finish within the drain deadline; its requests are lost");
+                tracing::warn!(
+                    "a connection task did not finish within the drain deadline; its requests are lost"
+                );
             }
         }
     }
@@ -208,14 +228,21 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
     let self_check = SelfCheck::new(
         &lag,
         queued,
-        clock_start.zip(clock_end).map(|(a, b)| b.busy_since(&a, window, cfg.threads)),
+        clock_start
+            .zip(clock_end)
+            .map(|(a, b)| b.busy_since(&a, window, cfg.threads)),
         cfg.max_lag,
         cfg.rate(),
         achieved_rate,
     );
     let meta = RunMeta {
         url: cfg.label.clone(),
-        model: if cfg.rate().is_some() { "open" } else { "closed" }.to_string(),
+        model: if cfg.rate().is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_string(),
         connections: Some(cfg.connections),
         target_rate: cfg.rate(),
         achieved_rate,
@@ -227,14 +254,23 @@ pub async fn execute(cfg: &RunConfig, sink: Option<Box<dyn IntervalSink>>) -> Re
 }
 
 fn rate_of(n: u64, d: Duration) -> f64 {
-    if d.is_zero() { 0.0 } else { n as f64 / d.as_secs_f64() }
+    if d.is_zero() {
+        0.0
+    } else {
+        n as f64 / d.as_secs_f64()
+    }
 }
 
 /// Sends one request of `target`, (re)connecting first when needed; the timeout covers
 /// connecting, waiting for the connection and the whole response.
 async fn send_one(sh: &Shared, conn: &mut Option<Conn>, target: &Target) -> (Instant, Exchange) {
     let started = Instant::now();
-    let failed = |outcome, done| Exchange { outcome, status: None, done, reusable: false };
+    let failed = |outcome, done| Exchange {
+        outcome,
+        status: None,
+        done,
+        reusable: false,
+    };
     let deadline = started + sh.timeout;
     if let Some(c) = conn.as_mut() {
         match timeout_at(deadline.into(), c.ready()).await {
@@ -314,7 +350,12 @@ async fn open_worker(
             }
         }
     }
-    WorkerResult { recorder: rec, lag, sent_in_window, queued }
+    WorkerResult {
+        recorder: rec,
+        lag,
+        sent_in_window,
+        queued,
+    }
 }
 
 async fn closed_worker(
@@ -349,7 +390,12 @@ async fn closed_worker(
             sleep_until((Instant::now() + Duration::from_millis(10)).into()).await;
         }
     }
-    WorkerResult { recorder: rec, lag: new_histogram(), sent_in_window: 0, queued: 0 }
+    WorkerResult {
+        recorder: rec,
+        lag: new_histogram(),
+        sent_in_window: 0,
+        queued: 0,
+    }
 }
 
 fn micros(d: Duration) -> u64 {

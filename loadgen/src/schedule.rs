@@ -23,18 +23,31 @@ pub struct OpenSchedule {
 impl OpenSchedule {
     /// A schedule starting at `start`, `rate` slots per second, whose measured part begins at
     /// `start + warmup` and ends after `measure` or after `requests` measured slots.
-    pub fn new(start: Instant, rate: f64, warmup: Duration, measure: Option<Duration>, requests: Option<u64>) -> OpenSchedule {
+    pub fn new(
+        start: Instant,
+        rate: f64,
+        warmup: Duration,
+        measure: Option<Duration>,
+        requests: Option<u64>,
+    ) -> OpenSchedule {
         let period_ns = 1e9 / rate;
         // Slots due strictly before a boundary; the epsilon absorbs float error (10 s at 3/s is
         // 30 slots, not 31).
-        let slots_before = |t: Duration| (t.as_nanos() as f64 / period_ns - 1e-6).ceil().max(0.0) as u64;
+        let slots_before =
+            |t: Duration| (t.as_nanos() as f64 / period_ns - 1e-6).ceil().max(0.0) as u64;
         let first_measured = slots_before(warmup);
         let end = match (requests, measure) {
             (Some(n), _) => first_measured.saturating_add(n),
             (None, Some(d)) => slots_before(warmup + d),
             (None, None) => first_measured,
         };
-        OpenSchedule { start, period_ns, first_measured, end, next: AtomicU64::new(0) }
+        OpenSchedule {
+            start,
+            period_ns,
+            first_measured,
+            end,
+            next: AtomicU64::new(0),
+        }
     }
 
     /// The next slot to send, or `None` when the schedule is exhausted.
@@ -79,7 +92,10 @@ pub struct RequestBudget {
 impl RequestBudget {
     /// At most `limit` measured requests (no limit when `None`).
     pub fn new(limit: Option<u64>) -> RequestBudget {
-        RequestBudget { limit, used: AtomicU64::new(0) }
+        RequestBudget {
+            limit,
+            used: AtomicU64::new(0),
+        }
     }
 
     /// Takes one request from the budget; false when it is spent.
@@ -92,7 +108,8 @@ impl RequestBudget {
 
     /// Whether the budget is spent.
     pub fn spent(&self) -> bool {
-        self.limit.is_some_and(|n| self.used.load(Ordering::Relaxed) >= n)
+        self.limit
+            .is_some_and(|n| self.used.load(Ordering::Relaxed) >= n)
     }
 }
 
@@ -103,7 +120,13 @@ mod tests {
     #[test]
     fn slots_are_absolute_and_exact() {
         let t0 = Instant::now();
-        let s = OpenSchedule::new(t0, 1000.0, Duration::from_secs(1), Some(Duration::from_secs(2)), None);
+        let s = OpenSchedule::new(
+            t0,
+            1000.0,
+            Duration::from_secs(1),
+            Some(Duration::from_secs(2)),
+            None,
+        );
         assert_eq!(s.measured_slots(), 2000);
         assert_eq!(s.epoch() - t0, Duration::from_secs(1));
         assert_eq!(s.intended(1_500) - t0, Duration::from_millis(1_500));
@@ -128,7 +151,13 @@ mod tests {
 
     #[test]
     fn request_count_bounds_the_schedule() {
-        let s = OpenSchedule::new(Instant::now(), 100.0, Duration::from_millis(500), None, Some(7));
+        let s = OpenSchedule::new(
+            Instant::now(),
+            100.0,
+            Duration::from_millis(500),
+            None,
+            Some(7),
+        );
         assert_eq!(s.measured_slots(), 7);
         let b = RequestBudget::new(Some(3));
         assert!(b.take() && b.take() && b.take() && !b.take());

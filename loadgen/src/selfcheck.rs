@@ -28,12 +28,18 @@ impl ThreadClock {
         let mut found = false;
         for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
             let dir = entry.path();
-            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else { continue };
+            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+                continue;
+            };
             if comm.trim_end() != name {
                 continue;
             }
-            let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) else { continue };
-            let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
+            let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) else {
+                continue;
+            };
+            let mut fields = stat
+                .split_whitespace()
+                .map(|f| f.parse::<u64>().unwrap_or(0));
             busy_ns += fields.next().unwrap_or(0) + fields.next().unwrap_or(0);
             found = true;
         }
@@ -126,7 +132,14 @@ impl SelfCheck {
                 notes.push(format!("achieved {achieved_rate:.1} of {target:.1} req/s"));
             }
         }
-        SelfCheck { valid, schedule_lag_ms, max_lag_ms, queued, generator_busy: busy, notes }
+        SelfCheck {
+            valid,
+            schedule_lag_ms,
+            max_lag_ms,
+            queued,
+            generator_busy: busy,
+            notes,
+        }
     }
 }
 
@@ -145,25 +158,57 @@ mod tests {
 
     #[test]
     fn on_time_generator_is_valid() {
-        let c = SelfCheck::new(&lag(&[200, 800, 1000]), 0, Some(0.3), Duration::from_millis(10), Some(100.0), 100.0);
+        let c = SelfCheck::new(
+            &lag(&[200, 800, 1000]),
+            0,
+            Some(0.3),
+            Duration::from_millis(10),
+            Some(100.0),
+            100.0,
+        );
         assert!(c.valid, "{c:?}");
         assert!(c.notes.is_empty());
     }
 
     #[test]
     fn late_wakeups_make_the_run_invalid() {
-        let c = SelfCheck::new(&lag(&[50_000; 10]), 0, Some(0.3), Duration::from_millis(10), Some(100.0), 100.0);
+        let c = SelfCheck::new(
+            &lag(&[50_000; 10]),
+            0,
+            Some(0.3),
+            Duration::from_millis(10),
+            Some(100.0),
+            100.0,
+        );
         assert!(!c.valid);
         assert!(c.notes[0].contains("late"), "{:?}", c.notes);
     }
 
     #[test]
     fn missed_rate_with_busy_generator_is_invalid_but_with_slow_server_is_not() {
-        let busy = SelfCheck::new(&lag(&[]), 10, Some(0.97), Duration::from_millis(10), Some(1000.0), 500.0);
+        let busy = SelfCheck::new(
+            &lag(&[]),
+            10,
+            Some(0.97),
+            Duration::from_millis(10),
+            Some(1000.0),
+            500.0,
+        );
         assert!(!busy.valid);
-        let slow_server = SelfCheck::new(&lag(&[]), 10, Some(0.2), Duration::from_millis(10), Some(1000.0), 500.0);
+        let slow_server = SelfCheck::new(
+            &lag(&[]),
+            10,
+            Some(0.2),
+            Duration::from_millis(10),
+            Some(1000.0),
+            500.0,
+        );
         assert!(slow_server.valid);
-        assert!(slow_server.notes[0].contains("queued"), "{:?}", slow_server.notes);
+        assert!(
+            slow_server.notes[0].contains("queued"),
+            "{:?}",
+            slow_server.notes
+        );
     }
 
     #[test]

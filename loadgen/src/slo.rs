@@ -138,12 +138,15 @@ impl FromStr for Slo {
                 bad("a latency needs a unit: us, ms, s or m (e.g. 250ms, 1s, 500us)")
             })?
         } else if metric == Metric::ErrorRate {
-            parse_rate(value)
-                .ok_or_else(|| bad("an error rate is a percentage (0.5%) or a fraction (0.005) between 0 and 1"))?
+            parse_rate(value).ok_or_else(|| {
+                bad("an error rate is a percentage (0.5%) or a fraction (0.005) between 0 and 1")
+            })?
         } else if metric == Metric::Rps {
-            parse_non_negative(value).ok_or_else(|| bad("a rate is a non-negative number of requests per second"))?
+            parse_non_negative(value)
+                .ok_or_else(|| bad("a rate is a non-negative number of requests per second"))?
         } else {
-            let n = parse_non_negative(value).ok_or_else(|| bad("a count is a non-negative whole number"))?;
+            let n = parse_non_negative(value)
+                .ok_or_else(|| bad("a count is a non-negative whole number"))?;
             if n.fract() != 0.0 {
                 return Err(bad("a count is a non-negative whole number"));
             }
@@ -286,7 +289,12 @@ mod tests {
             ("p50<500us", Metric::Percentile(50.0), Op::Lt, 0.5),
             ("p50<500µs", Metric::Percentile(50.0), Op::Lt, 0.5),
             ("p100<2m", Metric::Percentile(100.0), Op::Lt, 120_000.0),
-            ("p99_uncorrected<10ms", Metric::UncorrectedPercentile(99.0), Op::Lt, 10.0),
+            (
+                "p99_uncorrected<10ms",
+                Metric::UncorrectedPercentile(99.0),
+                Op::Lt,
+                10.0,
+            ),
             ("mean<50ms", Metric::Mean, Op::Lt, 50.0),
             ("max<=2s", Metric::Max, Op::Le, 2000.0),
             ("error_rate<0.5%", Metric::ErrorRate, Op::Lt, 0.005),
@@ -304,7 +312,11 @@ mod tests {
             let slo: Slo = expr.parse().unwrap_or_else(|e| panic!("{expr}: {e}"));
             assert_eq!(&slo.metric, metric, "{expr}");
             assert_eq!(slo.op, *op, "{expr}");
-            assert!((slo.threshold - threshold).abs() < 1e-9, "{expr}: {}", slo.threshold);
+            assert!(
+                (slo.threshold - threshold).abs() < 1e-9,
+                "{expr}: {}",
+                slo.threshold
+            );
         }
     }
 

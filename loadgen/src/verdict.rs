@@ -29,7 +29,11 @@ pub fn actual(slo: &Slo, summary: &Summary, report: &Report) -> f64 {
         Metric::Max => report.latency_ms.corrected.max,
         Metric::ErrorRate => report.error_rate,
         Metric::Rps => report.achieved_rate,
-        Metric::Status(code) => report.status_counts.get(&code.to_string()).copied().unwrap_or(0) as f64,
+        Metric::Status(code) => report
+            .status_counts
+            .get(&code.to_string())
+            .copied()
+            .unwrap_or(0) as f64,
         Metric::StatusClass(c) => {
             let from_codes: u64 = report
                 .status_counts
@@ -49,7 +53,11 @@ pub fn actual(slo: &Slo, summary: &Summary, report: &Report) -> f64 {
 /// Evaluates one SLO.
 pub fn evaluate(slo: &Slo, summary: &Summary, report: &Report) -> SloResult {
     let actual = actual(slo, summary, report);
-    SloResult { expr: slo.expr.clone(), actual, pass: slo.op.holds(actual, slo.threshold) }
+    SloResult {
+        expr: slo.expr.clone(),
+        actual,
+        pass: slo.op.holds(actual, slo.threshold),
+    }
 }
 
 /// A previous report to compare against.
@@ -103,11 +111,29 @@ pub fn compare(b: &Baseline, current: &Report) -> Comparison {
     let change = |base: f64, cur: f64| (base > 0.0).then(|| (cur - base) / base);
     let mut rows = Vec::new();
     for (name, base, cur) in [
-        ("p50_ms", old.latency_ms.corrected.p50, current.latency_ms.corrected.p50),
-        ("p99_ms", old.latency_ms.corrected.p99, current.latency_ms.corrected.p99),
-        ("p999_ms", old.latency_ms.corrected.p999, current.latency_ms.corrected.p999),
+        (
+            "p50_ms",
+            old.latency_ms.corrected.p50,
+            current.latency_ms.corrected.p50,
+        ),
+        (
+            "p99_ms",
+            old.latency_ms.corrected.p99,
+            current.latency_ms.corrected.p99,
+        ),
+        (
+            "p999_ms",
+            old.latency_ms.corrected.p999,
+            current.latency_ms.corrected.p999,
+        ),
     ] {
-        rows.push(ComparisonRow { metric: name.into(), baseline: base, current: cur, change: change(base, cur), pass: cur <= base * (1.0 + m) });
+        rows.push(ComparisonRow {
+            metric: name.into(),
+            baseline: base,
+            current: cur,
+            change: change(base, cur),
+            pass: cur <= base * (1.0 + m),
+        });
     }
     rows.push(ComparisonRow {
         metric: "error_rate".into(),
@@ -124,7 +150,12 @@ pub fn compare(b: &Baseline, current: &Report) -> Comparison {
         pass: current.achieved_rate >= old.achieved_rate * (1.0 - m),
     });
     let pass = rows.iter().all(|r| r.pass);
-    Comparison { source: b.source.clone(), max_regression: m, rows, pass }
+    Comparison {
+        source: b.source.clone(),
+        max_regression: m,
+        rows,
+        pass,
+    }
 }
 
 /// The verdict and its reasons: invalid when the self-check failed or nothing was measured;
@@ -146,12 +177,21 @@ pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
         .slo
         .iter()
         .filter(|s| !s.pass)
-        .map(|s| format!("SLO {} breached (actual {})", s.expr, fmt_value(&s.expr, s.actual)))
+        .map(|s| {
+            format!(
+                "SLO {} breached (actual {})",
+                s.expr,
+                fmt_value(&s.expr, s.actual)
+            )
+        })
         .collect();
     if let Some(target) = r.target_rate
         && r.achieved_rate < target * RATE_TOLERANCE
     {
-        fail.push(format!("target rate not reached: {:.1} of {target:.1} req/s", r.achieved_rate));
+        fail.push(format!(
+            "target rate not reached: {:.1} of {target:.1} req/s",
+            r.achieved_rate
+        ));
     }
     if let Some(c) = &r.baseline {
         for row in c.rows.iter().filter(|row| !row.pass) {
@@ -164,12 +204,21 @@ pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
             ));
         }
     }
-    if fail.is_empty() { (Verdict::Pass, fail) } else { (Verdict::Fail, fail) }
+    if fail.is_empty() {
+        (Verdict::Pass, fail)
+    } else {
+        (Verdict::Fail, fail)
+    }
 }
 
 /// Formats an SLO's actual value in the metric's unit.
 pub fn fmt_value(expr: &str, v: f64) -> String {
-    let metric = expr.split(['<', '>', '=', '!']).next().unwrap_or("").trim().to_ascii_lowercase();
+    let metric = expr
+        .split(['<', '>', '=', '!'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if metric == "error_rate" {
         format!("{:.3}%", v * 100.0)
     } else if metric.starts_with('p') || metric == "mean" || metric == "max" || metric == "avg" {
@@ -181,5 +230,9 @@ pub fn fmt_value(expr: &str, v: f64) -> String {
 
 /// A number without noise: integers plain, others with up to 3 decimals.
 pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.3}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }

@@ -24,6 +24,8 @@ pub fn write(r: &Report, dest: &str) -> std::io::Result<()> {
 
 /// Reads a report written by [`write`].
 pub fn read(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("`{}` is not a loadgen JSON report: {e}", path.display()))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| format!("`{}` is not a loadgen JSON report: {e}", path.display()))
 }

@@ -15,13 +15,26 @@ pub fn render(r: &Report) -> String {
 }
 
 fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
-    writeln!(o, "loadgen: {} ({} model{})", r.url, r.model, r.connections.map_or(String::new(), |c| format!(", {c} connections")))?;
+    writeln!(
+        o,
+        "loadgen: {} ({} model{})",
+        r.url,
+        r.model,
+        r.connections
+            .map_or(String::new(), |c| format!(", {c} connections"))
+    )?;
     if !r.generators.is_empty() {
         writeln!(o, "generators: {}", r.generators.join(", "))?;
     }
     writeln!(o, "start {}  duration {:.2}s", r.start, r.duration_s)?;
-    let target = r.target_rate.map_or("closed model".to_string(), |t| format!("target {t:.1}"));
-    writeln!(o, "requests {}  rps {:.1} ({target})", r.requests.total, r.achieved_rate)?;
+    let target = r
+        .target_rate
+        .map_or("closed model".to_string(), |t| format!("target {t:.1}"));
+    writeln!(
+        o,
+        "requests {}  rps {:.1} ({target})",
+        r.requests.total, r.achieved_rate
+    )?;
     writeln!(
         o,
         "ok {}  errors {}  timeouts {}  error rate {:.3}%",
@@ -31,31 +44,61 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         r.error_rate * 100.0
     )?;
     if !r.status_counts.is_empty() {
-        let s: Vec<String> = r.status_counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let s: Vec<String> = r
+            .status_counts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         writeln!(o, "status {}", s.join("  "))?;
     }
-    let by_class: Vec<String> =
-        r.requests.by_class.iter().filter(|(k, _)| *k == "error" || *k == "timeout").map(|(k, v)| format!("{k}: {v}")).collect();
+    let by_class: Vec<String> = r
+        .requests
+        .by_class
+        .iter()
+        .filter(|(k, _)| *k == "error" || *k == "timeout")
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     if !by_class.is_empty() {
         writeln!(o, "failures {}", by_class.join("  "))?;
     }
     writeln!(o)?;
-    writeln!(o, "latency (ms)   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean")?;
+    writeln!(
+        o,
+        "latency (ms)   {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean"
+    )?;
     row(o, "corrected", &r.latency_ms.corrected)?;
     row(o, "uncorrected", &r.latency_ms.uncorrected)?;
     if !r.slo.is_empty() {
         writeln!(o)?;
         writeln!(o, "SLO")?;
         for s in &r.slo {
-            writeln!(o, "  {:<28} actual {:<14} {}", s.expr, fmt_value(&s.expr, s.actual), if s.pass { "PASS" } else { "FAIL" })?;
+            writeln!(
+                o,
+                "  {:<28} actual {:<14} {}",
+                s.expr,
+                fmt_value(&s.expr, s.actual),
+                if s.pass { "PASS" } else { "FAIL" }
+            )?;
         }
     }
     if let Some(c) = &r.baseline {
         writeln!(o)?;
-        writeln!(o, "baseline {} (max regression {:.1}%)", c.source, c.max_regression * 100.0)?;
-        writeln!(o, "  {:<12} {:>12} {:>12} {:>9}", "metric", "baseline", "current", "change")?;
+        writeln!(
+            o,
+            "baseline {} (max regression {:.1}%)",
+            c.source,
+            c.max_regression * 100.0
+        )?;
+        writeln!(
+            o,
+            "  {:<12} {:>12} {:>12} {:>9}",
+            "metric", "baseline", "current", "change"
+        )?;
         for row in &c.rows {
-            let change = row.change.map_or("n/a".to_string(), |x| format!("{:+.1}%", x * 100.0));
+            let change = row
+                .change
+                .map_or("n/a".to_string(), |x| format!("{:+.1}%", x * 100.0));
             writeln!(
                 o,
                 "  {:<12} {:>12} {:>12} {:>9}  {}",
@@ -69,8 +112,12 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     }
     if let Some(c) = &r.self_check {
         writeln!(o)?;
-        let lag = c.schedule_lag_ms.as_ref().map_or("n/a".to_string(), |l| format!("p50 {:.2}ms p99 {:.2}ms max {:.2}ms", l.p50, l.p99, l.max));
-        let busy = c.generator_busy.map_or("n/a".to_string(), |b| format!("{:.0}%", b * 100.0));
+        let lag = c.schedule_lag_ms.as_ref().map_or("n/a".to_string(), |l| {
+            format!("p50 {:.2}ms p99 {:.2}ms max {:.2}ms", l.p50, l.p99, l.max)
+        });
+        let busy = c
+            .generator_busy
+            .map_or("n/a".to_string(), |b| format!("{:.0}%", b * 100.0));
         writeln!(
             o,
             "self-check {}: schedule lag {lag} (bound {:.1}ms), queued {}, generator busy {busy}",
@@ -91,5 +138,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
 }
 
 fn row(o: &mut String, name: &str, l: &Latency) -> std::fmt::Result {
-    writeln!(o, "  {name:<12} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}", l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, l.mean)
+    writeln!(
+        o,
+        "  {name:<12} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
+        l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, l.mean
+    )
 }

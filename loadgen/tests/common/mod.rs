@@ -53,7 +53,8 @@ impl TestServer {
     /// `Connection: close`, then closes), `/reset` (closes without answering), `/stall`
     /// (200, held during stalls), `/echo-key` (records the apikey header).
     pub fn start(stall: Option<Stall>) -> TestServer {
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let std_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         std_listener.set_nonblocking(true).expect("nonblocking");
         let addr = std_listener.local_addr().expect("local addr");
         let seen = Arc::new(Seen::default());
@@ -62,7 +63,10 @@ impl TestServer {
         let thread = std::thread::Builder::new()
             .name("test-server".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(async move {
                     let listener = TcpListener::from_std(std_listener).expect("listener");
                     loop {
@@ -79,7 +83,12 @@ impl TestServer {
                 });
             })
             .expect("spawn server thread");
-        TestServer { addr, seen, stop: Some(stop), thread: Some(thread) }
+        TestServer {
+            addr,
+            seen,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     /// `http://addr{path}`.
@@ -125,7 +134,11 @@ async fn serve(mut sock: TcpStream, seen: Arc<Seen>, stall: Option<Stall>) {
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
         let mut lines = head.split("\r\n");
-        let path = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("/").to_string();
+        let path = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("/")
+            .to_string();
         let mut content_length = 0usize;
         for l in lines {
             if let Some((k, v)) = l.split_once(':') {
@@ -206,9 +219,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx; `http2` makes the port speak h2c (prior knowledge).
     pub fn start(http2: bool) -> Nginx {
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists()).unwrap_or_else(|| {
-            panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
-        });
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| {
+                panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
+            });
         let dir = temp_dir("nginx");
         std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
         let port = free_port();
@@ -231,7 +247,11 @@ impl Nginx {
             .expect("start nginx");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nginx did not listen on {port}; see {}/logs/error.log", dir.display());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen on {port}; see {}/logs/error.log",
+                dir.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Nginx { port, child, dir }
@@ -248,5 +268,9 @@ impl Drop for Nginx {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
