@@ -172,6 +172,17 @@ impl LocalGatewayBuilder {
         self
     }
 
+    /// API keys of several consumers (consumer → key), e.g. a `BTreeMap`; each wins over the
+    /// environment.
+    pub fn consumer_keys<K: Into<String>, V: Into<String>>(
+        mut self,
+        keys: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.consumer_keys
+            .extend(keys.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
     /// The value of the X-Origin-Secret header the gateway adds (wins over the environment).
     pub fn origin_secret(mut self, secret: &str) -> Self {
         self.origin_secret = Some(secret.to_owned());

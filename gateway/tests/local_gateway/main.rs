@@ -24,9 +24,11 @@ pub(crate) fn builder(upstream: std::net::SocketAddr) -> LocalGatewayBuilder {
     LocalGateway::committed()
         .unwrap()
         .upstream(upstream)
-        .consumer_key("canary", CANARY)
-        .consumer_key("example-customer", CUSTOMER)
-        .consumer_key("loadgen", LOADGEN)
+        .consumer_keys([
+            ("canary", CANARY),
+            ("example-customer", CUSTOMER),
+            ("loadgen", LOADGEN),
+        ])
         .origin_secret(ORIGIN)
 }
 
