@@ -1,0 +1,62 @@
+//! Helpers shared by the checks' test binaries: the repository root, running tools and
+//! reporting their output, unique temp dirs, and terraform without CLI config or telemetry.
+#![allow(dead_code)]
+
+pub mod repo;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub fn root() -> PathBuf {
+    checks::repo_root()
+}
+
+pub fn tool(name: &str, install: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("`{name}` is not installed; run {install}"))
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A fresh directory under the target dir, unique per test process and call.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = root().join("target").join("checks-tmp").join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub fn terraform() -> Command {
+    // No terraform is installed by the scripts: it comes with the machine image (and CI's).
+    let mut cmd = Command::new(tool(
+        "terraform",
+        "the machine image's terraform (>= 1.11); see README",
+    ));
+    cmd.env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+    cmd
+}

@@ -1,0 +1,177 @@
+//! The repository's data as the definition checks see it: the catalog of emitted metrics (from
+//! the `service` and `canary` crates' constants), the alarm file before and after rendering,
+//! the CloudWatch dashboards, and the rule checks shared by positive and negative tests.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use checks::alarms::{self, AlarmFile};
+use checks::catalog::{CanaryVocabulary, Catalog};
+use checks::metric;
+use checks::schedule;
+use checks::template;
+
+use super::root;
+
+pub fn read(rel: &str) -> String {
+    let path = root().join(rel);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn catalog() -> Catalog {
+    use canary::metrics as cm;
+    use canary::suite;
+    Catalog::new(
+        &service::metrics::ALL,
+        CanaryVocabulary {
+            namespace: cm::DEFAULT_NAMESPACE,
+            dim_environment: cm::DIM_ENVIRONMENT,
+            dim_probe: cm::DIM_PROBE,
+            all: cm::ALL,
+            per_run: &[cm::RUN_STARTED, cm::HEARTBEAT],
+            probes: &[
+                suite::HEALTH,
+                suite::SUM,
+                suite::AUTH_MISSING_KEY,
+                suite::AUTH_BAD_KEY,
+                suite::RATE_LIMIT_HEADERS,
+            ],
+        },
+    )
+}
+
+pub fn vars() -> BTreeMap<String, String> {
+    let mut v = checks::sample_variables();
+    v.insert(
+        "canary_namespace".into(),
+        canary::metrics::DEFAULT_NAMESPACE.into(),
+    );
+    v
+}
+
+pub const ALARMS: &str = "alarms/cloudwatch.yaml";
+
+/// The alarm file before and after rendering.
+pub fn alarm_files_from(text: &str) -> (AlarmFile, AlarmFile) {
+    let raw =
+        alarms::parse(text).unwrap_or_else(|e| panic!("{ALARMS} (unrendered) is not valid: {e}"));
+    let rendered = template::render(text, &vars()).unwrap_or_else(|e| panic!("{ALARMS}: {e}"));
+    let rendered = alarms::parse(&rendered)
+        .unwrap_or_else(|e| panic!("{ALARMS} (rendered) is not valid: {e}"));
+    (raw, rendered)
+}
+
+pub fn alarm_files() -> (AlarmFile, AlarmFile) {
+    alarm_files_from(&read(ALARMS))
+}
+
+/// Every metric problem of an alarm file.
+pub fn alarm_metric_problems(raw: &AlarmFile, rendered: &AlarmFile) -> Vec<String> {
+    let catalog = catalog();
+    let mut problems = Vec::new();
+    for (r, a) in raw.alarms.iter().zip(&rendered.alarms) {
+        for (raw_ref, ref_) in r.metric_refs().iter().zip(a.metric_refs()) {
+            if let Err(e) = metric::check(&ref_, raw_ref, &catalog) {
+                problems.push(format!("alarm `{}`: {e}", a.name));
+            }
+        }
+    }
+    problems
+}
+
+pub fn cloudwatch_dashboards() -> Vec<(String, String)> {
+    let dir = root().join("dashboards/cloudwatch");
+    let mut out: Vec<(String, String)> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                fs::read_to_string(&p).expect("readable dashboard"),
+            )
+        })
+        .collect();
+    out.sort();
+    assert!(
+        out.len() >= 2,
+        "expected the service overview and canary dashboards in {}",
+        dir.display()
+    );
+    out
+}
+
+pub fn runbook(name: &str) -> PathBuf {
+    root().join("alarms/runbooks").join(name)
+}
+
+pub fn assert_no_problems(what: &str, problems: Vec<String>) {
+    assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
+}
+
+/// The canary's schedule intervals: the stack's default and the example tfvars.
+pub fn canary_schedules() -> Vec<(String, u64)> {
+    let variables = read("terraform/environments/dev/canary/variables.tf");
+    let default = schedule::variable_default(&variables, "schedule_expression")
+        .expect("schedule_expression has a default");
+    let mut expressions = vec![default];
+    expressions.extend(schedule::string_assignment(
+        &read("terraform/environments/dev/canary/terraform.tfvars.example"),
+        "schedule_expression",
+    ));
+    expressions
+        .into_iter()
+        .map(|e| {
+            let interval = schedule::interval(&e)
+                .unwrap_or_else(|| panic!("cannot read an interval from {e}"));
+            (e, interval.as_secs())
+        })
+        .collect()
+}
+
+/// What is wrong with the dead-man alarm of `file` for these schedules.
+pub fn dead_man_problems(file: &AlarmFile, schedules: &[(String, u64)]) -> Vec<String> {
+    let Some(d) = file
+        .alarms
+        .iter()
+        .find(|a| a.metric_name.as_deref() == Some(canary::metrics::HEARTBEAT))
+    else {
+        return vec!["no alarm on the canary's Heartbeat".into()];
+    };
+    let mut problems = Vec::new();
+    if d.treat_missing_data != "breaching" {
+        problems.push(format!(
+            "treat_missing_data is {}: a silent canary must alarm (breaching)",
+            d.treat_missing_data
+        ));
+    }
+    if d.statistic.as_deref() != Some("Sum")
+        || d.comparison != "LessThanThreshold"
+        || d.threshold != 1.0
+    {
+        problems.push("must be Heartbeat Sum < 1".into());
+    }
+    if d.datapoints_to_alarm >= d.evaluation_periods {
+        problems.push("M of N needs M < N, to tolerate one late run".into());
+    }
+    let window = u64::from(d.evaluation_periods) * u64::from(d.period);
+    if window > alarms::MAX_WINDOW_SECONDS {
+        problems.push(format!(
+            "EvaluationPeriods x Period = {window} s exceeds 86400 s"
+        ));
+    }
+    for (expression, interval) in schedules {
+        if u64::from(d.period) < *interval {
+            problems.push(format!("period {} s is shorter than the canary's schedule {expression}: healthy periods would breach", d.period));
+        }
+    }
+    problems
+}
+
+pub fn mutated(from: &str, to: &str) -> (AlarmFile, AlarmFile) {
+    let text = read(ALARMS);
+    assert!(text.contains(from), "fixture text `{from}` not in {ALARMS}");
+    alarm_files_from(&text.replacen(from, to, 1))
+}
