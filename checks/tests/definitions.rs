@@ -466,3 +466,78 @@ fn log_queries_read_the_log_groups_the_tasks_write_to() {
         );
     }
 }
+
+#[test]
+fn every_gateway_secret_reference_has_a_secrets_manager_entry() {
+    // kong.yaml's {vault://env/<name>} references are read from the secrets stack's entries
+    // (the gateway stack renames some); the tasks read theirs from the same entries.
+    let kong = read("gateway/kong.yaml");
+    let references: BTreeSet<String> = kong
+        .split("{vault://env/")
+        .skip(1)
+        .filter_map(|s| s.split('}').next())
+        .map(str::to_string)
+        .collect();
+    assert!(
+        references.len() >= 4,
+        "kong.yaml references its keys and the origin secret: {references:?}"
+    );
+    let secrets = read("terraform/modules/secrets/main.tf");
+    let block = secrets
+        .split("secrets = {")
+        .nth(1)
+        .and_then(|b| b.split('}').next())
+        .expect("local.secrets");
+    let entries: BTreeSet<String> = block
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    let renames_text =
+        fs::read_to_string(root().join("terraform/environments/dev/gateway/variables.tf"))
+            .unwrap_or_default();
+    let renames: Vec<(String, String)> = renames_text
+        .lines()
+        .filter_map(|l| {
+            let r = l.split("reference = \"").nth(1)?.split('"').next()?;
+            let e = l
+                .split("entry = \"")
+                .nth(1)
+                .or_else(|| l.split("entry     = \"").nth(1))?
+                .split('"')
+                .next()?;
+            Some((r.to_string(), e.to_string()))
+        })
+        .collect();
+    for reference in &references {
+        let entry = renames
+            .iter()
+            .find(|(r, _)| r == reference)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| reference.clone());
+        assert!(
+            entries.contains(&entry),
+            "kong.yaml's {{vault://env/{reference}}} has no secrets-stack entry `{entry}` (entries: {entries:?})"
+        );
+    }
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    for (stack, entry) in [
+        ("compute", "origin-secret"),
+        ("canary", "canary-api-key"),
+        ("loadgen", "loadgen-api-key"),
+    ] {
+        let main = squash(&read(&format!(
+            "terraform/environments/dev/{stack}/main.tf"
+        )));
+        assert!(
+            main.contains(&format!("secret_arns[\"{entry}\"]")),
+            "{stack} reads the `{entry}` secret"
+        );
+        assert!(entries.contains(entry));
+    }
+}
