@@ -497,3 +497,130 @@ fn deploy_initialises_each_stack_with_its_own_state_and_applies_in_order() {
         "--plan never applies"
     );
 }
+
+// --- the loadgen image's entrypoint ---------------------------------------------------------------
+
+/// The entrypoint script embedded in `loadgen/Dockerfile` (a `COPY <<'SCRIPT'` heredoc).
+fn loadgen_entrypoint() -> String {
+    let dockerfile =
+        fs::read_to_string(root().join("loadgen/Dockerfile")).expect("loadgen/Dockerfile");
+    let body = dockerfile
+        .split("COPY <<'SCRIPT' /usr/local/bin/loadgen-task\n")
+        .nth(1)
+        .expect("the entrypoint heredoc");
+    body.split("\nSCRIPT\n")
+        .next()
+        .expect("heredoc end")
+        .to_string()
+        + "\n"
+}
+
+#[test]
+fn loadgen_image_entrypoint_runs_loadgen_and_uploads_its_results() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("entrypoint");
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).expect("bin");
+    let script = dir.join("loadgen-task");
+    fs::write(&script, loadgen_entrypoint()).expect("write entrypoint");
+    for (name, text) in [
+        (
+            "loadgen",
+            "#!/bin/sh\necho \"$*\" >> \"$FAKE_DIR/loadgen.args\"\nwhile [ $# -gt 0 ]; do case $1 in --hlog|--json) echo data > \"$2\"; shift;; esac; shift; done\nexit ${FAKE_LOADGEN_EXIT:-0}\n",
+        ),
+        (
+            "aws",
+            "#!/bin/sh\necho \"$*\" >> \"$FAKE_DIR/aws.args\"\n[ -z \"${FAKE_AWS_FAIL:-}\" ]\n",
+        ),
+    ] {
+        fs::write(bin.join(name), text).expect("write fake");
+    }
+    for p in [bin.join("loadgen"), bin.join("aws"), script.clone()] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let results = dir.join("results");
+    fs::create_dir_all(&results).expect("results dir");
+    let invoke = |args: &[&str], env: &[(&str, &str)]| {
+        let _ = fs::remove_file(dir.join("loadgen.args"));
+        let _ = fs::remove_file(dir.join("aws.args"));
+        let mut cmd = Command::new(&script);
+        cmd.args(args)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_DIR", &dir)
+            .env("LOADGEN_RESULTS_DIR", &results)
+            .env_remove("LOADGEN_RESULTS_BUCKET")
+            .env_remove("LOADGEN_RUN_ID")
+            .env_remove("LOADGEN_GENERATOR_ID");
+        cmd.envs(env.iter().copied());
+        let out = run(&mut cmd);
+        let read = |f: &str| fs::read_to_string(dir.join(f)).unwrap_or_default();
+        (out, read("loadgen.args"), read("aws.args"))
+    };
+    let distributed = [
+        ("LOADGEN_RESULTS_BUCKET", "results-bucket"),
+        ("LOADGEN_RUN_ID", "run-7"),
+        ("LOADGEN_GENERATOR_ID", "gen-3"),
+    ];
+
+    // Outside a distributed run it is plain loadgen: same arguments, no upload.
+    let (out, loadgen_args, aws_args) = invoke(
+        &[
+            "ratelimit",
+            "https://api.example.com",
+            "--limit",
+            "10/minute",
+        ],
+        &distributed,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        loadgen_args.trim(),
+        "ratelimit https://api.example.com --limit 10/minute"
+    );
+    assert!(aws_args.is_empty());
+
+    // In a distributed run: results written locally, both uploaded, loadgen's exit code kept.
+    let (out, loadgen_args, aws_args) = invoke(
+        &["run", "https://api.example.com/x", "--rate", "5"],
+        &[&distributed[..], &[("FAKE_LOADGEN_EXIT", "2")]].concat(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a breached gate stays visible: {}",
+        text(&out)
+    );
+    let hlog = results.join("gen-3.hlog");
+    assert!(
+        loadgen_args.contains(&format!("--hlog {}", hlog.display())),
+        "{loadgen_args}"
+    );
+    let uploads: Vec<&str> = aws_args.lines().collect();
+    assert_eq!(uploads.len(), 2, "{aws_args}");
+    for (upload, file) in uploads.iter().zip(["gen-3.hlog", "gen-3.json"]) {
+        assert!(
+            upload.starts_with("s3 cp")
+                && upload.contains(file)
+                && upload.ends_with("s3://results-bucket/runs/run-7/"),
+            "{upload}"
+        );
+    }
+
+    // A failed upload is its own exit code, so the script collecting results can tell.
+    let (out, _, _) = invoke(
+        &["run", "https://api.example.com/x"],
+        &[&distributed[..], &[("FAKE_AWS_FAIL", "1")]].concat(),
+    );
+    assert_eq!(out.status.code(), Some(70), "{}", text(&out));
+    assert!(text(&out).contains("upload of"), "{}", text(&out));
+
+    // A distributed run without a generator id is refused before any load is sent.
+    let (out, loadgen_args, _) = invoke(&["run", "https://api.example.com/x"], &distributed[..2]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("LOADGEN_GENERATOR_ID"),
+        "{}",
+        text(&out)
+    );
+    assert!(loadgen_args.is_empty(), "no load without a generator id");
+}
