@@ -624,3 +624,43 @@ fn loadgen_image_entrypoint_runs_loadgen_and_uploads_its_results() {
     );
     assert!(loadgen_args.is_empty(), "no load without a generator id");
 }
+
+#[test]
+fn workflows_pass_loadgen_only_flags_it_has() {
+    let loadgen = loadgen_binary();
+    let mut checked = 0;
+    for entry in fs::read_dir(root().join(".github/workflows"))
+        .expect("workflows")
+        .filter_map(Result::ok)
+    {
+        let workflow = fs::read_to_string(entry.path()).expect("workflow");
+        // Join shell continuation lines, then take every `loadgen <subcommand> ...` invocation.
+        let joined = workflow.replace("\\\n", " ");
+        for line in joined.lines() {
+            let Some(rest) = line.split("target/release/loadgen ").nth(1) else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let sub = words.next().expect("a subcommand");
+            let out = run(Command::new(&loadgen).args([sub, "--help"]));
+            assert!(
+                out.status.success(),
+                "`loadgen {sub}` does not exist:\n{}",
+                text(&out)
+            );
+            let help = String::from_utf8_lossy(&out.stdout).into_owned();
+            for flag in words
+                .filter(|w| w.starts_with("--"))
+                .map(|w| w.split('=').next().unwrap_or(w))
+            {
+                assert!(
+                    help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                    "{}: `loadgen {sub}` has no {flag}",
+                    entry.path().display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} flags found in the workflows");
+}
