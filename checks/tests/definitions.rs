@@ -541,3 +541,111 @@ fn every_gateway_secret_reference_has_a_secrets_manager_entry() {
         assert!(entries.contains(entry));
     }
 }
+
+/// The number default of `variable "<name>"` in a Terraform file.
+fn number_default(hcl: &str, name: &str) -> u64 {
+    let block = hcl
+        .split(&format!("variable \"{name}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("variable {name}"));
+    let block = &block[..block.find("\n}").unwrap_or(block.len())];
+    block
+        .lines()
+        .find_map(|l| {
+            l.split_once('=')
+                .filter(|(k, _)| k.trim() == "default")
+                .and_then(|(_, v)| v.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("variable {name} has no number default"))
+}
+
+#[test]
+fn compute_drain_timing_matches_the_service_and_covers_its_shutdown() {
+    use clap::Parser;
+    let service =
+        service::Config::try_parse_from(["service"]).expect("the service's defaults parse");
+    let variables = read("terraform/modules/compute/variables.tf");
+    let drain = number_default(&variables, "shutdown_drain_seconds");
+    let timeout = number_default(&variables, "shutdown_timeout_seconds");
+    assert_eq!(
+        drain,
+        service.shutdown_drain.as_secs(),
+        "compute's drain is the service's SERVICE_SHUTDOWN_DRAIN default"
+    );
+    assert_eq!(
+        timeout,
+        service.shutdown_timeout.as_secs(),
+        "compute's timeout is the service's SERVICE_SHUTDOWN_TIMEOUT default"
+    );
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = squash(&read("terraform/modules/compute/main.tf"));
+    // The target group keeps a deregistering task for drain + timeout; ECS waits longer still.
+    assert!(
+        main.contains(
+            "deregistration_delay=var.shutdown_drain_seconds+var.shutdown_timeout_seconds"
+        ),
+        "deregistration delay = drain + timeout"
+    );
+    assert!(
+        main.contains(
+            "stop_timeout=min(120,var.shutdown_drain_seconds+var.shutdown_timeout_seconds+5)"
+        ),
+        "stopTimeout exceeds drain + timeout"
+    );
+    assert!(
+        main.contains("deregistration_delay=local.deregistration_delay")
+            && main.contains("stopTimeout=local.stop_timeout")
+    );
+    assert!(
+        main.contains("{name=\"SERVICE_SHUTDOWN_DRAIN\",value=\"${var.shutdown_drain_seconds}s\"}"),
+        "the task gets the same drain"
+    );
+    assert!(
+        main.contains("path=\"/healthz/ready\""),
+        "the target group checks readiness, which turns 503 during the drain"
+    );
+    assert!(
+        main.contains("\"CMD\",\"/usr/local/bin/service\",\"healthcheck\""),
+        "the container health check is `service healthcheck`"
+    );
+    assert!(main.contains("deployment_circuit_breaker{enable=truerollback=true}"));
+}
+
+#[test]
+fn canary_task_role_may_only_put_metrics_into_its_namespace() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = squash(&read("terraform/modules/canary/main.tf"));
+    let block = main
+        .split("data\"aws_iam_policy_document\"\"task\"{")
+        .nth(1)
+        .expect("task policy")
+        .split("}}}")
+        .next()
+        .expect("block end");
+    assert_eq!(
+        block.matches("actions=").count(),
+        1,
+        "one statement: {block}"
+    );
+    assert!(
+        block.contains("actions=[\"cloudwatch:PutMetricData\"]"),
+        "{block}"
+    );
+    assert!(
+        block.contains("variable=\"cloudwatch:namespace\"values=[var.metrics_namespace]"),
+        "{block}"
+    );
+    assert!(block.contains("test=\"StringEquals\""), "{block}");
+    assert!(
+        main.contains("{name=\"CANARY_NAMESPACE\",value=var.metrics_namespace}"),
+        "the canary publishes where it may"
+    );
+    let schedule = main
+        .split("resource\"aws_scheduler_schedule\"\"canary\"{")
+        .nth(1)
+        .expect("schedule");
+    assert!(
+        schedule.contains("retry_policy{") && schedule.contains("dead_letter_config{"),
+        "retries and a dead-letter queue"
+    );
+}
