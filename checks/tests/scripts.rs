@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::{root, run, temp_dir, text};
@@ -179,22 +179,6 @@ case ${@: -1} in
 esac
 "#;
 
-fn loadgen_binary() -> PathBuf {
-    // target/debug/deps/tools-* -> target/debug/loadgen (built by the workspace test run).
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("loadgen"))
-        .expect("target dir");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p loadgen` (the workspace test run does)",
-        path.display()
-    );
-    path
-}
-
 struct FakeAws {
     dir: PathBuf,
     bin: PathBuf,
@@ -215,7 +199,7 @@ impl FakeAws {
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let loadgen = loadgen_binary();
+        let loadgen = common::loadgen_binary();
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -623,44 +607,4 @@ fn loadgen_image_entrypoint_runs_loadgen_and_uploads_its_results() {
         text(&out)
     );
     assert!(loadgen_args.is_empty(), "no load without a generator id");
-}
-
-#[test]
-fn workflows_pass_loadgen_only_flags_it_has() {
-    let loadgen = loadgen_binary();
-    let mut checked = 0;
-    for entry in fs::read_dir(root().join(".github/workflows"))
-        .expect("workflows")
-        .filter_map(Result::ok)
-    {
-        let workflow = fs::read_to_string(entry.path()).expect("workflow");
-        // Join shell continuation lines, then take every `loadgen <subcommand> ...` invocation.
-        let joined = workflow.replace("\\\n", " ");
-        for line in joined.lines() {
-            let Some(rest) = line.split("target/release/loadgen ").nth(1) else {
-                continue;
-            };
-            let mut words = rest.split_whitespace();
-            let sub = words.next().expect("a subcommand");
-            let out = run(Command::new(&loadgen).args([sub, "--help"]));
-            assert!(
-                out.status.success(),
-                "`loadgen {sub}` does not exist:\n{}",
-                text(&out)
-            );
-            let help = String::from_utf8_lossy(&out.stdout).into_owned();
-            for flag in words
-                .filter(|w| w.starts_with("--"))
-                .map(|w| w.split('=').next().unwrap_or(w))
-            {
-                assert!(
-                    help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
-                    "{}: `loadgen {sub}` has no {flag}",
-                    entry.path().display()
-                );
-                checked += 1;
-            }
-        }
-    }
-    assert!(checked >= 15, "only {checked} flags found in the workflows");
 }

@@ -60,3 +60,20 @@ pub fn terraform() -> Command {
         .env("CHECKPOINT_DISABLE", "1");
     cmd
 }
+
+/// The loadgen binary of this build: target/<profile>/loadgen, next to the test binaries' deps/.
+pub fn loadgen_binary() -> PathBuf {
+    // target/debug/deps/tools-* -> target/debug/loadgen (built by the workspace test run).
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|d| d.join("loadgen"))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p loadgen` (the workspace test run does)",
+        path.display()
+    );
+    path
+}

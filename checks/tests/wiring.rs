@@ -1,0 +1,436 @@
+//! How the Terraform and the workflows wire the pieces together, checked against the code and
+//! each other: ALB dimensions are arn_suffix outputs all the way to the alarms, dashboards query
+//! the log groups the tasks write to, kong.yaml's secrets exist, the service's drain timing, the
+//! canary's least-privilege role, OIDC-only workflows, and loadgen flags the workflows use.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::Command;
+
+use checks::dashboard;
+use checks::template;
+use common::repo::*;
+use common::{root, run, text};
+
+#[test]
+fn alb_outputs_are_arn_suffixes_all_the_way_to_the_alarms() {
+    // The dimension values come from the compute stack's arn_suffix outputs, never names.
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let outputs = squash(&read("terraform/modules/compute/outputs.tf"));
+    for (output, attribute) in [
+        ("alb_arn_suffix", "aws_lb.this.arn_suffix"),
+        (
+            "target_group_arn_suffix",
+            "aws_lb_target_group.service.arn_suffix",
+        ),
+    ] {
+        let block = outputs
+            .split(&format!("output\"{output}\""))
+            .nth(1)
+            .expect("output exists");
+        assert!(
+            block[..block.find('}').unwrap_or(block.len())].contains(&format!("value={attribute}")),
+            "{output} must be {attribute}"
+        );
+    }
+    let root_main = squash(&read("terraform/environments/dev/observability/main.tf"));
+    for output in ["alb_arn_suffix", "target_group_arn_suffix"] {
+        assert!(
+            root_main.contains(&format!(
+                "{output}=data.terraform_remote_state.compute.outputs.{output}"
+            )),
+            "observability root must pass compute's {output}"
+        );
+    }
+    let module = read("terraform/modules/observability/main.tf");
+    assert!(
+        squash(&module).contains("yamldecode(templatefile(var.alarms_file,local.template_vars))"),
+        "alarms are rendered from alarms/"
+    );
+    assert!(
+        squash(&module).contains(
+            "jsondecode(templatefile(\"${var.dashboards_dir}/${each.value}\",local.template_vars))"
+        ),
+        "dashboards are rendered from dashboards/"
+    );
+    // Every variable the templates use is one the module provides.
+    let provided: BTreeSet<String> = module
+        .split("template_vars = {")
+        .nth(1)
+        .and_then(|b| b.split('}').next())
+        .expect("template_vars block")
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+        .collect();
+    let mut used = template::variables(&read(ALARMS));
+    for (_, text) in cloudwatch_dashboards() {
+        used.extend(template::variables(&text));
+    }
+    let sample: BTreeSet<String> = vars().keys().cloned().collect();
+    for name in used {
+        assert!(
+            provided.contains(&name),
+            "templates use `{name}` but the observability module does not provide it"
+        );
+        assert!(
+            sample.contains(&name),
+            "checks::sample_variables lacks `{name}`"
+        );
+    }
+}
+
+#[test]
+fn log_queries_read_the_log_groups_the_tasks_write_to() {
+    // The old project's log filter read a group nobody wrote to. Here every dashboard query
+    // names a template variable, the variable is the output of the stack whose task definition
+    // logs to exactly that group.
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let mut variables_used = BTreeSet::new();
+    for (path, text) in cloudwatch_dashboards() {
+        let raw = dashboard::check_cloudwatch(&text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        for query in raw.log_queries {
+            let source = query
+                .split("SOURCE '")
+                .nth(1)
+                .and_then(|s| s.split('\'').next())
+                .expect("SOURCE '<group>'");
+            assert!(
+                source == "${service_log_group}" || source == "${canary_log_group}",
+                "{path}: log query reads `{source}`, not a log group a task writes to"
+            );
+            variables_used.insert(source.to_string());
+        }
+    }
+    assert_eq!(
+        variables_used.len(),
+        2,
+        "the service and canary logs are both on a dashboard"
+    );
+    let root_main = squash(&read("terraform/environments/dev/observability/main.tf"));
+    assert!(root_main.contains(
+        "service_log_group=data.terraform_remote_state.compute.outputs.service_log_group"
+    ));
+    assert!(
+        root_main.contains("canary_log_group=data.terraform_remote_state.canary.outputs.log_group")
+    );
+    for (module, resource, output) in [
+        (
+            "compute",
+            "aws_cloudwatch_log_group.service",
+            "service_log_group",
+        ),
+        ("canary", "aws_cloudwatch_log_group.canary", "log_group"),
+    ] {
+        let outputs = squash(&read(&format!("terraform/modules/{module}/outputs.tf")));
+        assert!(
+            outputs.contains(&format!("output\"{output}\"{{description=")),
+            "{module} outputs {output}"
+        );
+        let block = outputs
+            .split(&format!("output\"{output}\""))
+            .nth(1)
+            .expect("output");
+        assert!(
+            block[..block.find('}').unwrap_or(block.len())]
+                .contains(&format!("value={resource}.name")),
+            "{module}.{output} is {resource}"
+        );
+        let main = squash(&read(&format!("terraform/modules/{module}/main.tf")));
+        assert!(
+            main.contains(&format!("awslogs-group={resource}.name")),
+            "{module}'s task logs to {resource}"
+        );
+    }
+}
+
+#[test]
+fn every_gateway_secret_reference_has_a_secrets_manager_entry() {
+    // kong.yaml's {vault://env/<name>} references are read from the secrets stack's entries
+    // (the gateway stack renames some); the tasks read theirs from the same entries.
+    let kong = read("gateway/kong.yaml");
+    let references: BTreeSet<String> = kong
+        .split("{vault://env/")
+        .skip(1)
+        .filter_map(|s| s.split('}').next())
+        .map(str::to_string)
+        .collect();
+    assert!(
+        references.len() >= 4,
+        "kong.yaml references its keys and the origin secret: {references:?}"
+    );
+    let secrets = read("terraform/modules/secrets/main.tf");
+    let block = secrets
+        .split("secrets = {")
+        .nth(1)
+        .and_then(|b| b.split('}').next())
+        .expect("local.secrets");
+    let entries: BTreeSet<String> = block
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+                .map(str::to_string)
+        })
+        .collect();
+    let renames_text =
+        fs::read_to_string(root().join("terraform/environments/dev/gateway/variables.tf"))
+            .unwrap_or_default();
+    let renames: Vec<(String, String)> = renames_text
+        .lines()
+        .filter_map(|l| {
+            let r = l.split("reference = \"").nth(1)?.split('"').next()?;
+            let e = l
+                .split("entry = \"")
+                .nth(1)
+                .or_else(|| l.split("entry     = \"").nth(1))?
+                .split('"')
+                .next()?;
+            Some((r.to_string(), e.to_string()))
+        })
+        .collect();
+    for reference in &references {
+        let entry = renames
+            .iter()
+            .find(|(r, _)| r == reference)
+            .map(|(_, e)| e.clone())
+            .unwrap_or_else(|| reference.clone());
+        assert!(
+            entries.contains(&entry),
+            "kong.yaml's {{vault://env/{reference}}} has no secrets-stack entry `{entry}` (entries: {entries:?})"
+        );
+    }
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    for (stack, entry) in [
+        ("compute", "origin-secret"),
+        ("canary", "canary-api-key"),
+        ("loadgen", "loadgen-api-key"),
+    ] {
+        let main = squash(&read(&format!(
+            "terraform/environments/dev/{stack}/main.tf"
+        )));
+        assert!(
+            main.contains(&format!("secret_arns[\"{entry}\"]")),
+            "{stack} reads the `{entry}` secret"
+        );
+        assert!(entries.contains(entry));
+    }
+}
+
+#[test]
+fn compute_drain_timing_matches_the_service_and_covers_its_shutdown() {
+    use clap::Parser;
+    let service =
+        service::Config::try_parse_from(["service"]).expect("the service's defaults parse");
+    let variables = read("terraform/modules/compute/variables.tf");
+    let drain = number_default(&variables, "shutdown_drain_seconds");
+    let timeout = number_default(&variables, "shutdown_timeout_seconds");
+    assert_eq!(
+        drain,
+        service.shutdown_drain.as_secs(),
+        "compute's drain is the service's SERVICE_SHUTDOWN_DRAIN default"
+    );
+    assert_eq!(
+        timeout,
+        service.shutdown_timeout.as_secs(),
+        "compute's timeout is the service's SERVICE_SHUTDOWN_TIMEOUT default"
+    );
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = squash(&read("terraform/modules/compute/main.tf"));
+    // The target group keeps a deregistering task for drain + timeout; ECS waits longer still.
+    assert!(
+        main.contains(
+            "deregistration_delay=var.shutdown_drain_seconds+var.shutdown_timeout_seconds"
+        ),
+        "deregistration delay = drain + timeout"
+    );
+    assert!(
+        main.contains(
+            "stop_timeout=min(120,var.shutdown_drain_seconds+var.shutdown_timeout_seconds+5)"
+        ),
+        "stopTimeout exceeds drain + timeout"
+    );
+    assert!(
+        main.contains("deregistration_delay=local.deregistration_delay")
+            && main.contains("stopTimeout=local.stop_timeout")
+    );
+    assert!(
+        main.contains("{name=\"SERVICE_SHUTDOWN_DRAIN\",value=\"${var.shutdown_drain_seconds}s\"}"),
+        "the task gets the same drain"
+    );
+    assert!(
+        main.contains("path=\"/healthz/ready\""),
+        "the target group checks readiness, which turns 503 during the drain"
+    );
+    assert!(
+        main.contains("\"CMD\",\"/usr/local/bin/service\",\"healthcheck\""),
+        "the container health check is `service healthcheck`"
+    );
+    assert!(main.contains("deployment_circuit_breaker{enable=truerollback=true}"));
+}
+
+#[test]
+fn canary_task_role_may_only_put_metrics_into_its_namespace() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = squash(&read("terraform/modules/canary/main.tf"));
+    let block = main
+        .split("data\"aws_iam_policy_document\"\"task\"{")
+        .nth(1)
+        .expect("task policy")
+        .split("}}}")
+        .next()
+        .expect("block end");
+    assert_eq!(
+        block.matches("actions=").count(),
+        1,
+        "one statement: {block}"
+    );
+    assert!(
+        block.contains("actions=[\"cloudwatch:PutMetricData\"]"),
+        "{block}"
+    );
+    assert!(
+        block.contains("variable=\"cloudwatch:namespace\"values=[var.metrics_namespace]"),
+        "{block}"
+    );
+    assert!(block.contains("test=\"StringEquals\""), "{block}");
+    assert!(
+        main.contains("{name=\"CANARY_NAMESPACE\",value=var.metrics_namespace}"),
+        "the canary publishes where it may"
+    );
+    let schedule = main
+        .split("resource\"aws_scheduler_schedule\"\"canary\"{")
+        .nth(1)
+        .expect("schedule");
+    assert!(
+        schedule.contains("retry_policy{") && schedule.contains("dead_letter_config{"),
+        "retries and a dead-letter queue"
+    );
+}
+
+/// The number default of `variable "<name>"` in a Terraform file.
+fn number_default(hcl: &str, name: &str) -> u64 {
+    let block = hcl
+        .split(&format!("variable \"{name}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("variable {name}"));
+    let block = &block[..block.find("\n}").unwrap_or(block.len())];
+    block
+        .lines()
+        .find_map(|l| {
+            l.split_once('=')
+                .filter(|(k, _)| k.trim() == "default")
+                .and_then(|(_, v)| v.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("variable {name} has no number default"))
+}
+
+#[test]
+fn workflows_use_oidc_roles_and_existing_scripts_only() {
+    let dir = root().join(".github/workflows");
+    let mut seen = BTreeSet::new();
+    for entry in fs::read_dir(&dir)
+        .expect(".github/workflows")
+        .filter_map(Result::ok)
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = fs::read_to_string(entry.path()).expect("workflow");
+        let doc: serde_json::Value =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            doc.get("jobs")
+                .and_then(|j| j.as_object())
+                .is_some_and(|j| !j.is_empty()),
+            "{name}: no jobs"
+        );
+        for forbidden in [
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{name}: long-lived AWS keys ({forbidden}); assume a role with OIDC"
+            );
+        }
+        if text.contains("configure-aws-credentials") {
+            assert_eq!(
+                doc["permissions"]["id-token"], "write",
+                "{name}: OIDC needs id-token: write"
+            );
+            assert_eq!(
+                text.matches("uses: aws-actions/configure-aws-credentials")
+                    .count(),
+                text.matches("role-to-assume:").count(),
+                "{name}: every AWS login assumes a role"
+            );
+        }
+        for script in text.split("scripts/").skip(1).filter_map(|s| {
+            s.split(|c: char| c.is_whitespace() || c == '"' || c == ')')
+                .next()
+        }) {
+            assert!(
+                script.contains('*') || root().join("scripts").join(script).is_file(),
+                "{name}: scripts/{script} does not exist"
+            );
+        }
+        seen.insert(name);
+    }
+    for expected in ["ci.yml", "release.yml", "terraform.yml"] {
+        assert!(seen.contains(expected), "missing workflow {expected}");
+    }
+    let release = read(".github/workflows/release.yml");
+    for step in [
+        "loadgen ratelimit",
+        "target/release/loadgen run",
+        "--baseline",
+        "scripts/deploy.sh --env staging",
+        "scripts/deploy.sh --env prod",
+    ] {
+        assert!(release.contains(step), "release workflow lacks `{step}`");
+    }
+}
+
+#[test]
+fn workflows_pass_loadgen_only_flags_it_has() {
+    let loadgen = common::loadgen_binary();
+    let mut checked = 0;
+    for entry in fs::read_dir(root().join(".github/workflows"))
+        .expect("workflows")
+        .filter_map(Result::ok)
+    {
+        let workflow = fs::read_to_string(entry.path()).expect("workflow");
+        // Join shell continuation lines, then take every `loadgen <subcommand> ...` invocation.
+        let joined = workflow.replace("\\\n", " ");
+        for line in joined.lines() {
+            let Some(rest) = line.split("target/release/loadgen ").nth(1) else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let sub = words.next().expect("a subcommand");
+            let out = run(Command::new(&loadgen).args([sub, "--help"]));
+            assert!(
+                out.status.success(),
+                "`loadgen {sub}` does not exist:\n{}",
+                text(&out)
+            );
+            let help = String::from_utf8_lossy(&out.stdout).into_owned();
+            for flag in words
+                .filter(|w| w.starts_with("--"))
+                .map(|w| w.split('=').next().unwrap_or(w))
+            {
+                assert!(
+                    help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                    "{}: `loadgen {sub}` has no {flag}",
+                    entry.path().display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} flags found in the workflows");
+}
