@@ -434,3 +434,32 @@ fn workflows_pass_loadgen_only_flags_it_has() {
     }
     assert!(checked >= 15, "only {checked} flags found in the workflows");
 }
+
+#[test]
+fn no_state_plans_or_real_variable_values_are_committed() {
+    let out = run(Command::new("git")
+        .args(["ls-files", "terraform"])
+        .current_dir(root()));
+    assert!(out.status.success(), "git ls-files: {}", text(&out));
+    let files = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(files.lines().count() > 30, "terraform/ is tracked");
+    for file in files.lines() {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        assert!(
+            !(name.contains(".tfstate")
+                || name == "terraform.tfvars"
+                || name.ends_with(".auto.tfvars")
+                || name.ends_with(".tfplan")
+                || file.contains("/.terraform/")),
+            "{file} must not be committed (state, plans and real values stay out of the repository)"
+        );
+    }
+    let ignore =
+        fs::read_to_string(root().join("terraform/.gitignore")).expect("terraform/.gitignore");
+    for pattern in ["*.tfstate", "terraform.tfvars", ".terraform/"] {
+        assert!(
+            ignore.lines().any(|l| l == pattern),
+            "terraform/.gitignore lacks {pattern}"
+        );
+    }
+}
