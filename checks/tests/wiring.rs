@@ -463,3 +463,59 @@ fn no_state_plans_or_real_variable_values_are_committed() {
         );
     }
 }
+
+#[test]
+fn workflows_that_deploy_supply_every_required_variable_of_every_stack() {
+    // tfvars files are never committed, so each `scripts/deploy.sh` step must get every variable
+    // without a default through TF_VAR_* (deploy.sh itself exports state_bucket,
+    // state_key_prefix and environment).
+    let mut required = BTreeSet::new();
+    for entry in fs::read_dir(root().join("terraform/environments/dev"))
+        .expect("stacks")
+        .filter_map(Result::ok)
+    {
+        let Ok(variables) = fs::read_to_string(entry.path().join("variables.tf")) else {
+            continue;
+        };
+        for block in variables.split("variable \"").skip(1) {
+            let name = block.split('"').next().expect("name");
+            let body = &block[..block.find("\n}").unwrap_or(block.len())];
+            if !body.contains("default") {
+                required.insert(name.to_string());
+            }
+        }
+    }
+    for exported in ["state_bucket", "state_key_prefix", "environment"] {
+        required.remove(exported);
+    }
+    assert!(required.len() >= 5, "{required:?}");
+    let mut steps = 0;
+    for entry in fs::read_dir(root().join(".github/workflows"))
+        .expect("workflows")
+        .filter_map(Result::ok)
+    {
+        let doc: serde_json::Value =
+            serde_norway::from_str(&fs::read_to_string(entry.path()).expect("workflow"))
+                .expect("YAML");
+        for job in doc["jobs"].as_object().expect("jobs").values() {
+            for step in job["steps"].as_array().into_iter().flatten() {
+                let runs_deploy = step["run"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("scripts/deploy.sh"));
+                if !runs_deploy {
+                    continue;
+                }
+                steps += 1;
+                for name in &required {
+                    assert!(
+                        step["env"].get(format!("TF_VAR_{name}")).is_some(),
+                        "{}: step `{}` runs deploy.sh without TF_VAR_{name}",
+                        entry.path().display(),
+                        step["name"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(steps, 3, "staging and prod deploys and the plan");
+}
