@@ -360,3 +360,183 @@ fn attribute(
         Attribution::Unknown
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+
+    fn spec(auth: Auth, status: u16, check: Check) -> ProbeSpec {
+        ProbeSpec {
+            name: "p".into(),
+            method: Method::GET,
+            path: "/".into(),
+            auth,
+            body: None,
+            check,
+            assertions: Assertions {
+                status: vec![status],
+                ..Assertions::default()
+            },
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            retry_backoff: Duration::ZERO,
+        }
+    }
+
+    fn exchange(status: u16, headers: &[(&'static str, &'static str)]) -> Exchange {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        Exchange {
+            status: StatusCode::from_u16(status).expect("status"),
+            headers: map,
+            body: Bytes::from_static(b"{}"),
+            elapsed: Duration::from_millis(3),
+        }
+    }
+
+    const PROXIED: [(&str, &str); 2] = [
+        ("x-kong-proxy-latency", "2"),
+        ("x-kong-upstream-latency", "7"),
+    ];
+
+    #[test]
+    fn latencies_come_from_kong_headers() {
+        let o = evaluate(
+            &spec(Auth::Key, 200, Check::Plain),
+            None,
+            Ok(exchange(200, &PROXIED)),
+        );
+        assert!(o.passed);
+        assert_eq!(
+            (o.gateway_latency_ms, o.upstream_latency_ms),
+            (Some(2.0), Some(7.0))
+        );
+        assert_eq!(o.attribution, None);
+        let own = exchange(401, &[("x-kong-response-latency", "1")]);
+        let o = evaluate(&spec(Auth::None, 401, Check::Plain), None, Ok(own));
+        assert_eq!(
+            (o.gateway_latency_ms, o.upstream_latency_ms),
+            (Some(1.0), None)
+        );
+        let garbage = exchange(
+            200,
+            &[
+                ("x-kong-proxy-latency", "-3"),
+                ("x-kong-upstream-latency", "x"),
+            ],
+        );
+        let o = evaluate(&spec(Auth::Key, 200, Check::Plain), None, Ok(garbage));
+        assert_eq!((o.gateway_latency_ms, o.upstream_latency_ms), (None, None));
+    }
+
+    #[test]
+    fn failures_are_attributed_where_the_headers_allow() {
+        let blame = |auth, expected, ex: Exchange| {
+            evaluate(&spec(auth, expected, Check::Plain), None, Ok(ex)).attribution
+        };
+        // The upstream answered wrongly.
+        assert_eq!(
+            blame(Auth::Key, 200, exchange(500, &PROXIED)),
+            Some(Attribution::Upstream)
+        );
+        // The gateway reports it could not reach the upstream.
+        let bad_gateway = exchange(502, &[("x-kong-response-latency", "0")]);
+        assert_eq!(
+            blame(Auth::Key, 200, bad_gateway),
+            Some(Attribution::Upstream)
+        );
+        // The gateway refused a valid key on its own.
+        let refused = exchange(401, &[("x-kong-response-latency", "0")]);
+        assert_eq!(blame(Auth::Key, 200, refused), Some(Attribution::Gateway));
+        // An auth probe let through is the gateway's fault even though the upstream answered.
+        let o = evaluate(
+            &spec(Auth::None, 401, Check::Plain),
+            None,
+            Ok(exchange(200, &PROXIED)),
+        );
+        assert_eq!(o.attribution, Some(Attribution::Gateway));
+        assert!(o.failures.iter().any(|f| f.contains("security regression")));
+        // No gateway headers at all: nothing to go on.
+        assert_eq!(
+            blame(Auth::Key, 200, exchange(500, &[])),
+            Some(Attribution::Unknown)
+        );
+        // Not reaching the target is the gateway's side.
+        let o = evaluate(
+            &spec(Auth::Key, 200, Check::Plain),
+            None,
+            Err(HttpError::Connect("refused".into())),
+        );
+        assert_eq!(o.attribution, Some(Attribution::Gateway));
+        assert_eq!(o.latency, None);
+    }
+
+    #[test]
+    fn a_blown_latency_budget_is_blamed_on_the_larger_share() {
+        let mut s = spec(Auth::Key, 200, Check::Plain);
+        s.assertions.latency_budget = Some(Duration::from_millis(1));
+        let slow_upstream = exchange(
+            200,
+            &[
+                ("x-kong-proxy-latency", "1"),
+                ("x-kong-upstream-latency", "900"),
+            ],
+        );
+        assert_eq!(
+            evaluate(&s, None, Ok(slow_upstream)).attribution,
+            Some(Attribution::Upstream)
+        );
+        let slow_gateway = exchange(
+            200,
+            &[
+                ("x-kong-proxy-latency", "900"),
+                ("x-kong-upstream-latency", "1"),
+            ],
+        );
+        assert_eq!(
+            evaluate(&s, None, Ok(slow_gateway)).attribution,
+            Some(Attribution::Gateway)
+        );
+    }
+
+    #[test]
+    fn rate_limit_headers_count_only_on_the_expected_status() {
+        let check = Check::RateLimit {
+            expected_limit: Some(20),
+            window: Duration::from_secs(60),
+        };
+        let limited = exchange(
+            429,
+            &[
+                ("ratelimit-remaining", "0"),
+                ("x-kong-response-latency", "0"),
+            ],
+        );
+        let o = evaluate(&spec(Auth::Key, 200, check.clone()), None, Ok(limited));
+        assert!(!o.passed);
+        assert_eq!(
+            o.rate_limit_remaining,
+            Some(0),
+            "the exhausted quota is still published"
+        );
+        assert_eq!(o.failures.len(), 1, "only the status: {:?}", o.failures);
+        let wrong_limit = exchange(
+            200,
+            &[
+                ("ratelimit-limit", "100"),
+                ("ratelimit-remaining", "99"),
+                ("ratelimit-reset", "10"),
+            ],
+        );
+        let o = evaluate(&spec(Auth::Key, 200, check), None, Ok(wrong_limit));
+        assert_eq!(o.attribution, Some(Attribution::Gateway));
+        assert!(
+            o.failures[0].contains("RateLimit-Limit is 100"),
+            "{:?}",
+            o.failures
+        );
+    }
+}

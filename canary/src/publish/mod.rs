@@ -147,3 +147,87 @@ async fn write_fallback(fallback: &emf::EmfSink, data: &[Datum], why: &str) {
         tracing::error!(error = %e, "the EMF fallback failed too: these metrics are lost");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Datum, Unit};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::SystemTime;
+
+    /// A CloudWatch stand-in that accepts the first datum and refuses the rest, as a second
+    /// request failing after a first one went through would.
+    struct HalfFailing {
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Sink for HalfFailing {
+        fn kind(&self) -> SinkKind {
+            SinkKind::CloudWatch
+        }
+        fn publish<'a>(&'a self, data: &'a [Datum]) -> BoxFuture<'a, Result<(), PublishError>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Err(PublishError::CloudWatch {
+                    batch: 2,
+                    batches: 2,
+                    message: "throttled".into(),
+                    undelivered: data[1..].to_vec(),
+                })
+            })
+        }
+    }
+
+    fn buffer() -> (Output, Arc<Mutex<Vec<u8>>>) {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        (buf.clone() as Output, buf)
+    }
+
+    fn data(n: usize) -> Vec<Datum> {
+        (0..n)
+            .map(|i| {
+                Datum::probe(
+                    &format!("M{i}"),
+                    "t",
+                    "p",
+                    i as f64,
+                    Unit::Count,
+                    SystemTime::now(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn fallback_gets_only_the_undelivered_data_and_later_batches_skip_cloudwatch() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (out, buf) = buffer();
+        let mut publisher = Publisher::new(
+            vec![Box::new(HalfFailing {
+                calls: calls.clone(),
+            })],
+            emf::EmfSink::new("SumApi/Canary", 60, out),
+        );
+        assert!(!publisher.deliver(&data(3)).await);
+        let text = String::from_utf8(buf.lock().expect("buffer").clone()).expect("utf-8");
+        assert!(
+            !text.contains(r#""Name":"M0""#),
+            "the delivered datum is not written again"
+        );
+        assert!(
+            text.contains(r#""Name":"M1""#) && text.contains(r#""Name":"M2""#),
+            "{text}"
+        );
+
+        // Later in the same round CloudWatch is not asked again; everything goes to EMF.
+        assert!(!publisher.deliver(&data(1)).await);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let text = String::from_utf8(buf.lock().expect("buffer").clone()).expect("utf-8");
+        assert_eq!(text.matches(r#""Name":"M0""#).count(), 1, "{text}");
+
+        // A new round tries CloudWatch again.
+        publisher.start_round();
+        assert!(!publisher.deliver(&data(2)).await);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+}
