@@ -106,7 +106,13 @@ pub struct Settings {
     #[arg(long, env = "CANARY_PUBLISH_RETRIES", value_name = "N")]
     pub publish_retries: Option<String>,
     /// URL to call after each completed run (healthchecks.io-style external dead-man switch).
-    #[arg(long, env = "CANARY_HEARTBEAT_URL", value_name = "URL")]
+    /// Such URLs often embed a token: `--help` never shows the environment's value.
+    #[arg(
+        long,
+        env = "CANARY_HEARTBEAT_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub heartbeat_url: Option<String>,
     /// Method for --heartbeat-url: GET or POST [default: GET].
     #[arg(long, env = "CANARY_HEARTBEAT_METHOD", value_name = "METHOD")]

@@ -472,9 +472,14 @@ async fn bad_usage_exits_64_without_running() {
     assert!(run.stderr.contains("CANARY_API_KEY"), "{}", run.all());
 
     let mut cmd = canary(None);
-    cmd.args(["run", "--help"]);
+    cmd.env(
+        "CANARY_HEARTBEAT_URL",
+        "https://hc.example/ping/secret-token-123",
+    )
+    .args(["run", "--help"]);
     let run = finish(cmd).await;
     assert_eq!(run.code, 0);
+    assert!(!run.stdout.contains("secret-token-123"), "{}", run.stdout);
     for text in [
         "Exit codes",
         "64",
