@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout, timeout_at};
 
 use crate::client::{Conn, Connector, Exchange, build_request, exchange};
@@ -57,22 +56,111 @@ struct WorkerResult {
     queued: u64,
 }
 
-/// Runs `cfg` on its own runtime (named worker threads, `cfg.threads` of them) and returns
-/// the measurements. `sink` receives each finished second (the `--hlog` writer).
+/// Runs `cfg` and returns the measurements. `sink` receives each finished second (the
+/// `--hlog` writer). The control side (progress, self-check) runs on a small runtime on this
+/// thread; the connections run on `cfg.threads` threads named [`WORKER_THREAD_NAME`], each with
+/// its own single-threaded runtime (like wrk's event loops: no work-stealing, no cross-thread
+/// wake-ups on the hot path).
 pub fn run_blocking(
     cfg: &RunConfig,
     sink: Option<Box<dyn IntervalSink>>,
 ) -> Result<Measured, RunError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.threads)
-        .thread_name(WORKER_THREAD_NAME)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
     rt.block_on(execute(cfg, sink))
 }
 
-/// Runs `cfg` on the current runtime.
+/// When and how the workers run; the same for every worker thread.
+#[derive(Clone)]
+struct Plan {
+    start: Instant,
+    epoch: Instant,
+    window_end: Instant,
+    drain_deadline: Instant,
+    give_up: Instant,
+    open: Option<Arc<OpenSchedule>>,
+    budget: Arc<RequestBudget>,
+}
+
+/// Opens `n` connections (HTTP/2: up to 100 streams share one), each bounded by `limit`.
+async fn connect_all(sh: &Shared, n: usize, http2: bool, limit: Duration) -> Vec<Option<Conn>> {
+    let per_connection = if http2 { 100 } else { 1 };
+    let mut conns = Vec::with_capacity(n);
+    let mut shared_h2: Option<Conn> = None;
+    for w in 0..n {
+        let conn = if w % per_connection != 0 {
+            shared_h2.as_ref().and_then(Conn::share)
+        } else {
+            let c = timeout(limit, sh.connector.connect()).await.ok().and_then(Result::ok);
+            if http2 {
+                shared_h2 = c.as_ref().and_then(Conn::share);
+            }
+            c
+        };
+        conns.push(conn);
+    }
+    conns
+}
+
+struct ThreadJob {
+    rt: tokio::runtime::Runtime,
+    sh: Arc<Shared>,
+    first: usize,
+    count: usize,
+    http2: bool,
+    connect_limit: Duration,
+    connected: Arc<tokio::sync::Barrier>,
+    go: tokio::sync::oneshot::Receiver<(Plan, Vec<Recorder>)>,
+    done: tokio::sync::oneshot::Sender<Vec<WorkerResult>>,
+}
+
+fn worker_thread(job: ThreadJob) {
+    let ThreadJob { rt, sh, first, count, http2, connect_limit, connected, go, done } = job;
+    rt.block_on(async move {
+        let conns = connect_all(&sh, count, http2, connect_limit).await;
+        if conns.iter().all(Option::is_none) {
+            tracing::warn!("no connection could be opened before the start; requests will record errors");
+        }
+        connected.wait().await;
+        let Ok((plan, recorders)) = go.await else { return };
+        let mut handles = Vec::with_capacity(count);
+        for ((w, conn), rec) in (first..first + count).zip(conns).zip(recorders) {
+            let sh = Arc::clone(&sh);
+            let plan = plan.clone();
+            handles.push(tokio::spawn(async move {
+                sleep_until(plan.start.into()).await;
+                match &plan.open {
+                    Some(s) => {
+                        open_worker(&sh, w, s, conn, rec, plan.window_end, plan.drain_deadline).await
+                    }
+                    None => {
+                        closed_worker(&sh, w, &plan.budget, conn, rec, plan.epoch, plan.window_end)
+                            .await
+                    }
+                }
+            }));
+        }
+        let mut results = Vec::with_capacity(count);
+        for h in handles {
+            let abort = h.abort_handle();
+            match timeout_at(plan.give_up.into(), h).await {
+                Ok(Ok(r)) => results.push(r),
+                Ok(Err(e)) => tracing::error!(error = %e, "a connection task failed"),
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!(
+                        "a connection task did not finish within the drain deadline; its requests are lost"
+                    );
+                }
+            }
+        }
+        let _ = done.send(results);
+    });
+}
+
+/// Runs `cfg`; the connections run on threads of their own (see [`run_blocking`]).
 pub async fn execute(
     cfg: &RunConfig,
     sink: Option<Box<dyn IntervalSink>>,
@@ -87,30 +175,43 @@ pub async fn execute(
         live: Arc::new(Live::new(workers)),
     });
 
-    // Connect first (bounded by the timeout), so that the schedule starts on warm connections.
-    let (start_tx, start_rx) = watch::channel(None::<Instant>);
-    let h2_streams = if cfg.http2 { 100 } else { 1 };
-    let mut ready = Vec::with_capacity(workers);
-    let mut shared_h2: Option<Conn> = None;
-    for w in 0..workers {
-        // HTTP/2: up to 100 tasks (streams) share one TCP connection.
-        let conn = if w % h2_streams != 0 {
-            shared_h2.as_ref().and_then(Conn::share)
-        } else {
-            let c = timeout(cfg.timeout, shared.connector.connect())
-                .await
-                .ok()
-                .and_then(Result::ok);
-            if cfg.http2 {
-                shared_h2 = c.as_ref().and_then(Conn::share);
-            }
-            c
+    // Every thread connects first (bounded by the timeout), so that the schedule starts on
+    // warm connections; then the plan (start, schedule, recorder forks) is handed out.
+    let threads = cfg.threads.clamp(1, workers);
+    let connected = Arc::new(tokio::sync::Barrier::new(threads + 1));
+    let mut gos = Vec::with_capacity(threads);
+    let mut dones = Vec::with_capacity(threads);
+    let mut joins = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let first = workers * t / threads;
+        let count = workers * (t + 1) / threads - first;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("loadgen-blocking")
+            .build()
+            .map_err(RunError::Runtime)?;
+        let (go_tx, go) = tokio::sync::oneshot::channel();
+        let (done, done_rx) = tokio::sync::oneshot::channel();
+        let job = ThreadJob {
+            rt,
+            sh: Arc::clone(&shared),
+            first,
+            count,
+            http2: cfg.http2,
+            connect_limit: cfg.timeout,
+            connected: Arc::clone(&connected),
+            go,
+            done,
         };
-        ready.push(conn);
+        let join = std::thread::Builder::new()
+            .name(WORKER_THREAD_NAME.into())
+            .spawn(move || worker_thread(job))
+            .map_err(RunError::Runtime)?;
+        gos.push((go_tx, first, count));
+        dones.push(done_rx);
+        joins.push(join);
     }
-    if ready.iter().all(Option::is_none) {
-        tracing::warn!(target = %cfg.endpoint.base, "no connection could be opened before the start; requests will record errors");
-    }
+    connected.wait().await;
 
     let now_i = Instant::now();
     let now_w = SystemTime::now();
@@ -140,29 +241,22 @@ pub async fn execute(
     if let Some(sink) = sink {
         root.set_sink(sink);
     }
-    let budget = Arc::new(RequestBudget::new(match cfg.stop {
-        Stop::Requests(n) => Some(n),
-        Stop::Duration(_) => None,
-    }));
     let drain_deadline = window_end + cfg.timeout;
-
-    let mut handles = Vec::with_capacity(workers);
-    for (w, conn) in ready.into_iter().enumerate() {
-        let sh = Arc::clone(&shared);
-        let rec = root.fork();
-        let mut rx = start_rx.clone();
-        let open = open.clone();
-        let budget = Arc::clone(&budget);
-        handles.push(tokio::spawn(async move {
-            let _ = rx.wait_for(Option::is_some).await;
-            sleep_until(start.into()).await;
-            match open {
-                Some(s) => open_worker(&sh, w, &s, conn, rec, window_end, drain_deadline).await,
-                None => closed_worker(&sh, w, &budget, conn, rec, epoch, window_end).await,
-            }
-        }));
+    let plan = Plan {
+        start,
+        epoch,
+        window_end,
+        drain_deadline,
+        give_up: drain_deadline + cfg.timeout + Duration::from_secs(5),
+        open,
+        budget: Arc::new(RequestBudget::new(match cfg.stop {
+            Stop::Requests(n) => Some(n),
+            Stop::Duration(_) => None,
+        })),
+    };
+    for (go, _, count) in gos {
+        let _ = go.send((plan.clone(), (0..count).map(|_| root.fork()).collect()));
     }
-    let _ = start_tx.send(Some(start));
 
     let progress = Progress::spawn(
         !cfg.quiet,
@@ -182,24 +276,16 @@ pub async fn execute(
     let mut root = root;
     let mut lag = new_histogram();
     let (mut sent_in_window, mut queued) = (0, 0);
-    let give_up = drain_deadline + cfg.timeout + Duration::from_secs(5);
-    for h in handles {
-        let abort = h.abort_handle();
-        match timeout_at(give_up.into(), h).await {
-            Ok(Ok(r)) => {
-                root.merge(&r.recorder);
-                let _ = lag.add(&r.lag);
-                sent_in_window += r.sent_in_window;
-                queued += r.queued;
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "a connection task failed"),
-            Err(_) => {
-                abort.abort();
-                tracing::warn!(
-                    "a connection task did not finish within the drain deadline; its requests are lost"
-                );
-            }
+    for done in dones {
+        for r in done.await.unwrap_or_default() {
+            root.merge(&r.recorder);
+            let _ = lag.add(&r.lag);
+            sent_in_window += r.sent_in_window;
+            queued += r.queued;
         }
+    }
+    for j in joins {
+        let _ = j.join();
     }
     let finished = Instant::now();
     let (clock_end_at, clock_end) = if end_probe.is_finished() {
