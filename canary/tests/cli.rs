@@ -342,8 +342,7 @@ async fn validate_names_invalid_fields_and_exits_64() {
         "#,
     );
     let huge = config_file(&format!("# {}\n", "x".repeat(2 * 1024 * 1024)));
-    let garbage = common::unique_dir("garbage").join("bin.toml");
-    std::fs::write(&garbage, [0u8, 159, 146, 150, 255, 0, 1]).expect("write");
+    let garbage = common::config_bytes(&[0u8, 159, 146, 150, 255, 0, 1]);
     let unknown = config_file("tiemout = \"5s\"\n");
     let wrong_type = config_file("retries = \"three\"\n");
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![

@@ -460,11 +460,42 @@ impl Stub {
     }
 }
 
-/// Writes `text` to a fresh config file and returns its path.
-pub fn config_file(text: &str) -> PathBuf {
+/// A config file in its own temporary directory, removed on drop.
+pub struct TempConfig {
+    path: PathBuf,
+}
+
+impl TempConfig {
+    /// Its path.
+    pub fn display(&self) -> std::path::Display<'_> {
+        self.path.display()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempConfig {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Drop for TempConfig {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Writes `contents` to a fresh config file.
+pub fn config_bytes(contents: &[u8]) -> TempConfig {
     let path = unique_dir("config").join("canary.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+    std::fs::write(&path, contents).expect("write config");
+    TempConfig { path }
+}
+
+/// Writes `text` to a fresh config file.
+pub fn config_file(text: &str) -> TempConfig {
+    config_bytes(text.as_bytes())
 }
 
 /// The value of each metric in EMF records, keyed `Metric/Probe` (or `Metric` for per-run data).
