@@ -8,9 +8,11 @@ cmd=${1:?usage: localstack.sh start PORT DIR | stop DIR}
 case $cmd in
   start)
     port=${2:?port}; dir=${3:?dir}
-    mkdir -p "$dir/fs"
+    mkdir -p "$dir/fs" "$dir/tmp"
     py=$("$root/scripts/deps/localstack.sh")
-    GATEWAY_LISTEN="127.0.0.1:$port" DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SERVICES=cloudwatch \
+    # LocalStack keeps its database under $TMPDIR/localstack and deletes it on stop, so each
+    # instance gets its own TMPDIR or parallel instances wreck each other.
+    TMPDIR="$dir/tmp" GATEWAY_LISTEN="127.0.0.1:$port" DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 SERVICES=cloudwatch \
       DNS_ADDRESS=0 FILESYSTEM_ROOT="$dir/fs" LOCALSTACK_TELEMETRY_DISABLED=1 DISABLE_CORS_CHECKS=1 \
       setsid "$py" -m localstack.runtime.main >"$dir/localstack.log" 2>&1 &
     echo $! >"$dir/localstack.pid"
