@@ -67,8 +67,9 @@ echo "nginx (1 process) on $url; $(nproc) CPUs; each tool runs ${secs}s with $co
 
 # Runs a command under /usr/bin/time; prints "user+sys max_rss_kb" into $work/time.
 timed() { /usr/bin/time -f "%U %S %M" -o "$work/time" "$@"; }
-cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$work/time"; }
-rss_of() { awk '{ print $3 }' "$work/time"; }
+# (the last line: /usr/bin/time puts "Command exited with non-zero status N" before it)
+cpu_of() { tail -n 1 "$work/time" | awk '{ printf "%.3f", $1 + $2 }'; }
+rss_of() { tail -n 1 "$work/time" | awk '{ print $3 }'; }
 
 # --- 1. peak throughput, closed model ---
 timed wrk -t"$(nproc)" -c"$conns" -d"${secs}s" "$url" >"$work/wrk.txt"
@@ -102,13 +103,15 @@ echo "loadgen/wrk CPU per request: $(ratio "$lg_cpr" "$wrk_cpr")   (target <= 1.
 
 # --- 2. memory stays flat: RSS of 10 s vs 120 s at the same rate ---
 rss_rate=$(awk -v p="$lg_rps" 'BEGIN { printf "%d", p * 0.5 }')
-timed "$loadgen" run "$url" -c "$conns" -r "$rss_rate" -z 10s --quiet >/dev/null || true
+timed "$loadgen" run "$url" -c "$conns" -r "$rss_rate" -z 10s --quiet --json "$work/rss10.json" >/dev/null || true
 rss10=$(rss_of)
-timed "$loadgen" run "$url" -c "$conns" -r "$rss_rate" -z 120s --quiet >/dev/null || true
+timed "$loadgen" run "$url" -c "$conns" -r "$rss_rate" -z 120s --quiet --json "$work/rss120.json" >/dev/null || true
 rss120=$(rss_of)
 echo
 echo "== memory, open model at $rss_rate req/s =="
-echo "max RSS 10 s: ${rss10} KiB   120 s: ${rss120} KiB   ratio $(ratio "$rss120" "$rss10")   (target within 1.10)"
+echo "max RSS 10 s: ${rss10} KiB ($(jq -r '.requests.total' "$work/rss10.json") requests, $(jq -r .verdict "$work/rss10.json"))" \
+  "  120 s: ${rss120} KiB ($(jq -r '.requests.total' "$work/rss120.json") requests, $(jq -r .verdict "$work/rss120.json"))" \
+  "  ratio $(ratio "$rss120" "$rss10")   (target within 1.10)"
 
 # --- 3. open model accuracy ---
 echo

@@ -2,11 +2,13 @@
 //! model) slots from the shared [`OpenSchedule`]; warmup, `--duration`/`--requests`, timeouts,
 //! reconnects, and the generator self-check (schedule lag, CPU headroom of the worker threads).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
-use tokio::time::{sleep_until, timeout, timeout_at};
+use tokio::time::{Sleep, sleep_until, timeout, timeout_at};
 
 use crate::client::{Conn, Connector, Exchange, build_request, exchange};
 use crate::config::{Model, RunConfig, Stop, Target, mix_order};
@@ -93,7 +95,10 @@ async fn connect_all(sh: &Shared, n: usize, http2: bool, limit: Duration) -> Vec
         let conn = if w % per_connection != 0 {
             shared_h2.as_ref().and_then(Conn::share)
         } else {
-            let c = timeout(limit, sh.connector.connect()).await.ok().and_then(Result::ok);
+            let c = timeout(limit, sh.connector.connect())
+                .await
+                .ok()
+                .and_then(Result::ok);
             if http2 {
                 shared_h2 = c.as_ref().and_then(Conn::share);
             }
@@ -117,7 +122,17 @@ struct ThreadJob {
 }
 
 fn worker_thread(job: ThreadJob) {
-    let ThreadJob { rt, sh, first, count, http2, connect_limit, connected, go, done } = job;
+    let ThreadJob {
+        rt,
+        sh,
+        first,
+        count,
+        http2,
+        connect_limit,
+        connected,
+        go,
+        done,
+    } = job;
     rt.block_on(async move {
         let conns = connect_all(&sh, count, http2, connect_limit).await;
         if conns.iter().all(Option::is_none) {
@@ -349,7 +364,34 @@ fn rate_of(n: u64, d: Duration) -> f64 {
 
 /// Sends one request of `target`, (re)connecting first when needed; the timeout covers
 /// connecting, waiting for the connection and the whole response.
-async fn send_one(sh: &Shared, conn: &mut Option<Conn>, target: &Target) -> (Instant, Exchange) {
+/// A connection's request timer. Moving a registered tokio timer to a later deadline is an
+/// atomic store, while a fresh `timeout()` per request inserts into and removes from the
+/// timer wheel under a lock: so each connection keeps one timer and pushes it forward.
+struct Deadline(Pin<Box<Sleep>>);
+
+impl Deadline {
+    fn new() -> Deadline {
+        Deadline(Box::pin(sleep_until(
+            (Instant::now() + Duration::from_secs(3600)).into(),
+        )))
+    }
+
+    /// Runs `fut` until it completes (`Some`) or the deadline passes (`None`).
+    async fn race<F: Future>(&mut self, fut: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            out = fut => Some(out),
+            _ = &mut self.0 => None,
+        }
+    }
+}
+
+async fn send_one(
+    sh: &Shared,
+    conn: &mut Option<Conn>,
+    timer: &mut Deadline,
+    target: &Target,
+) -> (Instant, Exchange) {
     let started = Instant::now();
     let failed = |outcome, done| Exchange {
         outcome,
@@ -357,22 +399,22 @@ async fn send_one(sh: &Shared, conn: &mut Option<Conn>, target: &Target) -> (Ins
         done,
         reusable: false,
     };
-    let deadline = started + sh.timeout;
+    timer.0.as_mut().reset((started + sh.timeout).into());
     if let Some(c) = conn.as_mut() {
-        match timeout_at(deadline.into(), c.ready()).await {
-            Ok(true) => {}
-            Ok(false) => *conn = None,
-            Err(_) => {
+        match timer.race(c.ready()).await {
+            Some(true) => {}
+            Some(false) => *conn = None,
+            None => {
                 *conn = None;
                 return (started, failed(Outcome::Timeout, Instant::now()));
             }
         }
     }
     if conn.is_none() {
-        match timeout_at(deadline.into(), sh.connector.connect()).await {
-            Ok(Ok(c)) => *conn = Some(c),
-            Ok(Err(_)) => return (started, failed(Outcome::Error, Instant::now())),
-            Err(_) => return (started, failed(Outcome::Timeout, Instant::now())),
+        match timer.race(sh.connector.connect()).await {
+            Some(Ok(c)) => *conn = Some(c),
+            Some(Err(_)) => return (started, failed(Outcome::Error, Instant::now())),
+            None => return (started, failed(Outcome::Timeout, Instant::now())),
         }
     }
     let Some(c) = conn.as_mut() else {
@@ -380,14 +422,14 @@ async fn send_one(sh: &Shared, conn: &mut Option<Conn>, target: &Target) -> (Ins
     };
     let req = build_request(target, c.is_h2());
     let sent = Instant::now();
-    match timeout_at(deadline.into(), exchange(c, req)).await {
-        Ok(ex) => {
+    match timer.race(exchange(c, req)).await {
+        Some(ex) => {
             if !ex.reusable {
                 *conn = None;
             }
             (sent, ex)
         }
-        Err(_) => {
+        None => {
             *conn = None;
             (sent, failed(Outcome::Timeout, Instant::now()))
         }
@@ -406,6 +448,7 @@ async fn open_worker(
     let mut lag = new_histogram();
     let (mut sent_in_window, mut queued) = (0, 0);
     let live = sh.live.slot(w);
+    let mut timer = Deadline::new();
     while let Some(i) = sched.take() {
         let intended = sched.intended(i);
         let measured = sched.is_measured(i);
@@ -427,7 +470,7 @@ async fn open_worker(
             continue;
         }
         let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
-        let (sent, ex) = send_one(sh, &mut conn, target).await;
+        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target).await;
         if measured {
             rec.record(ex.outcome, ex.status, intended, sent, ex.done);
             live.add(ex.outcome);
@@ -454,6 +497,7 @@ async fn closed_worker(
     end: Instant,
 ) -> WorkerResult {
     let live = sh.live.slot(w);
+    let mut timer = Deadline::new();
     let mut k = w;
     loop {
         let intended = Instant::now();
@@ -466,7 +510,7 @@ async fn closed_worker(
         }
         let target = &sh.targets[sh.order[k % sh.order.len()] as usize];
         k = k.wrapping_add(1);
-        let (sent, ex) = send_one(sh, &mut conn, target).await;
+        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target).await;
         if measured {
             rec.record(ex.outcome, ex.status, intended, sent, ex.done);
             live.add(ex.outcome);

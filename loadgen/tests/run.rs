@@ -358,6 +358,28 @@ fn http2_prior_knowledge_against_nginx() {
     assert_eq!(r.requests.ok, 0);
 }
 
+#[test]
+fn https_to_a_plain_http_server_records_errors_or_timeouts() {
+    // Exercises the TLS path (rustls + ring, system roots). nginx answers the ClientHello
+    // with a plain-HTTP 400, so the handshake fails: every request is an `error`.
+    let n = Nginx::start(false);
+    let url = format!("https://127.0.0.1:{}/", n.port);
+    let (r, m) = run(&[&url, "-n", "5", "-c", "1", "--timeout", "2s"]);
+    assert_eq!(m.summary.count(Outcome::Error), 5, "{:?}", r.requests);
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "no SLO was given: errors alone are no gate"
+    );
+    let (r, _) = run(&[&url, "-n", "5", "-c", "1", "--slo", "error_rate<1%"]);
+    assert_eq!(r.verdict, Verdict::Fail);
+    // A server that never answers the handshake: each request times out, none hangs the run.
+    let s = TestServer::start(None);
+    let url = format!("https://{}/fast", s.addr);
+    let (r, m) = run(&[&url, "-n", "3", "-c", "1", "--timeout", "200ms"]);
+    assert_eq!(m.summary.count(Outcome::Timeout), 3, "{:?}", r.requests);
+}
+
 // ---- black-box: the binary ----
 
 #[test]
