@@ -1,5 +1,7 @@
 //! The benchmark's baseline: a bare actix-web handler that answers every `POST /api/v1/sum`
-//! with a fixed JSON body (no parsing, no middleware, no metrics, no logs).
+//! with a fixed JSON body (no parsing, no middleware, no metrics, no logs). It does read the
+//! body to the end, as the service does: a handler that leaves it unread makes actix close
+//! the connection after each answer, turning the baseline into a reconnect benchmark.
 //!
 //! Usage: `bare ADDR [WORKERS]`, e.g. `bare 127.0.0.1:18081 1`.
 
@@ -15,7 +17,9 @@ async fn main() -> std::io::Result<()> {
     HttpServer::new(|| {
         App::new().route(
             "/api/v1/sum",
-            web::post().to(|| async {
+            web::post().to(|body: web::Payload| async {
+                // Read to the end of the stream, as the service does (see the module comment).
+                let _ = body.to_bytes_limited(64 * 1024).await;
                 HttpResponse::Ok()
                     .content_type("application/json")
                     .body(BODY)

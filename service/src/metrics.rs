@@ -2,7 +2,8 @@
 //! running service (no global state, so tests can run several services in one process), and
 //! the text exposition served on the separate metrics listener.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
@@ -39,6 +40,30 @@ pub const ALL: [&str; 7] = [
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
+/// The method label for any method outside the standard set, so that clients cannot create
+/// series at will by inventing methods.
+pub const OTHER_METHOD: &str = "OTHER";
+
+/// The bounded `method` label for `method`.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// Labels of one request series: method, route pattern, status.
+type SeriesKey = (&'static str, &'static str, u16);
+
 /// Latency buckets in seconds: 100 µs to 10 s.
 const DURATION_BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -58,7 +83,11 @@ pub struct Metrics {
     handle: PrometheusHandle,
     in_flight: Gauge,
     ready: Gauge,
+    sum_numbers: Histogram,
     record_requests: bool,
+    /// Handles by label set, so that the hot path neither allocates nor hashes metric keys.
+    series: Arc<RwLock<HashMap<SeriesKey, (Counter, Histogram)>>>,
+    rejections: Arc<RwLock<HashMap<&'static str, Counter>>>,
 }
 
 static METADATA: Metadata<'static> =
@@ -123,12 +152,17 @@ impl Metrics {
         recorder.register_gauge(&build, &METADATA).set(1.0);
         // Register the counters so that they are exported (as 0) before the first request.
         in_flight.set(0.0);
+        let sum_numbers =
+            recorder.register_histogram(&Key::from_static_name(SUM_INPUT_NUMBERS), &METADATA);
         Self {
             recorder: Arc::new(recorder),
             handle,
             in_flight,
             ready,
+            sum_numbers,
             record_requests,
+            series: Arc::default(),
+            rejections: Arc::default(),
         }
     }
 
@@ -151,35 +185,73 @@ impl Metrics {
         })
     }
 
-    /// Records one answered request.
-    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// Records one answered request; `method` and `route` come from bounded sets
+    /// ([`method_label`], the route patterns or [`UNMATCHED_ROUTE`]).
+    pub fn request(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         if !self.record_requests {
             return;
         }
-        let labels = vec![
-            Label::new("method", method.to_owned()),
-            Label::new("route", route.to_owned()),
-            Label::new("status", status.to_string()),
-        ];
-        let total = Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone());
-        let duration = Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels);
-        self.counter(&total).increment(1);
-        self.histogram(&duration).record(elapsed.as_secs_f64());
+        let key = (method, route, status);
+        let cached = self.series.read().ok().and_then(|m| m.get(&key).cloned());
+        let (total, duration) = cached.unwrap_or_else(|| {
+            let labels = vec![
+                Label::from_static_parts("method", method),
+                Label::from_static_parts("route", route),
+                Label::new("status", status.to_string()),
+            ];
+            let handles = (
+                self.recorder.register_counter(
+                    &Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone()),
+                    &METADATA,
+                ),
+                self.recorder.register_histogram(
+                    &Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels),
+                    &METADATA,
+                ),
+            );
+            if let Ok(mut map) = self.series.write() {
+                map.insert(key, handles.clone());
+            }
+            handles
+        });
+        total.increment(1);
+        duration.record(elapsed.as_secs_f64());
     }
 
     /// Records a request rejected with an error `code`.
     pub fn rejected(&self, code: &'static str) {
-        if self.record_requests {
-            let key = Key::from_parts(HTTP_REQUESTS_REJECTED_TOTAL, vec![Label::new("code", code)]);
-            self.counter(&key).increment(1);
+        if !self.record_requests {
+            return;
         }
+        let cached = self
+            .rejections
+            .read()
+            .ok()
+            .and_then(|m| m.get(code).cloned());
+        let counter = cached.unwrap_or_else(|| {
+            let key = Key::from_parts(
+                HTTP_REQUESTS_REJECTED_TOTAL,
+                vec![Label::from_static_parts("code", code)],
+            );
+            let counter = self.recorder.register_counter(&key, &METADATA);
+            if let Ok(mut map) = self.rejections.write() {
+                map.insert(code, counter.clone());
+            }
+            counter
+        });
+        counter.increment(1);
     }
 
     /// Records how many numbers a successful sum carried.
     pub fn sum_numbers(&self, count: usize) {
         if self.record_requests {
-            self.histogram(&Key::from_static_name(SUM_INPUT_NUMBERS))
-                .record(count as f64);
+            self.sum_numbers.record(count as f64);
         }
     }
 
@@ -191,14 +263,6 @@ impl Metrics {
     /// Folds pending histogram samples into buckets; call every [`UPKEEP_INTERVAL`].
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
-    }
-
-    fn counter(&self, key: &Key) -> Counter {
-        self.recorder.register_counter(key, &METADATA)
-    }
-
-    fn histogram(&self, key: &Key) -> Histogram {
-        self.recorder.register_histogram(key, &METADATA)
     }
 }
 

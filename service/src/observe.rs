@@ -10,9 +10,28 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 
 use crate::app::AppState;
+use crate::app::ROUTES;
 use crate::error::ErrorCode;
-use crate::metrics::UNMATCHED_ROUTE;
+use crate::metrics::{self, UNMATCHED_ROUTE};
 use crate::request_id::RequestId;
+
+/// The matched route pattern as a `'static` label, or [`UNMATCHED_ROUTE`].
+fn route_label(name: Option<&str>) -> &'static str {
+    name.and_then(|n| ROUTES.iter().find(|r| **r == n).copied())
+        .unwrap_or(UNMATCHED_ROUTE)
+}
+
+/// The client address for the log: the first `X-Forwarded-For` hop (set by the ALB), else the
+/// peer. Informational only; it is client-controlled behind no proxy.
+fn client_ip(req: &actix_web::HttpRequest) -> String {
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().chars().take(64).collect())
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "-".to_owned())
+}
 
 /// Middleware: measures the request and logs it once it is answered.
 pub async fn middleware(
@@ -22,42 +41,51 @@ pub async fn middleware(
     let start = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let _in_flight = state.as_ref().and_then(|s| s.metrics.in_flight());
-    let method = req.method().clone();
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
-    let client_ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("-")
-        .to_owned();
+    let method = metrics::method_label(req.method());
 
     let result = next.call(req).await;
     let elapsed = start.elapsed();
     let (status, route, code) = match &result {
         Ok(res) => (
             res.status(),
-            res.request().match_pattern(),
+            route_label(res.request().match_name()),
             res.response().extensions().get::<ErrorCode>().map(|c| c.0),
         ),
-        Err(err) => (err.as_response_error().status_code(), None, None),
+        Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
     };
-    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     if let Some(state) = &state {
         state
             .metrics
-            .request(method.as_str(), &route, status.as_u16(), elapsed);
+            .request(method, route, status.as_u16(), elapsed);
         if let Some(code) = code {
             state.metrics.rejected(code);
         }
     }
-    let latency_ms = elapsed.as_secs_f64() * 1e3;
-    if status.is_server_error() {
-        tracing::error!(method = %method, route, status = status.as_u16(), latency_ms, request_id, client_ip, code, "request");
+    let level_enabled = if status.is_server_error() {
+        tracing::enabled!(tracing::Level::ERROR)
     } else {
-        tracing::info!(method = %method, route, status = status.as_u16(), latency_ms, request_id, client_ip, code, "request");
+        tracing::enabled!(tracing::Level::INFO)
+    };
+    if level_enabled {
+        let (request_id, client_ip) = match &result {
+            Ok(res) => {
+                let req = res.request();
+                let id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+                (id.unwrap_or_default(), client_ip(req))
+            }
+            Err(_) => (String::new(), "-".to_owned()),
+        };
+        let latency_ms = elapsed.as_secs_f64() * 1e3;
+        let status = status.as_u16();
+        if status >= 500 {
+            tracing::error!(
+                method, route, status, latency_ms, request_id, client_ip, code, "request"
+            );
+        } else {
+            tracing::info!(
+                method, route, status, latency_ms, request_id, client_ip, code, "request"
+            );
+        }
     }
     result
 }

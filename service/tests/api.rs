@@ -239,7 +239,24 @@ async fn metrics_follow_the_requests() {
     call(&st, sum_request(r#"{"numbers":[1]}"#)).await;
     call(&st, TestRequest::get().uri("/no/such/path/12345")).await;
     call(&st, TestRequest::delete().uri("/healthz")).await;
+    // Invented methods must not create series at will.
+    for m in ["BREW", "XYZZY1", "XYZZY2"] {
+        let method = actix_web::http::Method::from_bytes(m.as_bytes()).expect("token");
+        let (status, _, _, _) = call(
+            &st,
+            TestRequest::default().method(method).uri("/api/v1/sum"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    }
     let text = st.metrics.render();
+    assert!(!text.contains("BREW") && !text.contains("XYZZY"), "{text}");
+    assert!(
+        text.contains(
+            r#"sumapi_http_requests_total{method="OTHER",route="/api/v1/sum",status="405"} 3"#
+        ),
+        "{text}"
+    );
     for expected in [
         r#"sumapi_http_requests_total{method="POST",route="/api/v1/sum",status="200"} 1"#,
         r#"sumapi_http_requests_total{method="POST",route="/api/v1/sum",status="400"} 1"#,
