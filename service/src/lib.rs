@@ -5,6 +5,7 @@
 //! binds) → [`start`] binds the public and the metrics listener and serves [`app::app`], the
 //! factory that tests drive too. A request passes the middleware [`request_id`] (keeps or
 //! makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
+//! [`error::middleware`] (turns unexpected failures into the generic JSON 500) →
 //! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`]; `api` checks
 //! and parses the body and calls [`sum`], the exact summation that knows nothing of HTTP.
 //! Every failure is one [`error::ApiError`] variant: one status, one stable code, one JSON
