@@ -116,11 +116,12 @@ echo "max RSS 10 s: ${rss10} KiB ($(jq -r '.requests.total' "$work/rss10.json") 
 # --- 3. open model accuracy ---
 echo
 echo "== open model accuracy (${secs}s each) =="
-printf "%-10s %12s %12s %10s %10s %9s\n" "of peak" "target" "achieved" "ratio" "verdict" "lag p99"
+printf "%-10s %12s %12s %10s %10s %10s %9s\n" "of peak" "target" "achieved" "ratio" "verdict" "lag p99" "gen busy"
 for pct in 20 50 80; do
   rate=$(awk -v p="$lg_rps" -v f="$pct" 'BEGIN { printf "%d", p * f / 100 }')
   "$loadgen" run "$url" -c "$conns" -r "$rate" -z "${secs}s" --quiet --json "$work/open.json" >/dev/null || true
   achieved=$(jq '.achieved_rate' "$work/open.json")
-  printf "%-10s %12d %12.1f %10s %10s %8sms\n" "$pct%" "$rate" "$achieved" "$(awk -v a="$achieved" -v t="$rate" 'BEGIN { printf "%.4f", a / t }')" \
-    "$(jq -r '.verdict' "$work/open.json")" "$(jq -r '.self_check.schedule_lag_ms.p99 // "n/a"' "$work/open.json")"
+  printf "%-10s %12d %12.1f %10s %10s %8sms %9s\n" "$pct%" "$rate" "$achieved" "$(awk -v a="$achieved" -v t="$rate" 'BEGIN { printf "%.4f", a / t }')" \
+    "$(jq -r '.verdict' "$work/open.json")" "$(jq -r '.self_check.schedule_lag_ms.p99 // "n/a"' "$work/open.json")" \
+    "$(jq -r '.self_check.generator_busy // "n/a" | if type == "number" then (. * 100 | floor | tostring) + "%" else . end' "$work/open.json")"
 done

@@ -281,8 +281,9 @@ pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
                     Some(Err(_)) => return failed(Some(status)),
                 }
             }
+            // A `Connection: close` is noticed by the driver poll in `ready()` before the next
+            // request; polling it here as well would cost a dispatcher poll per request.
             let done = Instant::now();
-            c.poll_driver().await;
             Exchange {
                 outcome: Outcome::from_status(status),
                 status: Some(status),

@@ -386,13 +386,14 @@ impl Deadline {
     }
 }
 
+/// `started` is now (the caller just read the clock).
 async fn send_one(
     sh: &Shared,
     conn: &mut Option<Conn>,
     timer: &mut Deadline,
     target: &Target,
+    started: Instant,
 ) -> (Instant, Exchange) {
-    let started = Instant::now();
     let failed = |outcome, done| Exchange {
         outcome,
         status: None,
@@ -452,12 +453,14 @@ async fn open_worker(
     while let Some(i) = sched.take() {
         let intended = sched.intended(i);
         let measured = sched.is_measured(i);
-        let now = Instant::now();
+        let mut now = Instant::now();
         if now < intended {
             sleep_until(intended.into()).await;
+            let woke = Instant::now();
             if measured {
-                lag.saturating_record(micros(Instant::now().saturating_duration_since(intended)));
+                lag.saturating_record(micros(woke.saturating_duration_since(intended)));
             }
+            now = woke;
         } else if measured && now - intended > QUEUED_AFTER {
             queued += 1;
         }
@@ -470,7 +473,7 @@ async fn open_worker(
             continue;
         }
         let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
-        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target).await;
+        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target, now).await;
         if measured {
             rec.record(ex.outcome, ex.status, intended, sent, ex.done);
             live.add(ex.outcome);
@@ -510,7 +513,7 @@ async fn closed_worker(
         }
         let target = &sh.targets[sh.order[k % sh.order.len()] as usize];
         k = k.wrapping_add(1);
-        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target).await;
+        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target, intended).await;
         if measured {
             rec.record(ex.outcome, ex.status, intended, sent, ex.done);
             live.add(ex.outcome);
