@@ -850,5 +850,32 @@ async fn slow_bodies() {
         "took {:?}",
         started.elapsed()
     );
+    // A client that sends half a body and goes away: the in-flight gauge still returns to 0.
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(head.as_bytes()).await.expect("write head");
+        s.write_all(&body[..3]).await.expect("write part");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let scrape = loop {
+        let text = String::from_utf8(common::get(running.metrics_addr(), "/metrics").await.body)
+            .expect("UTF-8 exposition");
+        let settled = text.contains("sumapi_http_requests_in_flight 0")
+            && text.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 1"#);
+        if settled || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        scrape.contains("sumapi_http_requests_in_flight 0"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 1"#),
+        "{scrape}"
+    );
     running.shutdown().await;
 }
