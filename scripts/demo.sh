@@ -14,7 +14,7 @@ out="$root/out/demo"
 bin="$root/target/release"
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+show() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
 say "Installing nginx and its Lua module if missing (the local gateway)"
 scripts/deps/apt.sh nginx libnginx-mod-http-lua
@@ -65,7 +65,7 @@ gw="http://127.0.0.1:$gateway_port"
 # the key reaches curl through a config on a pipe, so neither the terminal nor `ps` shows it.
 keyed_curl() { # VAR curl-args...
   local var=$1; shift
-  printf '$ curl %s -H "apikey: $%s"\n' "$*" "$var"
+  printf '$ curl'; printf ' %q' "$@"; printf ' -H "apikey: $%s"\n' "$var"
   curl "$@" --config <(printf 'header = "apikey: %s"\n' "${!var}")
 }
 sum_body='{"numbers":[1e16, 1, -1e16, 0.1, 0.2]}'
@@ -90,7 +90,7 @@ for i in $(seq 1 150); do
   if [[ $code == 429 ]]; then limit_hit=$i; break; fi
 done
 if [[ -n $limit_hit ]]; then
-  echo "request $limit_hit of this minute was refused; the next one:"
+  echo "request $limit_hit of this loop got 429 (one more was spent by the call above); the next one:"
   keyed_curl EXAMPLE_CUSTOMER_API_KEY -sS -i "$gw/api/v1/sum" -H 'content-type: application/json' -d '{"numbers":[1,2]}'
   echo
 else
