@@ -1,6 +1,6 @@
 //! The app factory used by `start` and by the in-process tests: shared state, the route
-//! table, and the middleware stack (request id → observe → JSON 500 safety net → origin
-//! guard → handlers).
+//! table, and the one middleware layer ([`crate::middleware`]: request id → observe → origin
+//! guard → handlers → JSON 500 safety net).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,10 +10,10 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 
-use crate::error::{self, ApiError};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::shutdown::Readiness;
-use crate::{api, health, observe, origin_guard, request_id};
+use crate::{api, health, middleware};
 
 /// Everything the handlers and middleware share.
 #[derive(Clone)]
@@ -133,8 +133,5 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(routes)
         .default_service(web::to(not_found))
-        .wrap(from_fn(origin_guard::middleware))
-        .wrap(from_fn(error::middleware))
-        .wrap(from_fn(observe::middleware))
-        .wrap(from_fn(request_id::middleware))
+        .wrap(from_fn(middleware::middleware))
 }

@@ -140,23 +140,28 @@ impl ApiError {
 }
 
 /// Middleware: turns server errors that are not [`ApiError`]s (handler or extractor failures)
-/// into the generic JSON 500.
+/// into the generic JSON 500 (the service applies [`explain`] in its one middleware layer).
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     // Only responses are rewritten: `Err`s from inner middleware carry no request to answer
     // with (ours never return one) and keep actix's own handling.
-    let res = next.call(req).await?;
+    Ok(explain(next.call(req).await?))
+}
+
+/// Replaces an unexplained server error response by the generic JSON 500; everything else
+/// passes through unchanged.
+pub fn explain<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     // An error value attached to a 5xx means a handler or extractor failed; a plain 5xx
     // response (readiness answering 503) is deliberate and passes through.
     let explained = res.response().extensions().get::<ErrorCode>().is_some();
     let cause = match res.response().error() {
         Some(e) if res.status().is_server_error() && !explained => format!("{e}"),
-        _ => return Ok(res.map_into_left_body()),
+        _ => return res.map_into_left_body(),
     };
     let answer = ApiError::Internal(cause).respond(res.request());
-    Ok(res.into_response(answer).map_into_right_body())
+    res.into_response(answer).map_into_right_body()
 }
 
 #[cfg(test)]

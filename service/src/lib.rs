@@ -3,10 +3,10 @@
 //!
 //! Data flow: [`config`] (flags with `SERVICE_` env fallbacks, validated before anything
 //! binds) → [`start`] binds the public and the metrics listener and serves [`app::app`], the
-//! factory that tests drive too. A request passes the middleware [`request_id`] (keeps or
-//! makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
-//! [`error::middleware`] (turns unexpected failures into the generic JSON 500) →
-//! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`]; `api` checks
+//! factory that tests drive too. A request passes one [`middleware`] layer: [`request_id`]
+//! (keeps or makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
+//! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`] →
+//! [`error::explain`] (turns unexpected failures into the generic JSON 500); `api` checks
 //! and parses the body and calls [`sum`], the exact summation that knows nothing of HTTP.
 //! Every failure is one [`error::ApiError`] variant: one status, one stable code, one JSON
 //! shape. [`shutdown`] owns readiness and the drain; [`run`] ties it to SIGTERM/Ctrl-C.
@@ -21,6 +21,7 @@ pub mod health;
 pub mod healthcheck;
 pub mod logging;
 pub mod metrics;
+pub mod middleware;
 pub mod observe;
 pub mod origin_guard;
 pub mod request_id;

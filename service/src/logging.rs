@@ -1,24 +1,30 @@
 //! Log setup: `tracing` to stderr (stdout stays free for reports), JSON lines or text, level
-//! from `RUST_LOG` (default `info`).
+//! from `RUST_LOG` (default `info`). Lines are formatted on the logging thread ([`json`] for
+//! JSON) and written to stderr in batches by a writer thread ([`writer`]), so that a request
+//! never waits for a write system call; the returned [`LogGuard`] flushes them at exit.
+
+pub mod json;
+pub mod writer;
 
 use tracing_subscriber::EnvFilter;
+
+pub use writer::LogGuard;
 
 use crate::config::LogFormat;
 
 /// Installs the global subscriber; a second call (e.g. in tests) leaves the first in place.
-pub fn init(format: LogFormat) {
+/// Keep the guard until the end of `main`: dropping it writes out every buffered line.
+pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = writer::buffered_stderr();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
         LogFormat::Text => builder.try_init(),
     };
     // Already installed is fine: the first subscriber keeps serving.
     drop(result);
+    guard
 }

@@ -43,11 +43,13 @@ async fn main() -> ExitCode {
         eprintln!("error: invalid configuration: {e}");
         return ExitCode::from(EXIT_USAGE);
     }
-    service::logging::init(config.log_format);
+    // Dropped at the end of `main`: every buffered log line is written before exit.
+    let logs = service::logging::init(config.log_format);
     match service::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "service failed");
+            logs.flush();
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

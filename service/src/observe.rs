@@ -4,10 +4,8 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, HttpMessage};
 
 use crate::app::AppState;
 use crate::app::ROUTES;
@@ -33,45 +31,61 @@ fn client_ip(req: &actix_web::HttpRequest) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// Middleware: measures the request and logs it once it is answered.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let start = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let _in_flight = state.as_ref().and_then(|s| s.metrics.in_flight());
-    let method = metrics::method_label(req.method());
+/// One request being observed: started by [`Observation::start`] before anything else runs,
+/// finished by [`Observation::finish`] with the answer.
+pub struct Observation<'a> {
+    start: Instant,
+    state: Option<&'a AppState>,
+    method: &'static str,
+    /// Dropped with the observation, on every path (a client that went away included).
+    _in_flight: Option<metrics::InFlight>,
+}
 
-    let result = next.call(req).await;
-    let elapsed = start.elapsed();
-    let (status, route, code) = match &result {
-        Ok(res) => (
-            res.status(),
-            route_label(res.request().match_name()),
-            res.response().extensions().get::<ErrorCode>().map(|c| c.0),
-        ),
-        Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
-    };
-    if let Some(state) = &state {
-        state
-            .metrics
-            .request(method, route, status.as_u16(), elapsed);
-        if let Some(code) = code {
-            state.metrics.rejected(code);
+impl<'a> Observation<'a> {
+    /// Starts the clock and counts the request in flight.
+    pub fn start(req: &ServiceRequest, state: Option<&'a AppState>) -> Self {
+        Self {
+            start: Instant::now(),
+            state,
+            method: metrics::method_label(req.method()),
+            _in_flight: state.and_then(|s| s.metrics.in_flight()),
         }
     }
-    let level_enabled = if status.is_server_error() {
-        tracing::enabled!(tracing::Level::ERROR)
-    } else {
-        tracing::enabled!(tracing::Level::INFO)
-    };
-    if level_enabled {
-        let (request_id, client_ip) = match &result {
+
+    /// Records the metrics and logs the request once it is answered.
+    pub fn finish<B>(self, result: &Result<ServiceResponse<B>, Error>) {
+        let elapsed = self.start.elapsed();
+        let method = self.method;
+        let (status, route, code) = match result {
+            Ok(res) => (
+                res.status(),
+                route_label(res.request().match_name()),
+                res.response().extensions().get::<ErrorCode>().map(|c| c.0),
+            ),
+            Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
+        };
+        if let Some(state) = self.state {
+            state
+                .metrics
+                .request(method, route, status.as_u16(), elapsed);
+            if let Some(code) = code {
+                state.metrics.rejected(code);
+            }
+        }
+        let level_enabled = if status.is_server_error() {
+            tracing::enabled!(tracing::Level::ERROR)
+        } else {
+            tracing::enabled!(tracing::Level::INFO)
+        };
+        if !level_enabled {
+            return;
+        }
+        let (request_id, client_ip) = match result {
             Ok(res) => {
                 let req = res.request();
-                let id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-                (id.unwrap_or_default(), client_ip(req))
+                let ext = req.extensions();
+                let id = ext.get::<RequestId>().map_or("", |id| id.0.as_str());
+                (id.to_owned(), client_ip(req))
             }
             Err(_) => (String::new(), "-".to_owned()),
         };
@@ -87,5 +101,4 @@ pub async fn middleware(
             );
         }
     }
-    result
 }

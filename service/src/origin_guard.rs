@@ -2,11 +2,9 @@
 //! health endpoints must carry `X-Origin-Secret` equal to one of them (compared in constant
 //! time), otherwise 403 `FORBIDDEN_ORIGIN`. The header's value is never logged.
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
-use actix_web::middleware::Next;
-use actix_web::{Error, web};
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::app::AppState;
@@ -32,12 +30,9 @@ pub fn matches_any(secrets: &[Vec<u8>], candidate: &[u8]) -> bool {
     any.into()
 }
 
-/// Middleware: answers 403 before any handler runs when the secret is missing or wrong.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let allowed = match req.app_data::<web::Data<AppState>>() {
+/// Whether `req` may pass: no secrets configured, a health path, or a matching header.
+pub fn allows(req: &ServiceRequest, state: Option<&AppState>) -> bool {
+    match state {
         Some(state) if !state.origin_secrets.is_empty() => {
             EXEMPT_PATHS.contains(&req.path())
                 || req
@@ -46,13 +41,14 @@ pub async fn middleware(
                     .is_some_and(|v| matches_any(&state.origin_secrets, v.as_bytes()))
         }
         _ => true,
-    };
-    if allowed {
-        return Ok(next.call(req).await?.map_into_left_body());
     }
+}
+
+/// The 403 answer for a request that [`allows`] refused; no handler runs.
+pub fn forbid(req: ServiceRequest) -> ServiceResponse<BoxBody> {
     let (http_req, _payload) = req.into_parts();
     let res = ApiError::ForbiddenOrigin.respond(&http_req);
-    Ok(ServiceResponse::new(http_req, res).map_into_right_body())
+    ServiceResponse::new(http_req, res)
 }
 
 #[cfg(test)]

@@ -1,11 +1,9 @@
 //! `X-Request-ID`: keep a well-formed incoming id, otherwise generate one; store it in the
 //! request's extensions (for handlers, error bodies and logs) and echo it on every response.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::HttpMessage;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
 use rand::Rng;
 
 /// The request id header, as the old service and the gateway spell it.
@@ -25,28 +23,31 @@ pub fn is_well_formed(id: &[u8]) -> bool {
 
 /// A fresh random id: 32 lowercase hex digits (128 bits).
 pub fn generate() -> String {
-    format!("{:032x}", rand::rng().random::<u128>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::rng().random::<u128>();
+    (0..32)
+        .rev()
+        .map(|i| char::from(HEX[((bits >> (4 * i)) & 0xf) as usize]))
+        .collect()
 }
 
-/// Middleware: assigns the id before anything else runs and echoes it on the response.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = req
+/// Assigns the request's id before anything else runs (kept or generated, stored in the
+/// extensions) and returns the header value to echo on the response.
+pub fn assign(req: &ServiceRequest) -> Option<HeaderValue> {
+    let incoming = req
         .headers()
         .get(&HEADER)
-        .map(HeaderValue::as_bytes)
-        .filter(|v| is_well_formed(v))
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .map_or_else(generate, str::to_owned);
-    let header_value = HeaderValue::from_str(&id);
+        .filter(|v| is_well_formed(v.as_bytes()));
+    let (id, header_value) = match incoming.and_then(|v| v.to_str().ok().map(|s| (s, v))) {
+        Some((id, value)) => (id.to_owned(), Some(value.clone())),
+        None => {
+            let id = generate();
+            let value = HeaderValue::from_str(&id).ok();
+            (id, value)
+        }
+    };
     req.extensions_mut().insert(RequestId(id));
-    let mut res = next.call(req).await?;
-    if let Ok(value) = header_value {
-        res.headers_mut().insert(HEADER, value);
-    }
-    Ok(res)
+    header_value
 }
 
 #[cfg(test)]
@@ -62,6 +63,11 @@ mod tests {
         assert!(!is_well_formed(b"tab\there"));
         assert!(!is_well_formed("é".as_bytes()));
         assert_eq!(generate().len(), 32);
+        assert!(
+            generate()
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert_ne!(generate(), generate());
     }
 }

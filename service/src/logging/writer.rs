@@ -1,0 +1,195 @@
+//! The log writer: request handlers append finished lines to a shared buffer (a short lock
+//! and a copy, no system call); a dedicated thread writes the buffer to stderr in batches.
+//! The request path never waits for stderr: when the buffer is full (stderr blocked, e.g. a
+//! stalled log driver) new lines are dropped and counted, and the count is logged once
+//! stderr drains. [`LogGuard`] flushes everything on drop, so no line is lost at exit.
+
+use std::io::Write;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How long the writer gathers lines after the first one arrives before writing them.
+pub const BATCH_DELAY: Duration = Duration::from_millis(5);
+/// Buffered bytes at which the writer is woken at once instead of after [`BATCH_DELAY`].
+const HIGH_WATER: usize = 64 * 1024;
+/// Buffered bytes beyond which new lines are dropped rather than waiting for stderr.
+pub const MAX_BUFFERED: usize = 8 * 1024 * 1024;
+
+#[derive(Default)]
+struct State {
+    buf: Vec<u8>,
+    dropped: u64,
+    closing: bool,
+    /// Set while the writer thread waits for the first line of a batch.
+    idle: bool,
+    /// Set once the writer thread is gone: lines then go straight to stderr.
+    stopped: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the buffer inconsistent (appends only).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A [`MakeWriter`] for the tracing subscriber: every handle appends to the shared buffer.
+#[derive(Clone)]
+pub struct BufferedStderr {
+    shared: Arc<Shared>,
+}
+
+/// Flushes and stops the writer thread when dropped (or on [`LogGuard::flush`] for a flush
+/// without stopping). Keep it alive in `main` for as long as the process logs.
+pub struct LogGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts the writer thread; returns the writer to install and the guard that flushes it.
+pub fn buffered_stderr() -> (BufferedStderr, LogGuard) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+        wake: Condvar::new(),
+    });
+    let worker = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || run(&worker))
+        .ok();
+    if thread.is_none() {
+        // No writer thread: write synchronously rather than buffer forever.
+        shared.lock().stopped = true;
+    }
+    let guard = LogGuard {
+        shared: shared.clone(),
+        thread,
+    };
+    (BufferedStderr { shared }, guard)
+}
+
+/// The writer thread: waits for a batch, writes it, repeats until closed and drained.
+fn run(shared: &Shared) {
+    let mut batch = Vec::new();
+    loop {
+        let dropped;
+        {
+            let mut state = shared.lock();
+            while state.buf.is_empty() && !state.closing {
+                state.idle = true;
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            state.idle = false;
+            if !state.closing && state.buf.len() < HIGH_WATER {
+                // Let more lines join this batch (woken early by the high-water mark).
+                state = shared
+                    .wake
+                    .wait_timeout(state, BATCH_DELAY)
+                    .map(|(s, _)| s)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            if state.buf.is_empty() && state.closing {
+                return;
+            }
+            std::mem::swap(&mut batch, &mut state.buf);
+            dropped = std::mem::take(&mut state.dropped);
+        }
+        let mut stderr = std::io::stderr().lock();
+        // Nothing sensible remains to be done when stderr itself fails.
+        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
+        drop(stderr);
+        batch.clear();
+        if batch.capacity() > 4 * HIGH_WATER {
+            batch.shrink_to(HIGH_WATER);
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "log lines dropped: stderr did not keep up and the log buffer was full"
+            );
+        }
+    }
+}
+
+/// One handle per log line, appending to the shared buffer.
+pub struct LineWriter<'a> {
+    shared: &'a Shared,
+}
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut state = self.shared.lock();
+        if state.stopped {
+            drop(state);
+            return std::io::stderr().write(line);
+        }
+        if state.buf.len() + line.len() > MAX_BUFFERED {
+            state.dropped += 1;
+            return Ok(line.len());
+        }
+        let was_empty = state.buf.is_empty();
+        state.buf.extend_from_slice(line);
+        let wake = (state.idle && was_empty) || state.buf.len() >= HIGH_WATER;
+        drop(state);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BufferedStderr {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter {
+            shared: &self.shared,
+        }
+    }
+}
+
+impl LogGuard {
+    /// Writes every buffered line now (before printing to stderr directly, so that the order
+    /// of lines is kept).
+    pub fn flush(&self) {
+        let batch = std::mem::take(&mut self.shared.lock().buf);
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        // The thread is gone (or never started): write whatever is left ourselves, and let
+        // any later line go straight to stderr.
+        let dropped = {
+            let mut state = self.shared.lock();
+            state.stopped = true;
+            std::mem::take(&mut state.dropped)
+        };
+        self.flush();
+        if dropped > 0 {
+            tracing::warn!(dropped, "log lines dropped: the log buffer was full");
+        }
+    }
+}
