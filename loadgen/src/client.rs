@@ -100,10 +100,12 @@ impl H1 {
         };
         tokio::pin!(fut);
         loop {
+            // The driver first: what it reads in this poll completes `fut` in the same poll,
+            // instead of a second wake-up of the task.
             tokio::select! {
                 biased;
-                out = &mut fut => return out,
                 _ = &mut *driver, if !self.closed => self.closed = true,
+                out = &mut fut => return out,
             }
         }
     }
