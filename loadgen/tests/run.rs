@@ -622,6 +622,39 @@ fn baseline_comparison_fails_on_regression_and_prints_the_table() {
 }
 
 #[test]
+fn live_progress_only_on_a_terminal_and_not_with_quiet() {
+    // `script` (util-linux) runs the binary on a pseudo-terminal, as a person at a shell would.
+    assert!(
+        std::path::Path::new("/usr/bin/script").exists(),
+        "`script` is missing: install Debian's bsdutils (scripts/deps/apt.sh installs the test tools)"
+    );
+    let s = TestServer::start(None);
+    let bin = env!("CARGO_BIN_EXE_loadgen");
+    let on_tty = |extra: &str| {
+        let cmd = format!(
+            "{bin} run {} -r 50 -z 2500ms --max-lag 250ms {extra}",
+            s.url("/fast")
+        );
+        let o = std::process::Command::new("/usr/bin/script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .expect("run script");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    assert!(
+        shown.contains("\x1b[2K") && shown.contains("req/s") && shown.contains("p99"),
+        "{shown}"
+    );
+    assert!(shown.contains("verdict: PASS"), "{shown}");
+    let quiet = on_tty("--quiet");
+    assert!(
+        !quiet.contains("\x1b[2K") && quiet.contains("verdict: PASS"),
+        "{quiet}"
+    );
+}
+
+#[test]
 fn header_env_sends_the_secret_without_showing_it() {
     let s = TestServer::start(None);
     let secret = "s3cr3t-key-value";
