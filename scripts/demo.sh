@@ -30,7 +30,7 @@ rm -f "$out"/*.log
 rand() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
 export SUM_API_ORIGIN_SECRET=$(rand)
 export SERVICE_ORIGIN_SECRET=$SUM_API_ORIGIN_SECRET
-export CANARY_API_KEY=$(rand) LOADGEN_API_KEY=$(rand) EXAMPLE_CUSTOMER_API_KEY=$(rand)
+export CANARY_API_KEY=$(rand) LOADGEN_API_KEY=$(rand) RELEASE_CHECK_API_KEY=$(rand) EXAMPLE_CUSTOMER_API_KEY=$(rand)
 
 pids=()
 cleanup() {

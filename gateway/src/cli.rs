@@ -27,7 +27,8 @@ pub const EXIT_FAILURE: i32 = 1;
 /// Runs the local nginx+Lua gateway, generated from gateway/kong.yaml, in front of a service.
 ///
 /// API keys and the origin secret come from the environment, as Kong's env vault reads them:
-/// CANARY_API_KEY, LOADGEN_API_KEY, EXAMPLE_CUSTOMER_API_KEY, SUM_API_ORIGIN_SECRET.
+/// CANARY_API_KEY, LOADGEN_API_KEY, RELEASE_CHECK_API_KEY, EXAMPLE_CUSTOMER_API_KEY,
+/// SUM_API_ORIGIN_SECRET.
 ///
 /// Exit codes: 0 stopped by SIGTERM/Ctrl-C or --check passed; 1 failure (nginx or its Lua
 /// module missing, nginx died, origin secret missing); 64 usage error or invalid policy.

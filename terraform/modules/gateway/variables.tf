@@ -20,7 +20,7 @@ variable "upstream_port" {
 }
 
 variable "secrets" {
-  description = "Values of the env vault references in kong.yaml, by reference name (canary-api-key, loadgen-api-key, example-customer-api-key, sum-api-origin-secret)."
+  description = "Values of the env vault references in kong.yaml, by reference name (canary-api-key, loadgen-api-key, release-check-api-key, example-customer-api-key, sum-api-origin-secret)."
   type        = map(string)
   sensitive   = true
 }

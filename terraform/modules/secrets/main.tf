@@ -13,6 +13,7 @@ locals {
     "canary-api-key"           = "API key of the gateway consumer canary (small quota)"
     "loadgen-api-key"          = "API key of the gateway consumer loadgen (large quota, release load tests)"
     "example-customer-api-key" = "API key of the gateway consumer example-customer"
+    "release-check-api-key"    = "API key of the gateway consumer release-check (the release gate's rate-limit check)"
   }
 }
 

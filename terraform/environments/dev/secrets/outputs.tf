@@ -1,5 +1,5 @@
 output "secret_arns" {
-  description = "ARN of each secret: origin-secret, canary-api-key, loadgen-api-key, example-customer-api-key."
+  description = "ARN of each secret: origin-secret, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key."
   value       = module.secrets.secret_arns
 }
 
