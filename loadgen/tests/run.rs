@@ -301,6 +301,44 @@ fn start_at_begins_the_schedule_at_an_absolute_time() {
 }
 
 #[test]
+fn a_server_too_slow_for_the_rate_fails_and_owed_requests_are_not_forgotten() {
+    // 2 connections x 100 ms per request carry at most 20 req/s of the 100 asked for: the
+    // server (with this pool), not the generator, is the limit, so the verdict is fail.
+    let s = TestServer::start(None);
+    let (r, m) = run(&[
+        &s.url("/slow/100"),
+        "-r",
+        "100",
+        "-z",
+        "1s",
+        "-c",
+        "2",
+        "--timeout",
+        "300ms",
+    ]);
+    assert!(r.achieved_rate < 30.0, "{}", r.achieved_rate);
+    let check = r.self_check.as_ref().expect("self-check");
+    assert!(check.valid && check.queued > 50, "{check:?}");
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reasons);
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("target rate not reached")),
+        "{:?}",
+        r.reasons
+    );
+    // Every scheduled request is accounted for: those never sent count as timeouts, with the
+    // latency they had at least accrued (coordinated omission is not hidden at the end).
+    assert_eq!(r.requests.total, 100);
+    assert!(m.summary.count(Outcome::Timeout) >= 60, "{:?}", r.requests);
+    assert!(
+        r.latency_ms.corrected.max >= 1000.0,
+        "{:?}",
+        r.latency_ms.corrected
+    );
+}
+
+#[test]
 fn late_wakeups_make_the_run_invalid() {
     let s = TestServer::start(None);
     let (r, _) = run(&[
