@@ -1,6 +1,9 @@
 //! The API handlers: `POST /api/v1/sum` (body checks, parsing, then [`crate::sum`]),
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
+use std::future::Future;
+use std::task::Poll;
+
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -14,6 +17,9 @@ use crate::{clock, health::VERSION};
 
 /// The name the index reports.
 pub const SERVICE_NAME: &str = "sum-api";
+
+/// The content type of JSON answers, as `HttpResponse::json` sets it.
+const JSON_CONTENT_TYPE: header::HeaderValue = header::HeaderValue::from_static("application/json");
 
 /// The request body; unknown fields are ignored, as by the old service.
 #[derive(Debug, Deserialize)]
@@ -47,11 +53,20 @@ impl Serialize for JsonNumber {
     }
 }
 
+/// The inputs, serialized as [`JsonNumber`]s without copying them.
+struct JsonNumbers<'a>(&'a [f64]);
+
+impl Serialize for JsonNumbers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|&x| JsonNumber(x)))
+    }
+}
+
 #[derive(Serialize)]
 struct SumResponse<'a> {
     sum: JsonNumber,
     count: usize,
-    numbers: Vec<JsonNumber>,
+    numbers: JsonNumbers<'a>,
     timestamp: String,
     request_id: Option<&'a str>,
 }
@@ -99,7 +114,15 @@ async fn read_body(
     if declared.is_some_and(|n| n > state.max_body as u64) {
         return Err(too_large);
     }
-    match tokio::time::timeout(state.body_timeout, payload.to_bytes_limited(state.max_body)).await {
+    let deadline = tokio::time::Instant::now() + state.body_timeout;
+    let mut read = std::pin::pin!(payload.to_bytes_limited(state.max_body));
+    // A small body has usually arrived with the headers: then no timer is needed at all.
+    let now = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let outcome = match now {
+        Poll::Ready(done) => Ok(done),
+        Poll::Pending => tokio::time::timeout_at(deadline, read).await,
+    };
+    match outcome {
         Err(_elapsed) => Err(ApiError::BodyTimeout),
         Ok(Err(_limit)) => Err(too_large),
         Ok(Ok(Err(e))) => Err(ApiError::InvalidBody {
@@ -154,11 +177,20 @@ pub async fn sum(
             let body = SumResponse {
                 sum: JsonNumber(total),
                 count: numbers.len(),
-                numbers: numbers.into_iter().map(JsonNumber).collect(),
+                numbers: JsonNumbers(&numbers),
                 timestamp: clock::now_rfc3339(),
                 request_id: ext.get::<RequestId>().map(|id| id.0.as_str()),
             };
-            HttpResponse::Ok().json(body)
+            // Sized for the usual answer, so that serializing does not reallocate.
+            let mut json = Vec::with_capacity(128 + 24 * numbers.len());
+            match serde_json::to_writer(&mut json, &body) {
+                Ok(()) => HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE))
+                    .body(json),
+                Err(e) => {
+                    ApiError::Internal(format!("cannot serialize the sum: {e}")).respond(&req)
+                }
+            }
         }
         Err(e) => e.respond(&req),
     }

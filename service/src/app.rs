@@ -71,7 +71,16 @@ pub const ROUTES: [&str; 5] = [
 
 /// The route table: every route with its methods, and a 405 with `Allow` for the rest.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // The sum route first: the router tries resources in order and it is the hot path.
     cfg.service(
+        web::resource("/api/v1/sum")
+            .name("/api/v1/sum")
+            .route(web::post().to(api::sum))
+            .route(web::get().to(api::sum_help))
+            .route(web::head().to(api::sum_help))
+            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD_POST))),
+    )
+    .service(
         web::resource("/")
             .name("/")
             .route(web::get().to(api::index))
@@ -98,14 +107,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(health::ready))
             .route(web::head().to(health::ready))
             .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
-    )
-    .service(
-        web::resource("/api/v1/sum")
-            .name("/api/v1/sum")
-            .route(web::post().to(api::sum))
-            .route(web::get().to(api::sum_help))
-            .route(web::head().to(api::sum_help))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD_POST))),
     );
 }
 

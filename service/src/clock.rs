@@ -1,13 +1,86 @@
-//! Wall-clock and uptime formatting shared by the health and sum answers.
+//! Wall-clock and uptime formatting shared by the health and sum answers and the JSON logs.
+//! Timestamps are formatted by humantime; the date and time of day are cached per thread for
+//! the current second, so a busy thread only writes the fraction digits per call.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::cell::Cell;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// `YYYY-MM-DDTHH:MM:SS` (19 bytes) of the second `.0`, cached per thread.
+type SecondPrefix = (u64, [u8; 19]);
+
+thread_local! {
+    static PREFIX: Cell<Option<SecondPrefix>> = const { Cell::new(None) };
+}
+
+/// Writes `t` as RFC 3339 UTC with `digits` (3 or 6) fraction digits, truncated, into `out`
+/// (which must hold at least 21 + `digits` bytes); returns the written part. Same text as
+/// humantime's `format_rfc3339_millis` / `format_rfc3339_micros`.
+fn format_into(t: SystemTime, digits: u32, out: &mut [u8; 27]) -> &str {
+    let Ok(since) = t.duration_since(UNIX_EPOCH) else {
+        return "1970-01-01T00:00:00.000000Z"
+            .get(..21 + digits as usize)
+            .unwrap_or("");
+    };
+    let secs = since.as_secs();
+    let prefix = match PREFIX.get() {
+        Some((cached, prefix)) if cached == secs => prefix,
+        _ => {
+            let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs))
+                .to_string();
+            let mut prefix = [b'0'; 19];
+            for (p, b) in prefix.iter_mut().zip(text.bytes()) {
+                *p = b;
+            }
+            PREFIX.set(Some((secs, prefix)));
+            prefix
+        }
+    };
+    out[..19].copy_from_slice(&prefix);
+    out[19] = b'.';
+    let mut fraction = since.subsec_nanos() / 10u32.pow(9 - digits);
+    let end = 20 + digits as usize;
+    for slot in out[20..end].iter_mut().rev() {
+        *slot = b'0' + (fraction % 10) as u8;
+        fraction /= 10;
+    }
+    out[end] = b'Z';
+    std::str::from_utf8(&out[..=end]).unwrap_or("")
+}
 
 /// The current UTC time as RFC 3339 with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    format_into(SystemTime::now(), 3, &mut [0; 27]).to_owned()
+}
+
+/// Writes the current UTC time as RFC 3339 with microseconds, e.g.
+/// `2026-01-02T03:04:05.678901Z` (the log line's timestamp).
+pub fn write_now_rfc3339_micros(w: &mut impl std::fmt::Write) -> std::fmt::Result {
+    w.write_str(format_into(SystemTime::now(), 6, &mut [0; 27]))
 }
 
 /// Time since `start`, whole seconds, in humantime form (`1h 2m 3s`).
 pub fn uptime_since(start: Instant) -> String {
     humantime::format_duration(Duration::from_secs(start.elapsed().as_secs())).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_text_as_humantime() {
+        let mut t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        for step in [0, 1, 999_999, 1_000_000_000, 86_399_999_999_999, 7] {
+            t += Duration::from_nanos(step);
+            let millis = format_into(t, 3, &mut [0; 27]).to_owned();
+            assert_eq!(millis, humantime::format_rfc3339_millis(t).to_string());
+            let micros = format_into(t, 6, &mut [0; 27]).to_owned();
+            assert_eq!(micros, humantime::format_rfc3339_micros(t).to_string());
+        }
+        let whole = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            format_into(whole, 3, &mut [0; 27]),
+            humantime::format_rfc3339_millis(whole).to_string()
+        );
+    }
 }

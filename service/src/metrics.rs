@@ -3,9 +3,10 @@
 //! the text exposition served on the separate metrics listener.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::app::ROUTES;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -43,6 +44,37 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// The method label for any method outside the standard set, so that clients cannot create
 /// series at will by inventing methods.
 pub const OTHER_METHOD: &str = "OTHER";
+
+/// Every method label [`method_label`] returns.
+const METHOD_LABELS: [&str; 10] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "OPTIONS",
+    "CONNECT",
+    "TRACE",
+    OTHER_METHOD,
+];
+
+/// Statuses the service answers with, whose series get a slot in the lock-free table.
+const COMMON_STATUSES: [u16; 12] = [200, 400, 403, 404, 405, 408, 413, 415, 422, 500, 503, 204];
+
+/// Slots in the lock-free table: every method label × route label × common status.
+const FAST_SLOTS: usize = METHOD_LABELS.len() * (ROUTES.len() + 1) * COMMON_STATUSES.len();
+
+/// The table slot of a series, if it is one of the common ones.
+fn fast_slot(method: &str, route: &str, status: u16) -> Option<usize> {
+    let m = METHOD_LABELS.iter().position(|l| *l == method)?;
+    let r = ROUTES
+        .iter()
+        .position(|l| *l == route)
+        .or((route == UNMATCHED_ROUTE).then_some(ROUTES.len()))?;
+    let s = COMMON_STATUSES.iter().position(|c| *c == status)?;
+    Some((m * (ROUTES.len() + 1) + r) * COMMON_STATUSES.len() + s)
+}
 
 /// The bounded `method` label for `method`.
 pub fn method_label(method: &actix_web::http::Method) -> &'static str {
@@ -85,7 +117,10 @@ pub struct Metrics {
     ready: Gauge,
     sum_numbers: Histogram,
     record_requests: bool,
-    /// Handles by label set, so that the hot path neither allocates nor hashes metric keys.
+    /// Handles of the common series, registered on first use: the hot path takes no lock,
+    /// hashes nothing and allocates nothing.
+    fast: Arc<[OnceLock<(Counter, Histogram)>]>,
+    /// Handles of any other series (an unusual status), by label set.
     series: Arc<RwLock<HashMap<SeriesKey, (Counter, Histogram)>>>,
     rejections: Arc<RwLock<HashMap<&'static str, Counter>>>,
 }
@@ -161,6 +196,7 @@ impl Metrics {
             ready,
             sum_numbers,
             record_requests,
+            fast: (0..FAST_SLOTS).map(|_| OnceLock::new()).collect(),
             series: Arc::default(),
             rejections: Arc::default(),
         }
@@ -197,24 +233,16 @@ impl Metrics {
         if !self.record_requests {
             return;
         }
+        if let Some(slot) = fast_slot(method, route, status).and_then(|i| self.fast.get(i)) {
+            let (total, duration) = slot.get_or_init(|| self.register(method, route, status));
+            total.increment(1);
+            duration.record(elapsed.as_secs_f64());
+            return;
+        }
         let key = (method, route, status);
         let cached = self.series.read().ok().and_then(|m| m.get(&key).cloned());
         let (total, duration) = cached.unwrap_or_else(|| {
-            let labels = vec![
-                Label::from_static_parts("method", method),
-                Label::from_static_parts("route", route),
-                Label::new("status", status.to_string()),
-            ];
-            let handles = (
-                self.recorder.register_counter(
-                    &Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone()),
-                    &METADATA,
-                ),
-                self.recorder.register_histogram(
-                    &Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels),
-                    &METADATA,
-                ),
-            );
+            let handles = self.register(method, route, status);
             if let Ok(mut map) = self.series.write() {
                 map.insert(key, handles.clone());
             }
@@ -222,6 +250,30 @@ impl Metrics {
         });
         total.increment(1);
         duration.record(elapsed.as_secs_f64());
+    }
+
+    /// Registers the request counter and latency histogram of one label set.
+    fn register(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+    ) -> (Counter, Histogram) {
+        let labels = vec![
+            Label::from_static_parts("method", method),
+            Label::from_static_parts("route", route),
+            Label::new("status", status.to_string()),
+        ];
+        (
+            self.recorder.register_counter(
+                &Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone()),
+                &METADATA,
+            ),
+            self.recorder.register_histogram(
+                &Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels),
+                &METADATA,
+            ),
+        )
     }
 
     /// Records a request rejected with an error `code`.
@@ -272,5 +324,34 @@ pub struct InFlight(Gauge);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_slots_are_distinct_and_in_range() {
+        let mut seen = std::collections::HashSet::new();
+        let routes = ROUTES.iter().copied().chain([UNMATCHED_ROUTE]);
+        for method in METHOD_LABELS {
+            for route in routes.clone() {
+                for status in COMMON_STATUSES {
+                    let slot = fast_slot(method, route, status).expect("a common series");
+                    assert!(slot < FAST_SLOTS);
+                    assert!(seen.insert(slot), "{method} {route} {status}");
+                }
+            }
+        }
+        use actix_web::http::Method;
+        for m in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "BREW",
+        ] {
+            let method = Method::from_bytes(m.as_bytes()).expect("valid method");
+            assert!(METHOD_LABELS.contains(&method_label(&method)), "{m}");
+        }
+        assert_eq!(fast_slot("POST", "/api/v1/sum", 299), None);
+        assert_eq!(fast_slot("POST", "/other", 200), None);
     }
 }

@@ -10,7 +10,6 @@
 //! is written.
 
 use std::fmt::{self, Write};
-use std::time::SystemTime;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -34,12 +33,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        write!(
-            writer,
-            "{{\"timestamp\":\"{}\",\"level\":\"{}\"",
-            humantime::format_rfc3339_micros(SystemTime::now()),
-            meta.level().as_str()
-        )?;
+        writer.write_str("{\"timestamp\":\"")?;
+        crate::clock::write_now_rfc3339_micros(&mut writer)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(meta.level().as_str())?;
+        writer.write_char('"')?;
         let mut fields = FieldWriter {
             out: &mut writer,
             state: Ok(()),
