@@ -67,7 +67,12 @@ pub struct RunArgs {
     pub method: String,
 
     /// Request header `Name: value`; repeatable. Never put secrets here: use --header-env.
-    #[arg(long = "header", short = 'H', env = "LOADGEN_HEADER", value_delimiter = '\n')]
+    #[arg(
+        long = "header",
+        short = 'H',
+        env = "LOADGEN_HEADER",
+        value_delimiter = '\n'
+    )]
     pub headers: Vec<String>,
 
     /// Header whose value is read from an environment variable: `NAME=ENV_VAR`, e.g.
@@ -103,7 +108,12 @@ pub struct RunArgs {
     pub duration: Option<Duration>,
 
     /// Stop after this many measured requests instead of after a duration.
-    #[arg(long, short = 'n', env = "LOADGEN_REQUESTS", conflicts_with = "duration")]
+    #[arg(
+        long,
+        short = 'n',
+        env = "LOADGEN_REQUESTS",
+        conflicts_with = "duration"
+    )]
     pub requests: Option<u64>,
 
     /// Load applied before measuring starts; excluded from all results.

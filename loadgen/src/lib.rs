@@ -67,7 +67,12 @@ pub fn run_command(args: &RunArgs) -> u8 {
             return exit::FAILURE;
         }
     };
-    let report = Report::build(&measured.summary, &measured.meta, &cfg.slos, cfg.baseline.as_ref());
+    let report = Report::build(
+        &measured.summary,
+        &measured.meta,
+        &cfg.slos,
+        cfg.baseline.as_ref(),
+    );
     let text = report::text::render(&report);
     if cfg.json.as_deref() == Some("-") {
         let _ = std::io::stderr().write_all(text.as_bytes());

@@ -11,12 +11,18 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // --help and --version are not errors; everything else clap rejects is a usage error.
-            return ExitCode::from(if e.use_stderr() { loadgen::cli::exit::USAGE } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                loadgen::cli::exit::USAGE
+            } else {
+                0
+            });
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOADGEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {

@@ -159,7 +159,8 @@ pub fn compare(b: &Baseline, current: &Report) -> Comparison {
 }
 
 /// The verdict and its reasons: invalid when the self-check failed or nothing was measured;
-/// fail when an SLO, the target rate, or the baseline comparison was breached; else pass.
+/// fail when no request succeeded, or an SLO, the target rate, or the baseline comparison was
+/// breached; else pass.
 pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
     let mut invalid = Vec::new();
     if r.requests.total == 0 {
@@ -173,18 +174,22 @@ pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
     if !invalid.is_empty() {
         return (Verdict::Invalid, invalid);
     }
-    let mut fail: Vec<String> = r
-        .slo
-        .iter()
-        .filter(|s| !s.pass)
-        .map(|s| {
-            format!(
-                "SLO {} breached (actual {})",
-                s.expr,
-                fmt_value(&s.expr, s.actual)
-            )
-        })
-        .collect();
+    let mut fail = Vec::new();
+    // Without this, a run in which every request was refused (a wrong key, a dead target)
+    // would pass whenever no SLO happens to cover errors: never a release engineer's intent.
+    if r.requests.ok == 0 {
+        fail.push(format!(
+            "no request succeeded: 0 of {} got a 2xx or 3xx answer",
+            r.requests.total
+        ));
+    }
+    fail.extend(r.slo.iter().filter(|s| !s.pass).map(|s| {
+        format!(
+            "SLO {} breached (actual {})",
+            s.expr,
+            fmt_value(&s.expr, s.actual)
+        )
+    }));
     if let Some(target) = r.target_rate
         && r.achieved_rate < target * RATE_TOLERANCE
     {

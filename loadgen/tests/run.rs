@@ -204,6 +204,21 @@ fn status_classes_follow_the_weighted_mix() {
 }
 
 #[test]
+fn a_run_in_which_nothing_succeeded_fails_even_without_slos() {
+    let s = TestServer::start(None);
+    let (r, _) = run(&[&s.url("/status/401"), "-n", "20", "-c", "2"]);
+    assert_eq!(r.requests.ok, 0, "{:?}", r.requests);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(
+        r.reasons.iter().any(|x| x.contains("no request succeeded")),
+        "{:?}",
+        r.reasons
+    );
+    let (ok, _) = run(&[&s.url("/fast"), "-n", "20", "-c", "2"]);
+    assert_eq!(ok.verdict, Verdict::Pass, "{:?}", ok.reasons);
+}
+
+#[test]
 fn closed_connections_are_reopened_and_resets_are_errors() {
     let s = TestServer::start(None);
     let (r, _) = run(&[&s.url("/close"), "-n", "50", "-c", "2"]);
@@ -406,11 +421,12 @@ fn https_to_a_plain_http_server_records_errors_or_timeouts() {
     assert_eq!(m.summary.count(Outcome::Error), 5, "{:?}", r.requests);
     assert_eq!(
         r.verdict,
-        Verdict::Pass,
-        "no SLO was given: errors alone are no gate"
+        Verdict::Fail,
+        "even without an SLO, a run in which nothing succeeded fails"
     );
     let (r, _) = run(&[&url, "-n", "5", "-c", "1", "--slo", "error_rate<1%"]);
     assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.slo.iter().all(|s| !s.pass), "{:?}", r.slo);
     // A server that never answers the handshake: each request times out, none hangs the run.
     let s = TestServer::start(None);
     let url = format!("https://{}/fast", s.addr);

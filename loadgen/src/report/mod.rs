@@ -195,20 +195,32 @@ pub struct Report {
 
 impl Report {
     /// Builds and judges the report of `summary`.
-    pub fn build(summary: &Summary, meta: &RunMeta, slos: &[Slo], baseline: Option<&Baseline>) -> Report {
+    pub fn build(
+        summary: &Summary,
+        meta: &RunMeta,
+        slos: &[Slo],
+        baseline: Option<&Baseline>,
+    ) -> Report {
         let mut by_class = BTreeMap::new();
         let mut latency_by_class_ms = BTreeMap::new();
         for (outcome, stats) in &summary.by_outcome {
             by_class.insert(outcome.tag().to_string(), stats.count);
             latency_by_class_ms.insert(
                 outcome.tag().to_string(),
-                LatencyPair { corrected: Latency::of(&stats.corrected), uncorrected: Latency::of(&stats.uncorrected) },
+                LatencyPair {
+                    corrected: Latency::of(&stats.corrected),
+                    uncorrected: Latency::of(&stats.uncorrected),
+                },
             );
         }
         let ok = summary.count(Outcome::Success) + summary.count(Outcome::Redirect);
         let timeouts = summary.count(Outcome::Timeout);
         let errors = summary.total.saturating_sub(ok + timeouts);
-        let error_rate = if summary.total == 0 { 0.0 } else { (errors + timeouts) as f64 / summary.total as f64 };
+        let error_rate = if summary.total == 0 {
+            0.0
+        } else {
+            (errors + timeouts) as f64 / summary.total as f64
+        };
         let mut generators = summary.generators.clone();
         if let Some(id) = &meta.generator_id
             && !generators.contains(id)
@@ -228,7 +240,13 @@ impl Report {
             target_rate: meta.target_rate,
             achieved_rate: meta.achieved_rate,
             duration_s: meta.duration.as_secs_f64(),
-            requests: Requests { total: summary.total, ok, errors, timeouts, by_class },
+            requests: Requests {
+                total: summary.total,
+                ok,
+                errors,
+                timeouts,
+                by_class,
+            },
             error_rate,
             status_counts: summary.status_counts.clone(),
             latency_ms: LatencyPair {
@@ -240,7 +258,10 @@ impl Report {
             baseline: None,
             self_check: meta.self_check.clone(),
         };
-        report.slo = slos.iter().map(|s| verdict::evaluate(s, summary, &report)).collect();
+        report.slo = slos
+            .iter()
+            .map(|s| verdict::evaluate(s, summary, &report))
+            .collect();
         report.baseline = baseline.map(|b| verdict::compare(b, &report));
         let (v, reasons) = verdict::decide(&report);
         report.verdict = v;
