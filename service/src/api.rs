@@ -6,6 +6,7 @@ use std::task::Poll;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 
@@ -30,7 +31,27 @@ struct SumRequest {
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-    Vec::<f64>::deserialize(d).map(Some)
+    d.deserialize_seq(Numbers).map(Some)
+}
+
+/// Reads a JSON array of numbers into a vector sized for a typical request up front (serde's
+/// own `Vec` visitor gets no length hint from JSON and grows three times for ten numbers).
+struct Numbers;
+
+impl<'de> Visitor<'de> for Numbers {
+    type Value = Vec<f64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
+        let mut numbers = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(MAX_NUMBERS + 1));
+        while let Some(x) = seq.next_element::<f64>()? {
+            numbers.push(x);
+        }
+        Ok(numbers)
+    }
 }
 
 /// A number written as the old service wrote it: whole values within ±2^53 as JSON integers

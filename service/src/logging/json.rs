@@ -134,6 +134,10 @@ impl<W: Write> Write for Escaper<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes = s.as_bytes();
+        // Most values (ids, routes, addresses) need no escape: one scan, one write.
+        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            return self.0.write_str(s);
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let short = match b {
