@@ -3,6 +3,8 @@
 # loadgen issue sets as targets:
 #   1. peak throughput, closed model, 64 connections, against nginx serving a static 200 on a
 #      loopback port: loadgen >= 1.0x oha and >= 0.8x wrk requests/s; CPU s/request <= 1.25x wrk
+#      (loadgen also runs once with LOADGEN_HTTP1_DRIVER=hyper, its former HTTP/1.1 path, as
+#      "lg-hyper", for a before/after in the same run)
 #   2. RSS of a 10 s and a 120 s loadgen run at the same rate: within 10%
 #   3. open model accuracy: achieved rate within 1% of target at 20/50/80% of the closed peak
 # Usage: scripts/bench-loadgen.sh [SECONDS]   (peak-run length, default 10; the RSS pair always
@@ -87,6 +89,11 @@ lg_rps=$(jq '.achieved_rate' "$work/closed.json")
 lg_reqs=$(jq '.requests.total' "$work/closed.json")
 lg_cpu=$(cpu_of)
 
+LOADGEN_HTTP1_DRIVER=hyper timed "$loadgen" run "$url" -c "$conns" -z "${secs}s" --quiet --json "$work/closed-hyper.json" >/dev/null || true
+lgh_rps=$(jq '.achieved_rate' "$work/closed-hyper.json")
+lgh_reqs=$(jq '.requests.total' "$work/closed-hyper.json")
+lgh_cpu=$(cpu_of)
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 per_req_us() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", c / n * 1e6 }'; }
 echo
@@ -95,11 +102,14 @@ printf "%-8s %12s %12s %14s\n" tool "req/s" "cpu s" "cpu us/req"
 printf "%-8s %12.0f %12s %14s\n" wrk "$wrk_rps" "$wrk_cpu" "$(per_req_us "$wrk_cpu" "$wrk_reqs")"
 printf "%-8s %12.0f %12s %14s\n" oha "$oha_rps" "$oha_cpu" "$(per_req_us "$oha_cpu" "$oha_reqs")"
 printf "%-8s %12.0f %12s %14s\n" loadgen "$lg_rps" "$lg_cpu" "$(per_req_us "$lg_cpu" "$lg_reqs")"
+printf "%-8s %12.0f %12s %14s\n" lg-hyper "$lgh_rps" "$lgh_cpu" "$(per_req_us "$lgh_cpu" "$lgh_reqs")"
 echo "loadgen/oha req/s:          $(ratio "$lg_rps" "$oha_rps")   (target >= 1.00)"
 echo "loadgen/wrk req/s:          $(ratio "$lg_rps" "$wrk_rps")   (target >= 0.80)"
 lg_cpr=$(awk -v c="$lg_cpu" -v n="$lg_reqs" 'BEGIN { print c / n }')
 wrk_cpr=$(awk -v c="$wrk_cpu" -v n="$wrk_reqs" 'BEGIN { print c / n }')
 echo "loadgen/wrk CPU per request: $(ratio "$lg_cpr" "$wrk_cpr")   (target <= 1.25)"
+lgh_cpr=$(awk -v c="$lgh_cpu" -v n="$lgh_reqs" 'BEGIN { print c / n }')
+echo "loadgen/lg-hyper CPU per request: $(ratio "$lg_cpr" "$lgh_cpr")   (lean HTTP/1.1 driver vs hyper's)"
 
 # --- 2. memory stays flat: RSS of 10 s vs 120 s at the same rate ---
 rss_rate=$(awk -v p="$lg_rps" 'BEGIN { printf "%d", p * 0.5 }')

@@ -1,10 +1,13 @@
 //! The HTTP client: connections (HTTP/1.1 keep-alive or HTTP/2, plain or TLS via rustls with
-//! the ring provider) driven directly through `hyper::client::conn`, and one request exchange
-//! that classifies its outcome. Nothing here allocates per request beyond what hyper needs.
+//! the ring provider) and one request exchange that classifies its outcome.
 //!
-//! An HTTP/1.1 connection is driven inside the task that uses it (no second task per
-//! connection, so no cross-thread wake-ups per request): the request and body futures are
-//! polled together with the connection's own future.
+//! Plain-HTTP HTTP/1.1 (the common load-test case) uses the lean driver in [`lean`]: the
+//! request written with one write from a reusable buffer, the response framed with `httparse`
+//! in a reusable read buffer, body bytes dropped uncopied. TLS and HTTP/2 go through
+//! `hyper::client::conn`; a hyper HTTP/1.1 connection is driven inside the task that uses it
+//! (no second task per connection, so no cross-thread wake-ups per request): the request and
+//! body futures are polled together with the connection's own future. Setting
+//! `LOADGEN_HTTP1_DRIVER=hyper` makes plain HTTP/1.1 use hyper too (for comparisons).
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -24,6 +27,14 @@ use tower_service::Service;
 
 use crate::config::{Endpoint, Target};
 use crate::recorder::Outcome;
+
+mod lean;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+/// Environment variable choosing the plain HTTP/1.1 driver: `lean` (default) or `hyper`.
+pub const DRIVER_ENV: &str = "LOADGEN_HTTP1_DRIVER";
 
 /// Why a connection could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -47,15 +58,26 @@ pub struct Connector {
     inner: HttpsConnector<HttpConnector>,
     endpoint: Endpoint,
     http2: bool,
+    lean: bool,
 }
 
 type Io = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 type Driver = Pin<Box<http1::Connection<Io, Full<Bytes>>>>;
 
-/// An HTTP/1.1 connection and its driver, polled by the owning task (or, once
+/// An HTTP/1.1 connection: the lean driver (plain HTTP) or hyper's.
+pub struct H1(H1Kind);
+
+enum H1Kind {
+    Lean(lean::LeanConn),
+    Hyper(HyperH1),
+    /// Only while switching a lean connection over to hyper.
+    Gone,
+}
+
+/// A hyper HTTP/1.1 connection and its driver, polled by the owning task (or, once
 /// [`H1::send_request`] was used, by a task of its own).
-pub struct H1 {
+struct HyperH1 {
     send: http1::SendRequest<Full<Bytes>>,
     driver: Option<Driver>,
     closed: bool,
@@ -70,18 +92,38 @@ pub enum Conn {
 }
 
 impl H1 {
-    /// Sends `req` for a caller that reads the response body itself (not the load loop): the
-    /// driver moves to a task of its own first, so the body makes progress without [`exchange`].
+    /// Sends `req` for a caller that reads the response body itself (not the load loop): a
+    /// lean connection is handed to hyper first, and the driver moves to a task of its own, so
+    /// the body makes progress without [`exchange`].
     pub async fn send_request(
         &mut self,
         req: Request<Full<Bytes>>,
     ) -> hyper::Result<http::Response<hyper::body::Incoming>> {
-        if let Some(driver) = self.driver.take() {
+        if matches!(self.0, H1Kind::Lean(_))
+            && let H1Kind::Lean(c) = std::mem::replace(&mut self.0, H1Kind::Gone)
+        {
+            let io = MaybeHttpsStream::Http(TokioIo::new(c.into_stream()));
+            let (send, driver) = http1::Builder::new().handshake(io).await?;
+            self.0 = H1Kind::Hyper(HyperH1 {
+                send,
+                driver: Some(Box::pin(driver)),
+                closed: false,
+            });
+        }
+        let H1Kind::Hyper(c) = &mut self.0 else {
+            // A failed hand-over left nothing to send on: a closed hyper connection says so.
+            let (io, _) = tokio::io::duplex(1);
+            let (mut send, _) = http1::handshake::<_, Full<Bytes>>(TokioIo::new(io)).await?;
+            return send.send_request(req).await;
+        };
+        if let Some(driver) = c.driver.take() {
             tokio::spawn(driver);
         }
-        self.send.send_request(req).await
+        c.send.send_request(req).await
     }
+}
 
+impl HyperH1 {
     /// Polls the driver once without waiting, so that it notices a close (a `Connection:
     /// close` response, or the server closing an idle connection).
     async fn poll_driver(&mut self) {
@@ -123,12 +165,14 @@ impl Conn {
     /// Whether this connection can carry another request after waiting for readiness.
     pub async fn ready(&mut self) -> bool {
         match self {
-            Conn::H1(c) => {
+            Conn::H1(H1(H1Kind::Lean(c))) => c.ready().await,
+            Conn::H1(H1(H1Kind::Gone)) => false,
+            Conn::H1(H1(H1Kind::Hyper(c))) => {
                 c.poll_driver().await;
                 if c.closed {
                     return false;
                 }
-                let H1 {
+                let HyperH1 {
                     send,
                     driver,
                     closed,
@@ -183,10 +227,12 @@ impl Connector {
             vec![b"http/1.1".to_vec()]
         };
         let inner = HttpsConnector::from((http, tls));
+        let hyper_wanted = std::env::var(DRIVER_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("hyper"));
         Ok(Connector {
             inner,
             endpoint: endpoint.clone(),
             http2,
+            lean: !endpoint.https && !http2 && !hyper_wanted,
         })
     }
 
@@ -202,6 +248,14 @@ impl Connector {
             .call(self.endpoint.base.clone())
             .await
             .map_err(|e| err(e.to_string()))?;
+        if self.lean {
+            if let MaybeHttpsStream::Http(tcp) = io {
+                return Ok(Conn::H1(H1(H1Kind::Lean(lean::LeanConn::new(
+                    tcp.into_inner(),
+                )))));
+            }
+            return Err(err("a plain connection turned out to be TLS".into()));
+        }
         let h2 = if self.endpoint.https {
             io.connected().is_negotiated_h2()
         } else {
@@ -220,11 +274,11 @@ impl Connector {
                 .handshake(io)
                 .await
                 .map_err(|e| err(e.to_string()))?;
-            Ok(Conn::H1(H1 {
+            Ok(Conn::H1(H1(H1Kind::Hyper(HyperH1 {
                 send,
                 driver: Some(Box::pin(driver)),
                 closed: false,
-            }))
+            }))))
         }
     }
 }
@@ -242,26 +296,41 @@ pub struct Exchange {
     pub reusable: bool,
 }
 
-/// Builds the request for `target` on `conn`'s protocol.
-pub fn build_request(target: &Target, h2: bool) -> Request<Full<Bytes>> {
-    let mut req = Request::new(Full::new(target.body.clone()));
-    *req.method_mut() = target.method.clone();
-    *req.uri_mut() = if h2 {
-        target.uri.clone()
-    } else {
-        target.path.clone()
-    };
-    *req.headers_mut() = target.headers.clone();
-    if h2 {
-        // HTTP/2 carries the authority in the :authority pseudo-header.
-        req.headers_mut().remove(http::header::HOST);
+/// A request about to be sent: the target it is for, built for the connection's protocol only
+/// when the connection needs a hyper request (the lean driver writes the target directly).
+pub struct Req<'a> {
+    target: &'a Target,
+    h2: bool,
+}
+
+/// The request for `target` on `conn`'s protocol (HTTP/2 when `h2`).
+pub fn build_request(target: &Target, h2: bool) -> Req<'_> {
+    Req { target, h2 }
+}
+
+impl Req<'_> {
+    /// The hyper request.
+    fn to_hyper(&self) -> Request<Full<Bytes>> {
+        let (target, h2) = (self.target, self.h2);
+        let mut req = Request::new(Full::new(target.body.clone()));
+        *req.method_mut() = target.method.clone();
+        *req.uri_mut() = if h2 {
+            target.uri.clone()
+        } else {
+            target.path.clone()
+        };
+        *req.headers_mut() = target.headers.clone();
+        if h2 {
+            // HTTP/2 carries the authority in the :authority pseudo-header.
+            req.headers_mut().remove(http::header::HOST);
+        }
+        req
     }
-    req
 }
 
 /// Sends `req` and reads the whole response body (discarding it) so that the connection can be
 /// reused. A failure of the exchange is an `Error` outcome; timeouts are the caller's business.
-pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
+pub async fn exchange(conn: &mut Conn, req: Req<'_>) -> Exchange {
     let failed = |status| Exchange {
         outcome: Outcome::Error,
         status,
@@ -269,8 +338,21 @@ pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
         reusable: false,
     };
     match conn {
-        Conn::H1(c) => {
-            let fut = c.send.send_request(req);
+        Conn::H1(H1(H1Kind::Lean(c))) => {
+            let t = req.target;
+            match c.exchange(&t.method, &t.path, &t.headers, &t.body).await {
+                Ok((status, reusable)) => Exchange {
+                    outcome: Outcome::from_status(status),
+                    status: Some(status),
+                    done: Instant::now(),
+                    reusable,
+                },
+                Err(f) => failed(f.status),
+            }
+        }
+        Conn::H1(H1(H1Kind::Gone)) => failed(None),
+        Conn::H1(H1(H1Kind::Hyper(c))) => {
+            let fut = c.send.send_request(req.to_hyper());
             let Ok(response) = c.drive(fut).await else {
                 return failed(None);
             };
@@ -294,7 +376,7 @@ pub async fn exchange(conn: &mut Conn, req: Request<Full<Bytes>>) -> Exchange {
             }
         }
         Conn::H2(s) => {
-            let Ok(response) = s.send_request(req).await else {
+            let Ok(response) = s.send_request(req.to_hyper()).await else {
                 return failed(None);
             };
             let status = response.status().as_u16();
