@@ -182,6 +182,90 @@ mod tests {
         }
     }
 
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("capture lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn emit_samples() {
+        let request_id = "id \"quoted\" \\ back\tslash\u{1}";
+        let code: Option<&str> = None;
+        tracing::info!(
+            method = "POST",
+            route = "/api/v1/sum",
+            status = 200u16,
+            latency_ms = 0.062246,
+            request_id,
+            client_ip = "127.0.0.1",
+            code,
+            "request"
+        );
+        tracing::error!(
+            status = 500u64,
+            code = Some("INTERNAL_SERVER_ERROR"),
+            "request"
+        );
+        let drain = std::time::Duration::from_millis(1500);
+        tracing::warn!(drain = ?drain, addr = %"127.0.0.1:8080", ok = true, n = -3i64, "shutdown began: é");
+        tracing::info!(big = 1u128 << 100, nan = f64::NAN, "numbers");
+    }
+
+    /// Masks the timestamps, which differ by when each line was written.
+    fn masked(lines: &[u8]) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(lines)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                let ts = v["timestamp"].as_str().expect("a timestamp").to_owned();
+                assert_eq!(ts.len(), 27, "{ts}");
+                v["timestamp"] = "T".into();
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_the_bytes_tracing_subscribers_json_format_writes() {
+        let (stock, mine) = (Capture::default(), Capture::default());
+        let sink = stock.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit_samples);
+        let sink = mine.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit_samples);
+        let (stock, mine) = (
+            stock.0.lock().expect("lock").clone(),
+            mine.0.lock().expect("lock").clone(),
+        );
+        assert_eq!(masked(&mine), masked(&stock));
+        assert_eq!(masked(&mine).len(), 4);
+        // Byte for byte, once the timestamps are blanked.
+        let blank = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(|l| format!("{}{}", &l[..14], &l[41..]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(blank(&mine), blank(&stock));
+    }
+
     #[test]
     fn floats_are_written_as_serde_json_writes_them() {
         for x in [

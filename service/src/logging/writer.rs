@@ -32,12 +32,20 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// Where lines end up: stderr, or a test's sink.
+    sink: Mutex<Box<dyn Write + Send>>,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the buffer inconsistent (appends only).
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `bytes` to the sink; nothing sensible remains to be done when that fails.
+    fn write_out(&self, bytes: &[u8]) {
+        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = sink.write_all(bytes).and_then(|()| sink.flush());
     }
 }
 
@@ -56,9 +64,15 @@ pub struct LogGuard {
 
 /// Starts the writer thread; returns the writer to install and the guard that flushes it.
 pub fn buffered_stderr() -> (BufferedStderr, LogGuard) {
+    buffered(Box::new(std::io::stderr()))
+}
+
+/// [`buffered_stderr`] with any sink.
+pub fn buffered(sink: Box<dyn Write + Send>) -> (BufferedStderr, LogGuard) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         wake: Condvar::new(),
+        sink: Mutex::new(sink),
     });
     let worker = shared.clone();
     let thread = std::thread::Builder::new()
@@ -105,10 +119,7 @@ fn run(shared: &Shared) {
             std::mem::swap(&mut batch, &mut state.buf);
             dropped = std::mem::take(&mut state.dropped);
         }
-        let mut stderr = std::io::stderr().lock();
-        // Nothing sensible remains to be done when stderr itself fails.
-        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
-        drop(stderr);
+        shared.write_out(&batch);
         batch.clear();
         if batch.capacity() > 4 * HIGH_WATER {
             batch.shrink_to(HIGH_WATER);
@@ -132,7 +143,8 @@ impl Write for LineWriter<'_> {
         let mut state = self.shared.lock();
         if state.stopped {
             drop(state);
-            return std::io::stderr().write(line);
+            self.shared.write_out(line);
+            return Ok(line.len());
         }
         if state.buf.len() + line.len() > MAX_BUFFERED {
             state.dropped += 1;
@@ -168,8 +180,7 @@ impl LogGuard {
     /// of lines is kept).
     pub fn flush(&self) {
         let batch = std::mem::take(&mut self.shared.lock().buf);
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(&batch).and_then(|()| stderr.flush());
+        self.shared.write_out(&batch);
     }
 }
 
@@ -191,5 +202,102 @@ impl Drop for LogGuard {
         if dropped > 0 {
             tracing::warn!(dropped, "log lines dropped: the log buffer was full");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A sink that keeps what it gets and, while `blocked`, stalls like a full pipe.
+    #[derive(Clone, Default)]
+    struct Sink {
+        out: Arc<Mutex<Vec<u8>>>,
+        blocked: Arc<AtomicBool>,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let start = Instant::now();
+            while self.blocked.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.out.lock().expect("sink lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_arrives_in_order_and_the_guard_flushes_the_rest() {
+        let sink = Sink::default();
+        let (writer, guard) = buffered(Box::new(sink.clone()));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let writer = writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2000 {
+                        let line = format!("thread {t} line {i}\n");
+                        writer
+                            .make_writer()
+                            .write_all(line.as_bytes())
+                            .expect("buffered");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("writer thread");
+        }
+        drop(guard);
+        let out = String::from_utf8(sink.out.lock().expect("lock").clone()).expect("UTF-8");
+        for t in 0..4 {
+            let mine: Vec<&str> = out
+                .lines()
+                .filter(|l| l.starts_with(&format!("thread {t} ")))
+                .collect();
+            let expected: Vec<String> = (0..2000).map(|i| format!("thread {t} line {i}")).collect();
+            assert_eq!(mine, expected, "thread {t}: lost, torn or reordered lines");
+        }
+        // After the guard is gone, lines are written at once.
+        writer.make_writer().write_all(b"late\n").expect("direct");
+        assert!(sink.out.lock().expect("lock").ends_with(b"late\n"));
+    }
+
+    #[test]
+    fn a_stalled_sink_never_blocks_the_caller_and_the_excess_is_dropped() {
+        let sink = Sink::default();
+        sink.blocked.store(true, Ordering::SeqCst);
+        let (writer, guard) = buffered(Box::new(sink.clone()));
+        let line = [b'x'; 1023]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
+        let start = Instant::now();
+        // 24 MiB of lines while the sink is stuck: at most one batch (≤ the 8 MiB buffer) is
+        // in the stuck write and another full buffer waits; the rest must be dropped.
+        for _ in 0..24 * 1024 {
+            writer.make_writer().write_all(&line).expect("never fails");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "writing blocked for {:?}",
+            start.elapsed()
+        );
+        sink.blocked.store(false, Ordering::SeqCst);
+        drop(guard);
+        let written = sink.out.lock().expect("lock").len();
+        assert!(written >= MAX_BUFFERED / 2, "only {written} bytes arrived");
+        assert!(
+            written <= 2 * MAX_BUFFERED,
+            "{written} bytes arrived: nothing was dropped"
+        );
+        assert_eq!(written % line.len(), 0, "a line was torn");
     }
 }
