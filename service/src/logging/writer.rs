@@ -42,9 +42,14 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The sink; taken before the buffer's lock whenever both are held.
+    fn sink(&self) -> MutexGuard<'_, Box<dyn Write + Send>> {
+        self.sink.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Writes `bytes` to the sink; nothing sensible remains to be done when that fails.
     fn write_out(&self, bytes: &[u8]) {
-        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sink = self.sink();
         let _ = sink.write_all(bytes).and_then(|()| sink.flush());
     }
 }
@@ -94,7 +99,6 @@ pub fn buffered(sink: Box<dyn Write + Send>) -> (BufferedStderr, LogGuard) {
 fn run(shared: &Shared) {
     let mut batch = Vec::new();
     loop {
-        let dropped;
         {
             let mut state = shared.lock();
             while state.buf.is_empty() && !state.closing {
@@ -107,19 +111,23 @@ fn run(shared: &Shared) {
             state.idle = false;
             if !state.closing && state.buf.len() < HIGH_WATER {
                 // Let more lines join this batch (woken early by the high-water mark).
-                state = shared
-                    .wake
-                    .wait_timeout(state, BATCH_DELAY)
-                    .map(|(s, _)| s)
-                    .unwrap_or_else(|e| e.into_inner().0);
+                let _ = shared.wake.wait_timeout(state, BATCH_DELAY);
             }
+        }
+        // The sink lock is taken before the buffer's (as in `LogGuard::flush`), so batches
+        // reach the sink in the order they were taken.
+        let mut sink = shared.sink();
+        let dropped = {
+            let mut state = shared.lock();
             if state.buf.is_empty() && state.closing {
                 return;
             }
             std::mem::swap(&mut batch, &mut state.buf);
-            dropped = std::mem::take(&mut state.dropped);
-        }
-        shared.write_out(&batch);
+            std::mem::take(&mut state.dropped)
+        };
+        // Nothing sensible remains to be done when stderr itself fails.
+        let _ = sink.write_all(&batch).and_then(|()| sink.flush());
+        drop(sink);
         batch.clear();
         if batch.capacity() > 4 * HIGH_WATER {
             batch.shrink_to(HIGH_WATER);
@@ -179,8 +187,9 @@ impl LogGuard {
     /// Writes every buffered line now (before printing to stderr directly, so that the order
     /// of lines is kept).
     pub fn flush(&self) {
+        let mut sink = self.shared.sink();
         let batch = std::mem::take(&mut self.shared.lock().buf);
-        self.shared.write_out(&batch);
+        let _ = sink.write_all(&batch).and_then(|()| sink.flush());
     }
 }
 
