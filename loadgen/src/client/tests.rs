@@ -212,6 +212,15 @@ async fn scripted(
     replies: Vec<&'static [u8]>,
     trickle: bool,
 ) -> (LeanConn, tokio::task::JoinHandle<()>) {
+    let (addr, server) = serve(replies, trickle).await;
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    (LeanConn::new(tcp), server)
+}
+
+async fn serve(
+    replies: Vec<&'static [u8]>,
+    trickle: bool,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move {
@@ -237,8 +246,7 @@ async fn scripted(
             }
         }
     });
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    (LeanConn::new(tcp), server)
+    (addr, server)
 }
 
 async fn get(c: &mut LeanConn, method: Method) -> Result<(u16, bool), Option<u16>> {
@@ -317,4 +325,61 @@ async fn idle_close_by_the_server_is_noticed_before_sending() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(noticed, "ready() never saw the server's close");
+}
+
+/// The lean driver and hyper's record the same outcome, status and reuse for the same replies.
+#[tokio::test]
+async fn lean_and_hyper_drivers_record_the_same_outcomes() {
+    use super::{Connector, Exchange, build_request, exchange};
+    use crate::config::{Endpoint, Target};
+    let replies: Vec<&'static [u8]> = vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 429 Too Many\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nno\r\n0\r\nT: 1\r\n\r\n",
+        b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+    ];
+    let mut seen: Vec<Vec<(crate::recorder::Outcome, Option<u16>, bool)>> = Vec::new();
+    for lean in [true, false] {
+        let (addr, server) = serve(replies.clone(), false).await;
+        let base: Uri = format!("http://{addr}").parse().expect("valid");
+        let endpoint = Endpoint { base, https: false };
+        let mut connector = Connector::new(&endpoint, false).expect("connector");
+        connector.lean = lean;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_str(&addr.to_string()).expect("ascii"),
+        );
+        let target = Target {
+            method: Method::GET,
+            uri: format!("http://{addr}/x").parse().expect("valid"),
+            path: "/x".parse().expect("valid"),
+            headers,
+            body: Bytes::new(),
+            weight: 1,
+        };
+        let mut conn = connector.connect().await.expect("connect");
+        let mut got = Vec::new();
+        for _ in 0..replies.len() {
+            assert!(conn.ready().await, "lean={lean}");
+            let Exchange {
+                outcome,
+                status,
+                reusable,
+                ..
+            } = exchange(&mut conn, build_request(&target, false)).await;
+            got.push((outcome, status, reusable));
+        }
+        // hyper notices the close when polled for readiness; both refuse another request.
+        assert!(!conn.ready().await, "lean={lean}");
+        server.await.expect("server");
+        seen.push(got);
+    }
+    assert_eq!(seen[0][..3], seen[1][..3]);
+    assert_eq!(seen[0][3].0, seen[1][3].0);
+    assert_eq!(seen[0][3].1, Some(500));
+    assert!(
+        !seen[0][3].2,
+        "the lean driver marks a Connection: close response final"
+    );
 }
