@@ -1,0 +1,1 @@
+../../dev/compute/main.tf

@@ -1,0 +1,1 @@
+../../dev/loadgen/variables.tf

@@ -1,0 +1,1 @@
+../../dev/networking/main.tf

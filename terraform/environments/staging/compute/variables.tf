@@ -1,0 +1,1 @@
+../../dev/compute/variables.tf

@@ -1,0 +1,1 @@
+../../dev/loadgen/versions.tf

@@ -1,0 +1,1 @@
+../../dev/observability/main.tf

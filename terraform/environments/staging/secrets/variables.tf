@@ -1,0 +1,1 @@
+../../dev/secrets/variables.tf
