@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The toolkit's main job, locally: the sum service behind the local gateway (answering like Kong),
-# an authorised, a refused, a bypassing and a rate-limited call, the service's metrics, one canary
-# round through the gateway, and a loadgen release gate with an HTML report.
+# an authorised, a refused, a bypassing and a rate-limited call, the service's metrics, the
+# gateway's policy verified by `loadgen ratelimit`, one canary round through the gateway, and a
+# loadgen release gate with an HTML report.
 # Everything listens on 127.0.0.1 and is stopped when this script exits.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,9 +101,18 @@ fi
 say "The service's Prometheus metrics (excerpt)"
 curl -sS "http://127.0.0.1:$metrics_port/metrics" | grep -E '^sumapi_(http_requests_total|http_requests_rejected_total|build_info|ready)' | head -20
 
+say "The gateway's policy, verified: loadgen ratelimit with the release-check consumer (10 a minute)"
+set +e
+"$bin/loadgen" ratelimit "$gw/api/v1/sum" --method POST --body '{"numbers":[1,2]}' \
+  --header 'content-type: application/json' --key-header apikey \
+  --key-env RELEASE_CHECK_API_KEY --second-key-env LOADGEN_API_KEY --limit 10/minute
+ratelimit_rc=$?
+set -e
+echo "loadgen ratelimit exit code: $ratelimit_rc (0 as declared, 2 not)"
+
 say "One canary round through the gateway (stdout sink: no AWS account needed)"
 set +e
-"$bin/canary" run --once --target "$gw" --environment demo --sink stdout
+"$bin/canary" run --once --target "$gw" --environment demo --sink stdout --rate-limit 20
 canary_rc=$?
 set -e
 echo "canary exit code: $canary_rc"
@@ -123,4 +133,4 @@ say "Done"
 echo "HTML report: $out/report.html"
 echo "JSON report: $out/report.json, interval log: $out/run.hlog"
 echo "logs: $out/service.log, $out/gateway.log"
-[[ $canary_rc == 0 && $loadgen_rc == 0 ]]
+[[ $canary_rc == 0 && $ratelimit_rc == 0 && $loadgen_rc == 0 ]]
