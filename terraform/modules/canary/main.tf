@@ -13,46 +13,12 @@ resource "aws_cloudwatch_log_group" "canary" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "execution" {
-  name               = "${var.name_prefix}-canary-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
-
-data "aws_iam_policy_document" "execution_secret" {
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.api_key_secret_arn]
-  }
-  statement {
-    actions   = ["kms:Decrypt"]
-    resources = [var.secrets_kms_key_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "execution_secret" {
-  name   = "read-canary-api-key"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secret.json
-}
-
-resource "aws_iam_role" "task" {
-  name               = "${var.name_prefix}-canary-task"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+module "task_roles" {
+  source              = "../ecs-task-roles"
+  name                = "${var.name_prefix}-canary"
+  secret_arns         = [var.api_key_secret_arn]
+  secrets_kms_key_arn = var.secrets_kms_key_arn
+  secrets_policy_name = "read-canary-api-key"
 }
 
 # PutMetricData has no resource-level permissions: the namespace condition is the only limit.
@@ -71,7 +37,7 @@ data "aws_iam_policy_document" "task" {
 
 resource "aws_iam_role_policy" "task" {
   name   = "put-canary-metrics"
-  role   = aws_iam_role.task.id
+  role   = module.task_roles.task_role_id
   policy = data.aws_iam_policy_document.task.json
 }
 
@@ -81,8 +47,8 @@ resource "aws_ecs_task_definition" "canary" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.task_roles.execution_role_arn
+  task_role_arn            = module.task_roles.task_role_arn
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = "X86_64"
@@ -154,7 +120,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
   statement {
     actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.execution.arn, aws_iam_role.task.arn]
+    resources = [module.task_roles.execution_role_arn, module.task_roles.task_role_arn]
   }
   statement {
     actions   = ["sqs:SendMessage"]

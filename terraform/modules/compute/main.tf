@@ -60,47 +60,13 @@ resource "aws_cloudwatch_log_group" "service" {
   retention_in_days = var.log_retention_days
 }
 
-data "aws_iam_policy_document" "ecs_tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "execution" {
-  name               = "${var.name_prefix}-service-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-}
-
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
-
-data "aws_iam_policy_document" "execution_secrets" {
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.origin_secret_arn]
-  }
-  statement {
-    actions   = ["kms:Decrypt"]
-    resources = [var.secrets_kms_key_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "execution_secrets" {
-  name   = "read-origin-secret"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets.json
-}
-
 # The service calls no AWS API: its task role has no permissions.
-resource "aws_iam_role" "task" {
-  name               = "${var.name_prefix}-service-task"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+module "task_roles" {
+  source              = "../ecs-task-roles"
+  name                = "${var.name_prefix}-service"
+  secret_arns         = [var.origin_secret_arn]
+  secrets_kms_key_arn = var.secrets_kms_key_arn
+  secrets_policy_name = "read-origin-secret"
 }
 
 resource "aws_ecs_task_definition" "service" {
@@ -109,8 +75,8 @@ resource "aws_ecs_task_definition" "service" {
   network_mode             = "awsvpc"
   cpu                      = var.cpu
   memory                   = var.memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = module.task_roles.execution_role_arn
+  task_role_arn            = module.task_roles.task_role_arn
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = "X86_64"
