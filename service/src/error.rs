@@ -6,12 +6,11 @@
 //! net: any server error that did not come from an [`ApiError`] (a framework error, a bug)
 //! becomes the generic JSON 500, its cause logged and never sent.
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::EitherBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 use thiserror::Error;
 
@@ -139,17 +138,6 @@ impl ApiError {
     }
 }
 
-/// Middleware: turns server errors that are not [`ApiError`]s (handler or extractor failures)
-/// into the generic JSON 500 (the service applies [`explain`] in its one middleware layer).
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    // Only responses are rewritten: `Err`s from inner middleware carry no request to answer
-    // with (ours never return one) and keep actix's own handling.
-    Ok(explain(next.call(req).await?))
-}
-
 /// Replaces an unexplained server error response by the generic JSON 500; everything else
 /// passes through unchanged.
 pub fn explain<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
@@ -166,9 +154,20 @@ pub fn explain<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::ServiceRequest;
+    use actix_web::middleware::Next;
     use actix_web::{App, test, web};
 
     use super::*;
+
+    /// [`explain`] as a middleware of its own, as the service's one layer applies it.
+    async fn middleware(
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+        Ok(explain(next.call(req).await?))
+    }
 
     #[actix_web::test]
     async fn unexplained_server_errors_become_the_generic_json_500() {
