@@ -64,10 +64,11 @@ gw="http://127.0.0.1:$gateway_port"
 
 # curl with an API key read from the named variable: the command shown names the variable, and
 # the key reaches curl through a config on a pipe, so neither the terminal nor `ps` shows it.
+key_config() { printf 'header = "apikey: %s"\n' "${!1}"; }
 keyed_curl() { # VAR curl-args...
   local var=$1; shift
   printf '$ curl'; printf ' %q' "$@"; printf ' -H "apikey: $%s"\n' "$var"
-  curl "$@" --config <(printf 'header = "apikey: %s"\n' "${!var}")
+  curl "$@" --config <(key_config "$var")
 }
 sum_body='{"numbers":[1e16, 1, -1e16, 0.1, 0.2]}'
 
@@ -87,7 +88,7 @@ say "Spending the example customer's quota (100 a minute in kong.yaml) until the
 limit_hit=""
 for i in $(seq 1 150); do
   code=$(curl -sS -o /dev/null -w '%{http_code}' "$gw/api/v1/sum" -H 'content-type: application/json' \
-    -d '{"numbers":[1,2]}' --config <(printf 'header = "apikey: %s"\n' "$EXAMPLE_CUSTOMER_API_KEY"))
+    -d '{"numbers":[1,2]}' --config <(key_config EXAMPLE_CUSTOMER_API_KEY))
   if [[ $code == 429 ]]; then limit_hit=$i; break; fi
 done
 if [[ -n $limit_hit ]]; then
