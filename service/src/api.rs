@@ -7,14 +7,14 @@ use std::task::Poll;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::de::{SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::request_id::RequestId;
 use crate::sum::{self, MAX_NUMBERS, MIN_NUMBERS, SumError};
-use crate::{clock, health::VERSION};
+use crate::{clock, health::VERSION, json_text};
 
 /// The name the index reports.
 pub const SERVICE_NAME: &str = "sum-api";
@@ -54,42 +54,32 @@ impl<'de> Visitor<'de> for Numbers {
     }
 }
 
-/// A number written as the old service wrote it: whole values within ±2^53 as JSON integers
-/// (`7`), everything else as a float (`0.30000000000000004`).
-#[derive(Debug, Clone, Copy)]
-pub struct JsonNumber(pub f64);
-
-/// 2^53: up to here every whole `f64` is an exact integer.
-const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
-
-impl Serialize for JsonNumber {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        if x.fract() == 0.0 && x.abs() <= EXACT_INTEGER_LIMIT {
-            // Whole and within ±2^53, so the conversion is exact.
-            s.serialize_i64(x as i64)
-        } else {
-            s.serialize_f64(x)
+/// The 200 answer of `POST /api/v1/sum`:
+/// `{"sum","count","numbers","timestamp","request_id"}`, numbers written as the old service
+/// wrote them ([`json_text::push_number`]).
+fn sum_answer(total: f64, numbers: &[f64], request_id: Option<&str>) -> String {
+    // Sized for the usual answer, so that writing it does not reallocate.
+    let mut out = String::with_capacity(128 + 24 * numbers.len());
+    out.push_str("{\"sum\":");
+    json_text::push_number(&mut out, total);
+    out.push_str(",\"count\":");
+    json_text::push_u64(&mut out, numbers.len() as u64);
+    out.push_str(",\"numbers\":[");
+    for (i, &x) in numbers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        json_text::push_number(&mut out, x);
     }
-}
-
-/// The inputs, serialized as [`JsonNumber`]s without copying them.
-struct JsonNumbers<'a>(&'a [f64]);
-
-impl Serialize for JsonNumbers<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|&x| JsonNumber(x)))
+    out.push_str("],\"timestamp\":\"");
+    clock::write_now_rfc3339_millis(&mut out);
+    out.push_str("\",\"request_id\":");
+    match request_id {
+        Some(id) => json_text::push_str(&mut out, id),
+        None => out.push_str("null"),
     }
-}
-
-#[derive(Serialize)]
-struct SumResponse<'a> {
-    sum: JsonNumber,
-    count: usize,
-    numbers: JsonNumbers<'a>,
-    timestamp: String,
-    request_id: Option<&'a str>,
+    out.push('}');
+    out
 }
 
 /// Whether the declared content type is JSON (`application/json`, `application/*+json`,
@@ -98,14 +88,12 @@ fn is_json(content_type: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(content_type) else {
         return false;
     };
-    let essence = text
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = text.split(';').next().unwrap_or("").trim().as_bytes();
+    let (prefix, suffix) = (b"application/", b"+json");
+    essence.eq_ignore_ascii_case(b"application/json")
+        || (essence.len() > prefix.len() + suffix.len()
+            && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
 }
 
 /// Reads the whole body within the size limit and the body timeout.
@@ -194,24 +182,17 @@ pub async fn sum(
     match result {
         Ok((numbers, total)) => {
             state.metrics.sum_numbers(numbers.len());
-            let ext = req.extensions();
-            let body = SumResponse {
-                sum: JsonNumber(total),
-                count: numbers.len(),
-                numbers: JsonNumbers(&numbers),
-                timestamp: clock::now_rfc3339(),
-                request_id: ext.get::<RequestId>().map(|id| id.0.as_str()),
+            let body = {
+                let ext = req.extensions();
+                sum_answer(
+                    total,
+                    &numbers,
+                    ext.get::<RequestId>().map(|id| id.0.as_str()),
+                )
             };
-            // Sized for the usual answer, so that serializing does not reallocate.
-            let mut json = Vec::with_capacity(128 + 24 * numbers.len());
-            match serde_json::to_writer(&mut json, &body) {
-                Ok(()) => HttpResponse::Ok()
-                    .insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE))
-                    .body(json),
-                Err(e) => {
-                    ApiError::Internal(format!("cannot serialize the sum: {e}")).respond(&req)
-                }
-            }
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE))
+                .body(body)
         }
         Err(e) => e.respond(&req),
     }
@@ -260,18 +241,63 @@ pub async fn index() -> HttpResponse {
 mod tests {
     use super::*;
 
-    fn json_of(x: f64) -> String {
-        serde_json::to_string(&JsonNumber(x)).expect("numbers serialize")
-    }
+    use rand::Rng;
 
     #[test]
-    fn json_numbers_keep_the_old_shape() {
-        assert_eq!(json_of(7.0), "7");
-        assert_eq!(json_of(-7.0), "-7");
-        assert_eq!(json_of(9007199254740992.0), "9007199254740992");
-        assert_eq!(json_of(0.5), "0.5");
-        assert_eq!(json_of(1e300), "1e+300");
-        assert_eq!(json_of(0.1 + 0.2), "0.30000000000000004");
+    fn the_sum_answer_is_the_json_serde_writes_for_it() {
+        /// The answer as a serde struct: the shape the hand-written one must match.
+        #[derive(serde::Serialize)]
+        struct Expected<'a> {
+            sum: serde_json::Value,
+            count: usize,
+            numbers: Vec<serde_json::Value>,
+            timestamp: &'a str,
+            request_id: Option<&'a str>,
+        }
+        let number = |x: f64| -> serde_json::Value {
+            if x.fract() == 0.0 && x.abs() <= 9007199254740992.0 {
+                (x as i64).into()
+            } else {
+                x.into()
+            }
+        };
+        let mut rng = rand::rng();
+        let mut cases: Vec<Vec<f64>> = vec![
+            vec![1.0, 2.0],
+            vec![0.1; 10],
+            vec![1e16, 1.0, -1e16],
+            vec![-0.0, 0.5, 9007199254740993.0, 1e300, -5e-324],
+        ];
+        for _ in 0..500 {
+            let n = rng.random_range(2..=100);
+            cases.push(
+                (0..n)
+                    .map(|_| match rng.random_range(0..3) {
+                        0 => f64::from(rng.random_range(-1000..1000)),
+                        1 => rng.random_range(-1e9..1e9),
+                        _ => f64::from_bits(rng.random::<u64>() >> 2),
+                    })
+                    .collect(),
+            );
+        }
+        for (i, numbers) in cases.iter().enumerate() {
+            let total = sum::checked_sum(numbers).unwrap_or(0.5);
+            let id = ["0123abc", "a \"quoted\" \\ id", "x"][i % 3];
+            let request_id = (i % 4 != 0).then_some(id);
+            let mine = sum_answer(total, numbers, request_id);
+            let parsed: serde_json::Value = serde_json::from_str(&mine).expect("valid JSON");
+            let timestamp = parsed["timestamp"].as_str().expect("a timestamp");
+            assert_eq!(timestamp.len(), 24, "{timestamp}");
+            let expected = serde_json::to_string(&Expected {
+                sum: number(total),
+                count: numbers.len(),
+                numbers: numbers.iter().map(|&x| number(x)).collect(),
+                timestamp,
+                request_id,
+            })
+            .expect("serializes");
+            assert_eq!(mine, expected);
+        }
     }
 
     #[test]

@@ -52,6 +52,12 @@ pub fn now_rfc3339() -> String {
     format_into(SystemTime::now(), 3, &mut [0; 27]).to_owned()
 }
 
+/// Appends the current UTC time as RFC 3339 with milliseconds (the form of
+/// [`now_rfc3339`]) without allocating.
+pub fn write_now_rfc3339_millis(out: &mut String) {
+    out.push_str(format_into(SystemTime::now(), 3, &mut [0; 27]));
+}
+
 /// Writes the current UTC time as RFC 3339 with microseconds, e.g.
 /// `2026-01-02T03:04:05.678901Z` (the log line's timestamp).
 pub fn write_now_rfc3339_micros(w: &mut impl std::fmt::Write) -> std::fmt::Result {

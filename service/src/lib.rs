@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod healthcheck;
+pub mod json_text;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;

@@ -2,10 +2,12 @@
 //! (labelled with the matched route pattern, never the raw path), rejections by error code,
 //! and one log line per request.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::{Error, HttpMessage};
 
 use crate::app::AppState;
@@ -20,37 +22,77 @@ fn route_label(name: Option<&str>) -> &'static str {
         .unwrap_or(UNMATCHED_ROUTE)
 }
 
-/// The client address for the log: the first `X-Forwarded-For` hop (set by the ALB), else the
-/// peer. Informational only; it is client-controlled behind no proxy.
-fn client_ip(req: &actix_web::HttpRequest) -> String {
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().chars().take(64).collect())
-        .or_else(|| req.peer_addr().map(|a| ip_text(a.ip())))
-        .unwrap_or_else(|| "-".to_owned())
+/// `X-Forwarded-For`, as the ALB sets it.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Longest client address written to the log, in characters.
+const MAX_CLIENT_IP: usize = 64;
+
+/// The client address for the log, without allocating: the first `X-Forwarded-For` hop (set
+/// by the ALB), else the peer. Informational only; it is client-controlled behind no proxy.
+enum ClientIp<'a> {
+    /// The first forwarded hop, trimmed, at most [`MAX_CLIENT_IP`] characters.
+    Forwarded(&'a str),
+    /// The peer's address as text (at most 45 bytes, the longest IPv6 form).
+    Peer([u8; 45], usize),
+    /// Neither is known.
+    Unknown,
 }
 
-/// `ip` as text, the same as its `Display` form; IPv4 (the usual peer) without `fmt`.
-fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut text = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
+impl<'a> ClientIp<'a> {
+    fn of(req: &'a actix_web::HttpRequest) -> Self {
+        let forwarded = req
+            .headers()
+            .get(&X_FORWARDED_FOR)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim);
+        if let Some(hop) = forwarded {
+            // `to_str` admits visible ASCII only, so every byte is a character boundary.
+            return Self::Forwarded(hop.get(..MAX_CLIENT_IP).unwrap_or(hop));
         }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
+        let Some(peer) = req.peer_addr() else {
+            return Self::Unknown;
+        };
+        let mut text = [0u8; 45];
+        match peer.ip() {
+            // The usual peer, written without the formatting machinery.
+            IpAddr::V4(v4) => {
+                let mut len = 0;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text[len] = b'.';
+                        len += 1;
+                    }
+                    let mut digits = itoa::Buffer::new();
+                    let digits = digits.format(octet).as_bytes();
+                    // At most 15 bytes in all ("255.255.255.255"): always inside `text`.
+                    text[len..len + digits.len()].copy_from_slice(digits);
+                    len += digits.len();
+                }
+                Self::Peer(text, len)
+            }
+            ip @ IpAddr::V6(_) => {
+                let mut cursor = std::io::Cursor::new(&mut text[..]);
+                let written = write!(cursor, "{ip}").map(|()| cursor.position());
+                match written.ok().and_then(|n| usize::try_from(n).ok()) {
+                    Some(len) => Self::Peer(text, len),
+                    None => Self::Unknown,
+                }
+            }
         }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
     }
-    text
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Forwarded(hop) => hop,
+            Self::Peer(text, len) => text
+                .get(..*len)
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .unwrap_or("-"),
+            Self::Unknown => "-",
+        }
+    }
 }
 
 /// One request being observed: started by [`Observation::start`] before anything else runs,
@@ -109,9 +151,15 @@ impl<'a> Observation<'a> {
                 let req = res.request();
                 let ext = req.extensions();
                 let request_id = ext.get::<RequestId>().map_or("", |id| id.0.as_str());
-                let client_ip = client_ip(req);
+                let client_ip = ClientIp::of(req);
                 log(
-                    method, route, status, latency_ms, request_id, &client_ip, code,
+                    method,
+                    route,
+                    status,
+                    latency_ms,
+                    request_id,
+                    client_ip.as_str(),
+                    code,
                 );
             }
             Err(_) => log(method, route, status, latency_ms, "", "-", code),
@@ -129,13 +177,29 @@ fn log(
     client_ip: &str,
     code: Option<&str>,
 ) {
+    // `message` as a plain string field writes the same `"message":"request"` as a format
+    // string would, without running the formatting machinery per request.
     if status >= 500 {
         tracing::error!(
-            method, route, status, latency_ms, request_id, client_ip, code, "request"
+            message = "request",
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            client_ip,
+            code
         );
     } else {
         tracing::info!(
-            method, route, status, latency_ms, request_id, client_ip, code, "request"
+            message = "request",
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            client_ip,
+            code
         );
     }
 }
@@ -143,19 +207,41 @@ fn log(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::test::TestRequest;
+
+    fn client_ip(req: TestRequest) -> String {
+        let req = req.to_http_request();
+        ClientIp::of(&req).as_str().to_owned()
+    }
 
     #[test]
-    fn ip_text_is_the_display_form() {
+    fn the_client_address_is_the_first_forwarded_hop_else_the_peer() {
         for ip in [
-            "0.0.0.0",
             "127.0.0.1",
             "10.20.100.255",
-            "9.99.199.249",
             "::1",
             "fe80::1",
+            "::ffff:1.2.3.4",
         ] {
-            let ip: IpAddr = ip.parse().expect("valid address");
-            assert_eq!(ip_text(ip), ip.to_string());
+            let peer = std::net::SocketAddr::new(ip.parse().expect("an address"), 4242);
+            let shown = client_ip(TestRequest::default().peer_addr(peer));
+            assert_eq!(shown, peer.ip().to_string());
         }
+        let longest: std::net::IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .expect("an address");
+        let shown = client_ip(TestRequest::default().peer_addr((longest, 1).into()));
+        assert_eq!(shown, longest.to_string());
+        assert_eq!(client_ip(TestRequest::default()), "-");
+        let forwarded = |value: &str| {
+            client_ip(
+                TestRequest::default()
+                    .peer_addr(([10, 0, 0, 1], 1).into())
+                    .insert_header(("x-forwarded-for", value)),
+            )
+        };
+        assert_eq!(forwarded(" 203.0.113.7 , 10.0.0.2"), "203.0.113.7");
+        assert_eq!(forwarded(&"9".repeat(300)), "9".repeat(MAX_CLIENT_IP));
+        assert_eq!(forwarded(""), "");
     }
 }

@@ -25,10 +25,12 @@ pub fn is_well_formed(id: &[u8]) -> bool {
 pub fn generate() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = rand::rng().random::<u128>();
-    (0..32)
-        .rev()
-        .map(|i| char::from(HEX[((bits >> (4 * i)) & 0xf) as usize]))
-        .collect()
+    let mut id = [0u8; 32];
+    for (i, digit) in id.iter_mut().enumerate() {
+        *digit = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    // Hex digits are ASCII, so this never falls back.
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 /// Assigns the request's id before anything else runs (kept or generated, stored in the
@@ -42,7 +44,8 @@ pub fn assign(req: &ServiceRequest) -> Option<HeaderValue> {
         Some((id, value)) => (id.to_owned(), Some(value.clone())),
         None => {
             let id = generate();
-            let value = HeaderValue::from_str(&id).ok();
+            // Hex digits only: always a valid header value.
+            let value = HeaderValue::from_bytes(id.as_bytes()).ok();
             (id, value)
         }
     };

@@ -1,14 +1,15 @@
-//! The JSON log line format, written straight into tracing's line buffer: the same keys, order
-//! and value encoding as `tracing_subscriber`'s flattened JSON format (`timestamp`, `level`,
-//! the event's fields in order, `target`), without building a serde map per event.
+//! The JSON log line format: the same keys, order and value encoding as `tracing_subscriber`'s
+//! flattened JSON format (`timestamp`, `level`, the event's fields in order, `target`), built
+//! in a per-thread buffer without a serde map per event.
 //!
-//! Values are encoded as serde_json encodes them: strings with its escapes, integers and
-//! booleans as JSON literals, floats via serde_json (non-finite ones as `null`), everything
-//! else through its `Debug` form as a string. Events bridged from the `log` crate carry their
+//! Values are encoded as serde_json encodes them ([`crate::json_text`]): strings with its
+//! escapes, integers and booleans as JSON literals, floats in shortest form (non-finite ones
+//! as `null`), everything else through its `Debug` form as a string. Events bridged from the `log` crate carry their
 //! real target in a `log.target` field; it is used as `target` and the other `log.*` fields
 //! are left out, as the stock formatter does. The service creates no spans, so no span list
 //! is written.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
@@ -17,9 +18,16 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::json_text::{self, Escaping};
+
 /// The JSON line formatter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonLines;
+
+thread_local! {
+    /// The line being built: one buffer per thread, reused, so a line costs no allocation.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
 
 impl<S, N> FormatEvent<S, N> for JsonLines
 where
@@ -32,155 +40,120 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        writer.write_str("{\"timestamp\":\"")?;
-        crate::clock::write_now_rfc3339_micros(&mut writer)?;
-        writer.write_str("\",\"level\":\"")?;
-        writer.write_str(meta.level().as_str())?;
-        writer.write_char('"')?;
-        let mut fields = FieldWriter {
-            out: &mut writer,
-            state: Ok(()),
-            log_target: None,
-        };
-        event.record(&mut fields);
-        let FieldWriter {
-            state, log_target, ..
-        } = fields;
-        state?;
-        writer.write_str(",\"target\":")?;
-        write_json_str(&mut writer, log_target.as_deref().unwrap_or(meta.target()))?;
-        writer.write_str("}\n")
+        // The line is built in a plain `String` and handed over in one write: `Writer` puts a
+        // dynamic call behind every piece, which showed in the service's benchmark.
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                write_line(&mut line, event)?;
+                writer.write_str(&line)
+            }
+            // An event logged while this thread formats another (from a `Debug` impl): rare,
+            // so it gets a buffer of its own.
+            Err(_) => {
+                let mut line = String::new();
+                write_line(&mut line, event)?;
+                writer.write_str(&line)
+            }
+        })
     }
 }
 
-/// Writes each field as `,"name":value`.
-struct FieldWriter<'a, 'w> {
-    out: &'a mut Writer<'w>,
+/// Appends the whole line for `event`, newline included.
+fn write_line(out: &mut String, event: &Event<'_>) -> fmt::Result {
+    let meta = event.metadata();
+    out.push_str("{\"timestamp\":\"");
+    crate::clock::write_now_rfc3339_micros(out)?;
+    out.push_str("\",\"level\":\"");
+    out.push_str(meta.level().as_str());
+    out.push('"');
+    let mut fields = FieldWriter {
+        out,
+        state: Ok(()),
+        log_target: None,
+    };
+    event.record(&mut fields);
+    let FieldWriter {
+        out,
+        state,
+        log_target,
+    } = fields;
+    state?;
+    out.push_str(",\"target\":");
+    json_text::push_str(out, log_target.as_deref().unwrap_or(meta.target()));
+    out.push_str("}\n");
+    Ok(())
+}
+
+/// Appends each field as `,"name":value`.
+struct FieldWriter<'a> {
+    out: &'a mut String,
+    /// The first failure of a `Debug` value, which fails the whole line.
     state: fmt::Result,
     log_target: Option<String>,
 }
 
-impl FieldWriter<'_, '_> {
-    fn key(&mut self, field: &Field) -> fmt::Result {
-        self.out.write_char(',')?;
-        write_json_str(self.out, field.name())?;
-        self.out.write_char(':')
-    }
-
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+impl FieldWriter<'_> {
+    /// Appends the key of `field` and returns the buffer for its value, unless the field is
+    /// left out (`log.*`, bridged from the `log` crate) or the line already failed.
+    fn key(&mut self, field: &Field) -> Option<&mut String> {
         if self.state.is_err() || field.name().starts_with("log.") {
-            return;
+            return None;
         }
-        self.state = self.key(field).and_then(|()| value(self.out));
+        self.out.push(',');
+        json_text::push_str(self.out, field.name());
+        self.out.push(':');
+        Some(self.out)
     }
 }
 
-impl Visit for FieldWriter<'_, '_> {
+impl Visit for FieldWriter<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.entry(field, |w| w.write_str(if value { "true" } else { "false" }));
+        if let Some(out) = self.key(field) {
+            out.push_str(if value { "true" } else { "false" });
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.entry(field, |w| write!(w, "{value}"));
+        if let Some(out) = self.key(field) {
+            json_text::push_i64(out, value);
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.entry(field, |w| write!(w, "{value}"));
+        if let Some(out) = self.key(field) {
+            json_text::push_u64(out, value);
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.entry(field, |w| write_json_f64(w, value));
+        if let Some(out) = self.key(field) {
+            json_text::push_f64(out, value);
+        }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "log.target" {
             self.log_target = Some(value.to_owned());
         }
-        self.entry(field, |w| write_json_str(w, value));
+        if let Some(out) = self.key(field) {
+            json_text::push_str(out, value);
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.entry(field, |w| {
-            w.write_char('"')?;
-            write!(Escaper(w), "{value:?}")?;
-            w.write_char('"')
-        });
-    }
-}
-
-/// A float as serde_json writes it (shortest round-trip form; `null` if not finite).
-fn write_json_f64(w: &mut impl Write, value: f64) -> fmt::Result {
-    let mut buf = [0u8; 32];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    serde_json::to_writer(&mut cursor, &value).map_err(|_| fmt::Error)?;
-    let len = usize::try_from(cursor.position()).map_err(|_| fmt::Error)?;
-    let text = buf.get(..len).ok_or(fmt::Error)?;
-    w.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
-}
-
-/// `value` as a quoted JSON string with serde_json's escapes.
-pub fn write_json_str(w: &mut impl Write, value: &str) -> fmt::Result {
-    w.write_char('"')?;
-    Escaper(w).write_str(value)?;
-    w.write_char('"')
-}
-
-/// Escapes what passes through it as the inside of a JSON string, as serde_json does: `"`,
-/// `\`, the short forms `\b \f \n \r \t`, other control characters as `\u00xx`.
-struct Escaper<'a, W: Write>(&'a mut W);
-
-impl<W: Write> Write for Escaper<'_, W> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let bytes = s.as_bytes();
-        // Most values (ids, routes, addresses) need no escape: one scan, one write.
-        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
-            return self.0.write_str(s);
+        if let Some(out) = self.key(field) {
+            out.push('"');
+            let written = write!(Escaping(out), "{value:?}");
+            out.push('"');
+            self.state = written;
         }
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let short = match b {
-                b'"' => "\\\"",
-                b'\\' => "\\\\",
-                0x08 => "\\b",
-                0x0c => "\\f",
-                b'\n' => "\\n",
-                b'\r' => "\\r",
-                b'\t' => "\\t",
-                0x00..=0x1f => "",
-                _ => continue,
-            };
-            // `i` is at an ASCII byte, so both slices end on character boundaries.
-            self.0.write_str(s.get(start..i).ok_or(fmt::Error)?)?;
-            if short.is_empty() {
-                let hex = |n: u8| char::from(HEX[usize::from(n & 0xf)]);
-                self.0.write_str("\\u00")?;
-                self.0.write_char(hex(b >> 4))?;
-                self.0.write_char(hex(b))?;
-            } else {
-                self.0.write_str(short)?;
-            }
-            start = i + 1;
-        }
-        self.0.write_str(s.get(start..).ok_or(fmt::Error)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
-        let mut all: String = (0u8..0x80).map(char::from).collect();
-        all.push_str("é€😀 \u{2028}\u{7f}\"\\end");
-        for s in [all.as_str(), "", "plain", "a\"b\\\\c", "\u{1}x\u{1f}"] {
-            let mut mine = String::new();
-            write_json_str(&mut mine, s).expect("writing to a String");
-            assert_eq!(mine, serde_json::to_string(s).expect("serializes"), "{s:?}");
-        }
-    }
 
     /// Collects what a subscriber writes.
     #[derive(Clone, Default)]
@@ -264,29 +237,5 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(blank(&mine), blank(&stock));
-    }
-
-    #[test]
-    fn floats_are_written_as_serde_json_writes_them() {
-        for x in [
-            0.0,
-            -0.0,
-            1.0,
-            0.062246,
-            1.83558,
-            1e300,
-            1e-7,
-            123456789.125,
-            f64::MAX,
-        ] {
-            let mut mine = String::new();
-            write_json_f64(&mut mine, x).expect("writing to a String");
-            assert_eq!(mine, serde_json::to_string(&x).expect("serializes"), "{x}");
-        }
-        for x in [f64::NAN, f64::INFINITY] {
-            let mut mine = String::new();
-            write_json_f64(&mut mine, x).expect("writing to a String");
-            assert_eq!(mine, "null");
-        }
     }
 }

@@ -1,0 +1,194 @@
+//! JSON text appended straight to a `String`, byte for byte as serde_json writes it: strings
+//! with its escapes, integers by `itoa`, finite floats by `zmij` in the shortest form that
+//! reads back exactly, `null` for the others. The sum answer and the JSON log lines are
+//! written on every request; building them this way skips a serializer and a field visitor
+//! per value (keys are constants, most strings need no escape).
+
+use std::fmt::{self, Write};
+
+/// 2^53: up to here every whole `f64` is an exact integer.
+const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Appends `value` as a quoted JSON string.
+pub fn push_str(out: &mut String, value: &str) {
+    out.push('"');
+    push_escaped(out, value);
+    out.push('"');
+}
+
+/// Whether `b` must be escaped inside a JSON string (serde_json leaves DEL and non-ASCII as is).
+fn needs_escape(b: u8) -> bool {
+    // `|` rather than `||`: no branches, so that a scan over many bytes vectorizes.
+    (b < 0x20) | (b == b'"') | (b == b'\\')
+}
+
+/// Appends the inside of a JSON string: `"`, `\`, the short forms `\b \f \n \r \t`, other
+/// control characters as `\u00xx`, everything else unchanged.
+pub fn push_escaped(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = value.as_bytes();
+    // Most values (ids, routes, addresses, names) need no escape: one scan, one copy. The
+    // scan has no early exit, so that it compiles to vector compares.
+    if !bytes.iter().fold(false, |any, &b| any | needs_escape(b)) {
+        out.push_str(value);
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !needs_escape(b) {
+            continue;
+        }
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(value.get(start..i).unwrap_or(""));
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(value.get(start..).unwrap_or(""));
+}
+
+/// Appends an unsigned integer.
+pub fn push_u64(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+/// Appends a signed integer.
+pub fn push_i64(out: &mut String, value: i64) {
+    out.push_str(itoa::Buffer::new().format(value));
+}
+
+/// Appends a float in its shortest round-trip form (`0.1`, `1e+300`), or `null` when it is
+/// not finite, as serde_json does.
+pub fn push_f64(out: &mut String, value: f64) {
+    if value.is_finite() {
+        out.push_str(zmij::Buffer::new().format_finite(value));
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// Appends a number as the old Go service wrote it: whole values within ±2^53 as JSON
+/// integers (`7`), everything else as a float (`0.30000000000000004`).
+pub fn push_number(out: &mut String, value: f64) {
+    // Whole exactly when the value survives the trip through an integer (the cast saturates
+    // and maps NaN to 0, neither of which survives); cheaper than `fract`, a libm call here.
+    let whole = value as i64;
+    if whole as f64 == value && value.abs() <= EXACT_INTEGER_LIMIT {
+        push_i64(out, whole);
+    } else {
+        push_f64(out, value);
+    }
+}
+
+/// A `fmt::Write` that escapes whatever is formatted through it (for `Debug` values).
+pub struct Escaping<'a>(pub &'a mut String);
+
+impl Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        push_escaped(self.0, s);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é€😀 \u{2028}\u{7f}\"\\end");
+        for s in [
+            all.as_str(),
+            "",
+            "plain",
+            "a\"b\\\\c",
+            "\u{1}x\u{1f}",
+            "\"",
+            "é\n",
+        ] {
+            let mut mine = String::new();
+            push_str(&mut mine, s);
+            assert_eq!(mine, serde_json::to_string(s).expect("serializes"), "{s:?}");
+        }
+        let mut debug = String::new();
+        write!(Escaping(&mut debug), "{:?}", "q\"").expect("a String takes everything");
+        assert_eq!(debug, r#"\"q\\\"\""#);
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        let mut rng = rand::rng();
+        let mut samples = vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.062246,
+            1e300,
+            1e-7,
+            5e-324,
+            123456789.125,
+            f64::MAX,
+            f64::MIN,
+        ];
+        samples.extend((0..2000).map(|_| f64::from_bits(rng.random::<u64>())));
+        samples.extend((0..2000).map(|_| rng.random_range(-1e6..1e6)));
+        for x in samples {
+            let mut mine = String::new();
+            push_f64(&mut mine, x);
+            assert_eq!(mine, serde_json::to_string(&x).expect("serializes"), "{x}");
+        }
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut mine = String::new();
+            push_f64(&mut mine, x);
+            assert_eq!(mine, "null");
+        }
+        for n in [0, 1, 9, 10, 99, 100, u64::from(u32::MAX), u64::MAX] {
+            let mut mine = String::new();
+            push_u64(&mut mine, n);
+            assert_eq!(mine, n.to_string());
+        }
+        for n in [i64::MIN, -1, 0, 7, i64::MAX] {
+            let mut mine = String::new();
+            push_i64(&mut mine, n);
+            assert_eq!(mine, n.to_string());
+        }
+    }
+
+    #[test]
+    fn numbers_keep_the_old_services_shape() {
+        let text = |x: f64| {
+            let mut out = String::new();
+            push_number(&mut out, x);
+            out
+        };
+        assert_eq!(text(7.0), "7");
+        assert_eq!(text(-7.0), "-7");
+        assert_eq!(text(-0.0), "0");
+        assert_eq!(text(9007199254740992.0), "9007199254740992");
+        assert_eq!(text(-9007199254740992.0), "-9007199254740992");
+        // Beyond 2^53 a whole value is written as the float it is.
+        let beyond = 9007199254740994.0;
+        assert_eq!(
+            text(beyond),
+            serde_json::to_string(&beyond).expect("serializes")
+        );
+        assert!(text(beyond).contains(['.', 'e']), "{}", text(beyond));
+        assert_eq!(text(0.5), "0.5");
+        assert_eq!(text(1e300), "1e+300");
+        assert_eq!(text(0.1 + 0.2), "0.30000000000000004");
+    }
+}
