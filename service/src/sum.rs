@@ -55,6 +55,9 @@ const NORMALIZE_EVERY: usize = 1 << 30;
 /// The correctly rounded sum of finite `numbers` (round to nearest, ties to even), or `None`
 /// when that sum is not a finite `f64`. Non-finite inputs also give `None`.
 pub fn exact_sum(numbers: &[f64]) -> Option<f64> {
+    if let Some(sum) = sum_without_rounding(numbers) {
+        return Some(sum);
+    }
     // The accumulator holds the sum as an integer count of 2^-1074 (the smallest subnormal),
     // in base-2^32 digits that may temporarily be negative or exceed 32 bits.
     let mut limbs = [0i64; LIMBS];
@@ -69,6 +72,27 @@ pub fn exact_sum(numbers: &[f64]) -> Option<f64> {
     }
     normalize(&mut limbs);
     round_to_f64(&mut limbs)
+}
+
+/// The sum by plain left-to-right addition when not one of the additions rounded (integers,
+/// short binary fractions: most real inputs); `None` otherwise. Each addition's rounding error
+/// is found exactly by Knuth's TwoSum; when every error is zero, every partial sum is exact, so
+/// the result is the exact sum itself and needs no rounding. Anything else (a rounded step, an
+/// overflow, a non-finite input, which make the error non-zero or NaN) is left to the
+/// accumulator. A zero sum comes out as `+0.0`, as from the accumulator.
+fn sum_without_rounding(numbers: &[f64]) -> Option<f64> {
+    let mut sum = 0.0f64;
+    for &x in numbers {
+        let next = sum + x;
+        let x_part = next - sum;
+        let error = (sum - (next - x_part)) + (x - x_part);
+        // `!=` is also true for NaN (from an infinite or NaN step).
+        if error != 0.0 || !next.is_finite() {
+            return None;
+        }
+        sum = next;
+    }
+    Some(sum)
 }
 
 /// Adds the finite `x` exactly.
@@ -362,6 +386,65 @@ mod tests {
             }
         }
         assert!(compared > 15_000, "only {compared} cases were comparable");
+    }
+
+    /// The accumulator alone, without the fast path.
+    fn accumulated(numbers: &[f64]) -> Option<f64> {
+        let mut limbs = [0i64; LIMBS];
+        for &x in numbers {
+            add(&mut limbs, x);
+        }
+        normalize(&mut limbs);
+        round_to_f64(&mut limbs)
+    }
+
+    #[test]
+    fn the_fast_path_answers_only_when_no_addition_rounds_and_then_agrees() {
+        use rand::{Rng, SeedableRng};
+        // Rounding steps, overflow and non-finite inputs are left to the accumulator.
+        for numbers in [
+            vec![0.1; 10],
+            vec![1e16, 1.0, -1e16],
+            vec![0.1, 0.2],
+            vec![1.7e308, 1.7e308, -1.7e308],
+            vec![1.0, f64::NAN],
+            vec![f64::INFINITY, 1.0],
+            vec![f64::from_bits(1), 1.0],
+        ] {
+            assert_eq!(sum_without_rounding(&numbers), None, "{numbers:?}");
+        }
+        assert_eq!(sum_without_rounding(&[1.5, 2.25, -0.75]), Some(3.0));
+        assert_eq!(
+            sum_without_rounding(&[-0.0, -0.0]).map(f64::to_bits),
+            accumulated(&[-0.0, -0.0]).map(f64::to_bits)
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0xfa57);
+        let mut answered = 0;
+        for _ in 0..20_000 {
+            let n = rng.random_range(2..=100);
+            // Integers, short binary fractions and arbitrary values: the first two mostly take
+            // the fast path, the last mostly do not.
+            let kind = rng.random_range(0..3);
+            let numbers: Vec<f64> = (0..n)
+                .map(|_| match kind {
+                    0 => f64::from(rng.random_range(-1_000_000..1_000_000)),
+                    1 => f64::from(rng.random_range(-4096..4096)) / 64.0,
+                    _ => f64::from_bits(rng.random::<u64>() & !(0x400u64 << 52)),
+                })
+                .collect();
+            if let Some(fast) = sum_without_rounding(&numbers) {
+                answered += 1;
+                assert_eq!(
+                    Some(fast.to_bits()),
+                    accumulated(&numbers).map(f64::to_bits),
+                    "inputs: {numbers:?}"
+                );
+            }
+        }
+        assert!(
+            answered > 10_000,
+            "the fast path answered only {answered} times"
+        );
     }
 
     #[test]
