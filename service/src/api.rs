@@ -1,4 +1,4 @@
-//! The API handlers: `POST /api/v1/sum` (body checks, parsing, then [`crate::sum`]),
+//! The API handlers: `POST /api/v1/sum` (body checks, [`crate::numbers`], then [`crate::sum`]),
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
 use std::future::Future;
@@ -6,53 +6,19 @@ use std::task::Poll;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use serde::de::{SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::request_id::RequestId;
 use crate::sum::{self, MAX_NUMBERS, MIN_NUMBERS, SumError};
-use crate::{clock, health::VERSION, json_text};
+use crate::{clock, health::VERSION, json_text, numbers};
 
 /// The name the index reports.
 pub const SERVICE_NAME: &str = "sum-api";
 
 /// The content type of JSON answers, as `HttpResponse::json` sets it.
 const JSON_CONTENT_TYPE: header::HeaderValue = header::HeaderValue::from_static("application/json");
-
-/// The request body; unknown fields are ignored, as by the old service.
-#[derive(Debug, Deserialize)]
-struct SumRequest {
-    /// Missing means "no numbers" (a validation error); `null` is a type error.
-    #[serde(default, deserialize_with = "present")]
-    numbers: Option<Vec<f64>>,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-    d.deserialize_seq(Numbers).map(Some)
-}
-
-/// Reads a JSON array of numbers into a vector sized for a typical request up front (serde's
-/// own `Vec` visitor gets no length hint from JSON and grows three times for ten numbers).
-struct Numbers;
-
-impl<'de> Visitor<'de> for Numbers {
-    type Value = Vec<f64>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
-        let mut numbers = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(MAX_NUMBERS + 1));
-        while let Some(x) = seq.next_element::<f64>()? {
-            numbers.push(x);
-        }
-        Ok(numbers)
-    }
-}
 
 /// The 200 answer of `POST /api/v1/sum`:
 /// `{"sum","count","numbers","timestamp","request_id"}`, numbers written as the old service
@@ -141,25 +107,6 @@ async fn read_body(
     }
 }
 
-/// Parses `{"numbers":[...]}`; anything else is `INVALID_REQUEST_BODY`.
-fn parse(body: &[u8]) -> Result<Vec<f64>, ApiError> {
-    // serde would also read a struct from a JSON array; the contract is an object.
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(ApiError::InvalidBody {
-            details: r#"the body must be a JSON object like {"numbers":[1,2]}"#.into(),
-        });
-    }
-    // JSON is UTF-8 (RFC 8259); serde_json would skip invalid bytes inside ignored fields.
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidBody {
-        details: format!("the body is not valid UTF-8: {e}"),
-    })?;
-    let request: SumRequest = serde_json::from_str(text).map_err(|e| ApiError::InvalidBody {
-        details: e.to_string(),
-    })?;
-    Ok(request.numbers.unwrap_or_default())
-}
-
 /// `POST /api/v1/sum`.
 pub async fn sum(
     req: HttpRequest,
@@ -168,7 +115,7 @@ pub async fn sum(
 ) -> HttpResponse {
     let result = async {
         let body = read_body(&req, payload, &state).await?;
-        let numbers = parse(&body)?;
+        let numbers = numbers::parse(&body)?;
         let total = sum::checked_sum(&numbers).map_err(|e| match e {
             SumError::OutOfRange => ApiError::SumOutOfRange,
             SumError::NotFinite(_) => ApiError::InvalidBody {

@@ -23,6 +23,7 @@ pub mod json_text;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
+pub mod numbers;
 pub mod observe;
 pub mod origin_guard;
 pub mod request_id;

@@ -1,0 +1,312 @@
+//! Reading the sum request's body, `{"numbers":[...]}`, into the numbers.
+//!
+//! Two readers, one answer. The body as clients send it (one `numbers` key, an array of JSON
+//! numbers, any JSON whitespace) is scanned directly: every token is checked against JSON's
+//! number grammar and converted by the standard library's correctly rounded parser. Anything
+//! else (other keys, nesting, strings, nulls, a number out of range, malformed text) goes to
+//! serde_json, which reads the same value where there is one (unknown keys ignored, as by the
+//! old service) and otherwise gives the precise error. Both round every number correctly, so
+//! which reader answered never shows.
+
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::ApiError;
+use crate::sum::MAX_NUMBERS;
+
+/// Parses `{"numbers":[...]}`; anything else is `INVALID_REQUEST_BODY`. A missing `numbers`
+/// key gives no numbers (a validation error later).
+pub fn parse(body: &[u8]) -> Result<Vec<f64>, ApiError> {
+    if let Some(numbers) = scan(body) {
+        return Ok(numbers);
+    }
+    // serde would also read a struct from a JSON array; the contract is an object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::InvalidBody {
+            details: r#"the body must be a JSON object like {"numbers":[1,2]}"#.into(),
+        });
+    }
+    // JSON is UTF-8 (RFC 8259); serde_json would skip invalid bytes inside ignored fields.
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidBody {
+        details: format!("the body is not valid UTF-8: {e}"),
+    })?;
+    let request: SumRequest = serde_json::from_str(text).map_err(|e| ApiError::InvalidBody {
+        details: e.to_string(),
+    })?;
+    Ok(request.numbers.unwrap_or_default())
+}
+
+/// The request body for serde; unknown fields are ignored, as by the old service.
+#[derive(Debug, Deserialize)]
+struct SumRequest {
+    /// Missing means "no numbers" (a validation error); `null` is a type error.
+    #[serde(default, deserialize_with = "present")]
+    numbers: Option<Vec<f64>>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+    d.deserialize_seq(Numbers).map(Some)
+}
+
+/// Reads a JSON array of numbers into a vector sized for a typical request up front (serde's
+/// own `Vec` visitor gets no length hint from JSON and grows three times for ten numbers).
+struct Numbers;
+
+impl<'de> Visitor<'de> for Numbers {
+    type Value = Vec<f64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
+        let mut numbers = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(MAX_NUMBERS + 1));
+        while let Some(x) = seq.next_element::<f64>()? {
+            numbers.push(x);
+        }
+        Ok(numbers)
+    }
+}
+
+/// The numbers of a body of exactly the shape `{"numbers":[n, ...]}` (JSON whitespace
+/// anywhere between tokens), every `n` a finite JSON number; `None` for anything else.
+fn scan(body: &[u8]) -> Option<Vec<f64>> {
+    let mut at = Cursor { body, pos: 0 };
+    at.expect(b'{')?;
+    at.expect(b'"')?;
+    if !at.rest().starts_with(b"numbers\"") {
+        return None;
+    }
+    at.pos += b"numbers\"".len();
+    at.expect(b':')?;
+    at.expect(b'[')?;
+    let mut numbers = Vec::with_capacity(16);
+    if at.peek() == Some(b']') {
+        at.pos += 1;
+    } else {
+        loop {
+            at.skip_whitespace();
+            numbers.push(at.number()?);
+            match at.next()? {
+                b',' => {}
+                b']' => break,
+                _ => return None,
+            }
+        }
+    }
+    at.expect(b'}')?;
+    at.skip_whitespace();
+    at.rest().is_empty().then_some(numbers)
+}
+
+/// A position in the body.
+struct Cursor<'a> {
+    body: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn rest(&self) -> &'a [u8] {
+        self.body.get(self.pos..).unwrap_or_default()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.rest().first(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte after whitespace, without taking it.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.rest().first().copied()
+    }
+
+    /// Takes the next byte after whitespace.
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    /// Takes `expected` after whitespace, or gives up.
+    fn expect(&mut self, expected: u8) -> Option<()> {
+        (self.next()? == expected).then_some(())
+    }
+
+    /// Takes one JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`) and converts
+    /// it, correctly rounded; `None` if the grammar is not met or the value is not finite.
+    fn number(&mut self) -> Option<f64> {
+        let start = self.pos;
+        let rest = self.rest();
+        let mut i = 0;
+        let digits = |from: usize| {
+            rest.get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count()
+        };
+        if rest.first() == Some(&b'-') {
+            i += 1;
+        }
+        match digits(i) {
+            0 => return None,
+            n if n > 1 && rest.get(i) == Some(&b'0') => return None,
+            n => i += n,
+        }
+        if rest.get(i) == Some(&b'.') {
+            match digits(i + 1) {
+                0 => return None,
+                n => i += 1 + n,
+            }
+        }
+        if matches!(rest.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(rest.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            match digits(i) {
+                0 => return None,
+                n => i += n,
+            }
+        }
+        self.pos = start + i;
+        // The token is ASCII, so this cannot fail; the standard parser rounds correctly.
+        let token = std::str::from_utf8(rest.get(..i)?).ok()?;
+        token.parse::<f64>().ok().filter(|x| x.is_finite())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// What serde_json alone makes of `body` (the reference for the scanner).
+    fn by_serde(body: &str) -> Option<Vec<u64>> {
+        serde_json::from_str::<SumRequest>(body).ok().map(|r| {
+            r.numbers
+                .unwrap_or_default()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect()
+        })
+    }
+
+    fn by_scan(body: &str) -> Option<Vec<u64>> {
+        scan(body.as_bytes()).map(|n| n.iter().map(|x| x.to_bits()).collect())
+    }
+
+    #[test]
+    fn the_usual_bodies_are_scanned_and_read_as_serde_reads_them() {
+        for body in [
+            r#"{"numbers":[1,2]}"#,
+            r#"{"numbers":[]}"#,
+            " \t\r\n{ \"numbers\" : [ 1.5 , -2.25e3 ,0.1,1E+2,1e-2 ,-0, -0.0,0e0] } \n",
+            r#"{"numbers":[1e16,1,-1e16]}"#,
+            r#"{"numbers":[1e-400,4.9e-324,1.7976931348623157e308]}"#,
+            r#"{"numbers":[0.30000000000000004441,123456789012345678901234567890]}"#,
+        ] {
+            assert!(by_scan(body).is_some(), "not scanned: {body}");
+            assert_eq!(by_scan(body), by_serde(body), "{body}");
+        }
+    }
+
+    #[test]
+    fn everything_else_is_left_to_serde() {
+        for body in [
+            r#"{"numbers":[1,2],"extra":true}"#,
+            r#"{"extra":1,"numbers":[1,2]}"#,
+            r#"{"numbers":[1,2],"numbers":[3]}"#,
+            r#"{"numbers":null}"#,
+            r#"{"numbers":["1",2]}"#,
+            r#"{"numbers":[1e400,1]}"#,
+            r#"{"numbers":[-1e400,1]}"#,
+            r#"{"numbers":[01,2]}"#,
+            r#"{"numbers":[1.,2]}"#,
+            r#"{"numbers":[.5,2]}"#,
+            r#"{"numbers":[+1,2]}"#,
+            r#"{"numbers":[1e,2]}"#,
+            r#"{"numbers":[1,2,]}"#,
+            r#"{"numbers":[,1]}"#,
+            r#"{"numbers":[1 2]}"#,
+            r#"{"numbers":[NaN,1]}"#,
+            r#"{"numbers":[Infinity,1]}"#,
+            r#"{"numbers":[inf,1]}"#,
+            r#"{"numbers":[[1],2]}"#,
+            r#"{"numbers":[1,2]"#,
+            r#"{"numbers":[1,2]}}"#,
+            r#"{"numbers":[1,2]} x"#,
+            r#"{"number":[1,2]}"#,
+            r#"{"numbers\u0020":[1,2]}"#,
+            r#"{"numbersx":[1,2]}"#,
+            "{\"numbers\":[1,\u{c}2]}",
+            r#"[1,2]"#,
+            "",
+        ] {
+            assert_eq!(by_scan(body), None, "scanned: {body}");
+        }
+    }
+
+    #[test]
+    fn random_bodies_read_the_same_either_way() {
+        let mut rng = rand::rng();
+        let pieces = [
+            "0",
+            "-0",
+            "1",
+            "-7",
+            "10",
+            "0.5",
+            "-0.125",
+            "1e3",
+            "1E-3",
+            "2.5e+10",
+            "1e308",
+            "1e309",
+            "1e-330",
+            "00",
+            "1.",
+            ".1",
+            "-",
+            "+1",
+            "1e",
+            "0x10",
+            "1_0",
+            " ",
+            "\n",
+            ",",
+            "]",
+            "[",
+            "\"a\"",
+            "null",
+            "true",
+            "9007199254740993",
+            "0.1000000000000000055511151231257827",
+        ];
+        let mut scanned = 0;
+        for _ in 0..20_000 {
+            let mut body = String::from("{\"numbers\":[");
+            let n = rng.random_range(0..12);
+            for i in 0..n {
+                if i > 0 && rng.random_range(0..8) != 0 {
+                    body.push(',');
+                }
+                if rng.random_range(0..3) == 0 {
+                    body.push_str(pieces[rng.random_range(0..pieces.len())]);
+                } else {
+                    let x = f64::from_bits(rng.random::<u64>());
+                    body.push_str(&format!("{x:e}"));
+                }
+            }
+            body.push_str("]}");
+            if let Some(mine) = by_scan(&body) {
+                scanned += 1;
+                assert_eq!(Some(mine), by_serde(&body), "{body}");
+            }
+        }
+        assert!(scanned > 2_000, "only {scanned} bodies were scanned");
+    }
+}
