@@ -138,46 +138,86 @@ impl<'a> Cursor<'a> {
     /// Takes one JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`) and converts
     /// it, correctly rounded; `None` if the grammar is not met or the value is not finite.
     fn number(&mut self) -> Option<f64> {
-        let start = self.pos;
         let rest = self.rest();
+        let digit = |i: usize| rest.get(i).filter(|b| b.is_ascii_digit()).map(|b| b - b'0');
         let mut i = 0;
-        let digits = |from: usize| {
-            rest.get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count()
-        };
-        if rest.first() == Some(&b'-') {
+        let negative = rest.first() == Some(&b'-');
+        if negative {
             i += 1;
         }
-        match digits(i) {
-            0 => return None,
-            n if n > 1 && rest.get(i) == Some(&b'0') => return None,
-            n => i += n,
+        // The digits as one integer while it fits (`exact`), and the power of ten to apply.
+        let mut mantissa = 0u64;
+        let mut exact = true;
+        let mut accumulate = |d: u8| match mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(u64::from(d)))
+        {
+            Some(m) => mantissa = m,
+            None => exact = false,
+        };
+        let int_start = i;
+        while let Some(d) = digit(i) {
+            accumulate(d);
+            i += 1;
         }
+        if i == int_start || (i - int_start > 1 && rest.get(int_start) == Some(&b'0')) {
+            return None;
+        }
+        let mut exponent = 0i64;
         if rest.get(i) == Some(&b'.') {
-            match digits(i + 1) {
-                0 => return None,
-                n => i += 1 + n,
+            i += 1;
+            let frac_start = i;
+            while let Some(d) = digit(i) {
+                accumulate(d);
+                exponent -= 1;
+                i += 1;
+            }
+            if i == frac_start {
+                return None;
             }
         }
         if matches!(rest.get(i), Some(b'e' | b'E')) {
             i += 1;
-            if matches!(rest.get(i), Some(b'+' | b'-')) {
+            let sign = match rest.get(i) {
+                Some(b'-') => -1,
+                Some(b'+') => 1,
+                _ => 0,
+            };
+            if sign != 0 {
                 i += 1;
             }
-            match digits(i) {
-                0 => return None,
-                n => i += n,
+            let exp_start = i;
+            let mut written = 0i64;
+            while let Some(d) = digit(i) {
+                // Saturates far beyond any finite double's exponent; the slow path decides.
+                written = (written * 10 + i64::from(d)).min(1 << 40);
+                i += 1;
             }
+            if i == exp_start {
+                return None;
+            }
+            exponent += if sign < 0 { -written } else { written };
         }
-        self.pos = start + i;
-        // The token is ASCII, so this cannot fail; the standard parser rounds correctly.
+        self.pos += i;
+        // Clinger's fast path: an integer below 2^53 and a power of ten up to 10^22 are both
+        // exact doubles, so one multiplication or division rounds correctly by itself.
+        if exact && mantissa <= 1 << 53 && (-22..=22).contains(&exponent) {
+            let m = mantissa as f64;
+            let power = POWERS_OF_TEN[exponent.unsigned_abs() as usize];
+            let magnitude = if exponent >= 0 { m * power } else { m / power };
+            return Some(if negative { -magnitude } else { magnitude });
+        }
+        // Long or extreme numbers: the standard library's parser, also correctly rounded.
         let token = std::str::from_utf8(rest.get(..i)?).ok()?;
         token.parse::<f64>().ok().filter(|x| x.is_finite())
     }
 }
+
+/// 10^0 ..= 10^22, every one an exact double.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 #[cfg(test)]
 mod tests {
@@ -208,6 +248,9 @@ mod tests {
             r#"{"numbers":[1e16,1,-1e16]}"#,
             r#"{"numbers":[1e-400,4.9e-324,1.7976931348623157e308]}"#,
             r#"{"numbers":[0.30000000000000004441,123456789012345678901234567890]}"#,
+            r#"{"numbers":[9007199254740993,9007199254740992e22,9007199254740992e-22]}"#,
+            r#"{"numbers":[1e22,1e23,1e-22,1e-23,0.000001,123.456e-5,18446744073709551616]}"#,
+            r#"{"numbers":[1.50000000000000000000000,0e-999999999999,-0e+7]}"#,
         ] {
             assert!(by_scan(body).is_some(), "not scanned: {body}");
             assert_eq!(by_scan(body), by_serde(body), "{body}");
@@ -294,8 +337,14 @@ mod tests {
                 if i > 0 && rng.random_range(0..8) != 0 {
                     body.push(',');
                 }
-                if rng.random_range(0..3) == 0 {
+                let kind = rng.random_range(0..4);
+                if kind == 0 {
                     body.push_str(pieces[rng.random_range(0..pieces.len())]);
+                } else if kind == 1 {
+                    // Short decimals, the fast path's domain, with exponents on both sides.
+                    let m: i64 = rng.random_range(-(1 << 54)..(1 << 54)) >> rng.random_range(0..54);
+                    let e: i32 = rng.random_range(-30..30);
+                    body.push_str(&format!("{m}e{e}"));
                 } else {
                     let x = f64::from_bits(rng.random::<u64>());
                     body.push_str(&format!("{x:e}"));
