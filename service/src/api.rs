@@ -1,9 +1,6 @@
 //! The API handlers: `POST /api/v1/sum` (body checks, [`crate::numbers`], then [`crate::sum`]),
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
-use std::future::Future;
-use std::task::Poll;
-
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
@@ -90,14 +87,10 @@ async fn read_body(
         return Err(too_large);
     }
     let deadline = tokio::time::Instant::now() + state.body_timeout;
-    let mut read = std::pin::pin!(payload.to_bytes_limited(state.max_body));
-    // A small body has usually arrived with the headers: then no timer is needed at all.
-    let now = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
-    let outcome = match now {
-        Poll::Ready(done) => Ok(done),
-        Poll::Pending => tokio::time::timeout_at(deadline, read).await,
-    };
-    match outcome {
+    // Even a body that came in the same packet as the headers is handed to the payload only
+    // after actix has called the handler, so the timer is armed for every body.
+    let read = payload.to_bytes_limited(state.max_body);
+    match tokio::time::timeout_at(deadline, read).await {
         Err(_elapsed) => Err(ApiError::BodyTimeout),
         Ok(Err(_limit)) => Err(too_large),
         Ok(Ok(Err(e))) => Err(ApiError::InvalidBody {
