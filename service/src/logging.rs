@@ -19,12 +19,16 @@ pub fn init(format: LogFormat) -> LogGuard {
     let (writer, guard) = writer::buffered_stderr();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
-    let result = match format {
-        LogFormat::Json => builder.event_format(json::JsonLines).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-    // Already installed is fine: the first subscriber keeps serving.
-    drop(result);
+        .with_writer(writer.clone());
+    match format {
+        LogFormat::Json => {
+            let direct = writer.clone();
+            if builder.event_format(json::JsonLines).try_init().is_ok() {
+                json::enable_direct(direct);
+            }
+        }
+        // Already installed is fine: the first subscriber keeps serving.
+        LogFormat::Text => drop(builder.try_init()),
+    }
     guard
 }

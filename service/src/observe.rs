@@ -9,10 +9,12 @@ use std::time::Instant;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
 use actix_web::{Error, HttpMessage};
+use tracing::Level;
 
 use crate::app::AppState;
 use crate::app::ROUTES;
 use crate::error::ErrorCode;
+use crate::logging::json::{self, Value};
 use crate::metrics::{self, UNMATCHED_ROUTE};
 use crate::request_id::RequestId;
 
@@ -177,9 +179,28 @@ fn log(
     client_ip: &str,
     code: Option<&str>,
 ) {
+    let level = if status >= 500 {
+        Level::ERROR
+    } else {
+        Level::INFO
+    };
+    // With JSON logs the line is written directly (the bytes the event below would give).
+    let fields = [
+        ("message", Some(Value::Str("request"))),
+        ("method", Some(Value::Str(method))),
+        ("route", Some(Value::Str(route))),
+        ("status", Some(Value::U64(u64::from(status)))),
+        ("latency_ms", Some(Value::F64(latency_ms))),
+        ("request_id", Some(Value::Str(request_id))),
+        ("client_ip", Some(Value::Str(client_ip))),
+        ("code", code.map(Value::Str)),
+    ];
+    if json::write_direct(level, module_path!(), &fields) {
+        return;
+    }
     // `message` as a plain string field writes the same `"message":"request"` as a format
     // string would, without running the formatting machinery per request.
-    if status >= 500 {
+    if level == Level::ERROR {
         tracing::error!(
             message = "request",
             method,

@@ -11,13 +11,16 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write};
+use std::io::Write as _;
+use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::writer::BufferedStderr;
 use crate::json_text::{self, Escaping};
 
 /// The JSON line formatter.
@@ -83,6 +86,82 @@ fn write_line(out: &mut String, event: &Event<'_>) -> fmt::Result {
     json_text::push_str(out, log_target.as_deref().unwrap_or(meta.target()));
     out.push_str("}\n");
     Ok(())
+}
+
+/// The writer of the installed JSON subscriber, for [`write_direct`]; set by
+/// [`super::init`] only when its JSON subscriber became the global one.
+static DIRECT: OnceLock<BufferedStderr> = OnceLock::new();
+
+/// Lets [`write_direct`] write to `writer`, the installed JSON subscriber's writer.
+pub(super) fn enable_direct(writer: BufferedStderr) {
+    // A second subscriber is never installed, so a second call never happens.
+    let _ = DIRECT.set(writer);
+}
+
+/// A field value for [`write_direct`].
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// A string (`record_str`).
+    Str(&'a str),
+    /// An unsigned integer (`record_u64`).
+    U64(u64),
+    /// A float (`record_f64`).
+    F64(f64),
+}
+
+/// Writes the line tracing would write through [`JsonLines`] for an event at `level` from
+/// `target` with `fields` (in order; a `None` is left out, as tracing leaves out a `None`),
+/// straight to the installed writer: the same bytes without an event's dispatch and field
+/// visits. For the one line per request; the caller checks the level filter first
+/// (`tracing::enabled!`). Returns `false`, writing nothing, when no JSON subscriber of ours
+/// is installed (text format, or a test's own subscriber): then the caller logs through
+/// tracing.
+pub fn write_direct(level: Level, target: &str, fields: &[(&str, Option<Value<'_>>)]) -> bool {
+    let Some(writer) = DIRECT.get() else {
+        return false;
+    };
+    LINE.with(|cell| {
+        let mut fresh = String::new();
+        let mut held = cell.try_borrow_mut();
+        let line = match held.as_deref_mut() {
+            Ok(line) => line,
+            Err(_) => &mut fresh,
+        };
+        line.clear();
+        direct_line(line, level, target, fields);
+        // The buffered writer never fails.
+        let _ = writer.make_writer().write_all(line.as_bytes());
+    });
+    true
+}
+
+/// Appends the line of [`write_direct`].
+fn direct_line(
+    line: &mut String,
+    level: Level,
+    target: &str,
+    fields: &[(&str, Option<Value<'_>>)],
+) {
+    line.push_str("{\"timestamp\":\"");
+    // Writing to a `String` cannot fail.
+    let _ = crate::clock::write_now_rfc3339_micros(line);
+    line.push_str("\",\"level\":\"");
+    line.push_str(level.as_str());
+    line.push('"');
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
+        line.push(',');
+        json_text::push_str(line, name);
+        line.push(':');
+        match *value {
+            Value::Str(s) => json_text::push_str(line, s),
+            Value::U64(n) => json_text::push_u64(line, n),
+            Value::F64(x) => json_text::push_f64(line, x),
+        }
+    }
+    line.push_str(",\"target\":");
+    json_text::push_str(line, target);
+    line.push_str("}\n");
 }
 
 /// Appends each field as `,"name":value`.
@@ -237,5 +316,81 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(blank(&mine), blank(&stock));
+    }
+
+    #[test]
+    fn direct_lines_are_the_lines_tracing_writes_for_the_same_event() {
+        let cases: [(Level, &str, f64, Option<&str>); 4] = [
+            (
+                Level::INFO,
+                "0123456789abcdef0123456789abcdef",
+                0.062246,
+                None,
+            ),
+            (
+                Level::INFO,
+                "id \"quoted\" \\ tab\t",
+                12.5,
+                Some("VALIDATION_ERROR"),
+            ),
+            (Level::ERROR, "", 1e-7, Some("INTERNAL_SERVER_ERROR")),
+            (Level::INFO, "é", f64::NAN, None),
+        ];
+        let traced = Capture::default();
+        let sink = traced.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for (level, request_id, latency_ms, code) in cases {
+                let (method, route, status, client_ip) = ("POST", "/api/v1/sum", 400u16, "::1");
+                if level == Level::ERROR {
+                    tracing::error!(
+                        message = "request",
+                        method,
+                        route,
+                        status,
+                        latency_ms,
+                        request_id,
+                        client_ip,
+                        code
+                    );
+                } else {
+                    tracing::info!(
+                        message = "request",
+                        method,
+                        route,
+                        status,
+                        latency_ms,
+                        request_id,
+                        client_ip,
+                        code
+                    );
+                }
+            }
+        });
+        let mut direct = String::new();
+        for (level, request_id, latency_ms, code) in cases {
+            let fields = [
+                ("message", Some(Value::Str("request"))),
+                ("method", Some(Value::Str("POST"))),
+                ("route", Some(Value::Str("/api/v1/sum"))),
+                ("status", Some(Value::U64(400))),
+                ("latency_ms", Some(Value::F64(latency_ms))),
+                ("request_id", Some(Value::Str(request_id))),
+                ("client_ip", Some(Value::Str("::1"))),
+                ("code", code.map(Value::Str)),
+            ];
+            direct_line(&mut direct, level, module_path!(), &fields);
+        }
+        let traced = traced.0.lock().expect("lock").clone();
+        let blank = |text: &str| {
+            text.lines()
+                .map(|l| format!("{}{}", &l[..14], &l[41..]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(blank(&direct), blank(&String::from_utf8_lossy(&traced)));
+        assert_eq!(blank(&direct).len(), 4);
     }
 }
