@@ -18,8 +18,30 @@ pub fn push_str(out: &mut String, value: &str) {
 
 /// Whether `b` must be escaped inside a JSON string (serde_json leaves DEL and non-ASCII as is).
 fn needs_escape(b: u8) -> bool {
-    // `|` rather than `||`: no branches, so that a scan over many bytes vectorizes.
-    (b < 0x20) | (b == b'"') | (b == b'\\')
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any byte of `bytes` must be escaped; eight bytes at a time (the values are short,
+/// too short for vector code to pay off).
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Exact as a yes/no answer for the whole word: whether some byte is zero, or below `n`.
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let has_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        if has_below(w, 0x20)
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| needs_escape(b))
 }
 
 /// Appends the inside of a JSON string: `"`, `\`, the short forms `\b \f \n \r \t`, other
@@ -27,9 +49,8 @@ fn needs_escape(b: u8) -> bool {
 pub fn push_escaped(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = value.as_bytes();
-    // Most values (ids, routes, addresses, names) need no escape: one scan, one copy. The
-    // scan has no early exit, so that it compiles to vector compares.
-    if !bytes.iter().fold(false, |any, &b| any | needs_escape(b)) {
+    // Most values (ids, routes, addresses, names) need no escape: one scan, one copy.
+    if !any_needs_escape(bytes) {
         out.push_str(value);
         return;
     }
@@ -124,6 +145,22 @@ mod tests {
             push_str(&mut mine, s);
             assert_eq!(mine, serde_json::to_string(s).expect("serializes"), "{s:?}");
         }
+        // Every byte value at every position of a word and of the tail.
+        for len in 1..=17 {
+            for at in 0..len {
+                for b in 0..=0x7fu8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = b;
+                    let text = String::from_utf8(text).expect("ASCII");
+                    assert_eq!(
+                        any_needs_escape(text.as_bytes()),
+                        needs_escape(b),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
+        assert!(!any_needs_escape("é€😀 \u{7f}".as_bytes()));
         let mut debug = String::new();
         write!(Escaping(&mut debug), "{:?}", "q\"").expect("a String takes everything");
         assert_eq!(debug, r#"\"q\\\"\""#);

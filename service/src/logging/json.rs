@@ -110,7 +110,8 @@ pub enum Value<'a> {
 }
 
 /// Writes the line tracing would write through [`JsonLines`] for an event at `level` from
-/// `target` with `fields` (in order; a `None` is left out, as tracing leaves out a `None`),
+/// `target` with `fields` (in order; a `None` is left out, as tracing leaves out a `None`;
+/// names are identifiers, `[A-Za-z0-9_]`),
 /// straight to the installed writer: the same bytes without an event's dispatch and field
 /// visits. For the one line per request; the caller checks the level filter first
 /// (`tracing::enabled!`). Returns `false`, writing nothing, when no JSON subscriber of ours
@@ -150,9 +151,11 @@ fn direct_line(
     line.push('"');
     for (name, value) in fields {
         let Some(value) = value else { continue };
-        line.push(',');
-        json_text::push_str(line, name);
-        line.push(':');
+        // Names are the caller's identifiers: nothing in them to escape.
+        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        line.push_str(",\"");
+        line.push_str(name);
+        line.push_str("\":");
         match *value {
             Value::Str(s) => json_text::push_str(line, s),
             Value::U64(n) => json_text::push_u64(line, n),
