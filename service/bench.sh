@@ -5,21 +5,28 @@
 #   nometrics the same with --record-metrics false
 #   nolog     metrics on, access log off (RUST_LOG=warn): shows what the per-request log costs
 # Each server gets 1 worker pinned to CPU 0 (taskset), wrk gets 1 thread pinned to CPU 1.
-# Rounds are interleaved (bare, metrics, nometrics, repeated) and the median is reported, so
-# that background load hits all three alike. Targets: service >= 0.85x bare, metrics cost <= 5%.
+# Targets: service >= 0.85x bare, metrics cost <= 5%.
 #
-# Two figures per server: requests/s as wrk sees it, and the server's CPU time per request
-# (utime+stime from /proc/PID/stat over the run, divided by the requests wrk completed). On a
-# shared machine requests/s swings with other load; CPU per request does not, and its inverse
-# is the throughput one core sustains. Ratios are printed for both.
+# Three figures per server:
+#   req/s         as wrk sees it;
+#   CPU/request   the server's CPU time (utime+stime from /proc/PID/stat over the run, all its
+#                 threads, kernel time included) divided by the requests wrk completed;
+#   instructions  per request in user space, counted by valgrind's callgrind (when installed;
+#                 BENCH_CALLGRIND=0 skips it): the same count whatever else the machine does.
+# On a shared machine (a VM with stolen time, other builds) req/s swings by 2x from one second
+# to the next, CPU/request by ±10%. So the servers run in many short rounds, each round in a
+# rotated order, and every ratio is taken within a round (the servers of one round saw the same
+# machine) and summarised by its median over the rounds, with the quartiles for the spread.
 #
-# Usage: service/bench.sh [DURATION_PER_ROUND (default 10s)] [ROUNDS (default 3)] [CONNECTIONS (default 32)]
+# Usage: service/bench.sh [DURATION_PER_ROUND (default 2s)] [ROUNDS (default 15)] [CONNECTIONS (default 32)]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-duration=${1:-10s}
-rounds=${2:-3}
+duration=${1:-2s}
+rounds=${2:-15}
 connections=${3:-32}
+[[ $rounds =~ ^[1-9][0-9]*$ && $connections =~ ^[1-9][0-9]*$ ]] ||
+  { echo "usage: $0 [DURATION] [ROUNDS >= 1] [CONNECTIONS >= 1]" >&2; exit 64; }
 
 command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps/apt.sh (Debian package wrk)" >&2; exit 1; }
 pin() { if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
@@ -41,76 +48,128 @@ wrk.body = '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-p_bare=$(free_port); p_on=$(free_port); m_on=$(free_port); p_off=$(free_port); m_off=$(free_port)
-p_nolog=$(free_port); m_nolog=$(free_port)
-# taskset and env exec the server, so $! is the server's own pid (for its CPU time).
-cpu0=(); if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then cpu0=(taskset -c 0); fi
-"${cpu0[@]}" "$bare" "127.0.0.1:$p_bare" 1 >/dev/null 2>&1 & pid_bare=$!; pids+=($!)
-"${cpu0[@]}" env LOG_FORMAT=json RUST_LOG=info "$bin" --listen "127.0.0.1:$p_on" --metrics-listen "127.0.0.1:$m_on" \
-  --workers 1 --shutdown-drain 0s 2>/dev/null & pid_on=$!; pids+=($!)
-"${cpu0[@]}" env LOG_FORMAT=json RUST_LOG=info "$bin" --listen "127.0.0.1:$p_off" --metrics-listen "127.0.0.1:$m_off" \
-  --workers 1 --shutdown-drain 0s --record-metrics false 2>/dev/null & pid_off=$!; pids+=($!)
-"${cpu0[@]}" env LOG_FORMAT=json RUST_LOG=warn "$bin" --listen "127.0.0.1:$p_nolog" --metrics-listen "127.0.0.1:$m_nolog" \
-  --workers 1 --shutdown-drain 0s 2>/dev/null & pid_nolog=$!; pids+=($!)
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-for port in "$p_bare" "$p_on" "$p_off" "$p_nolog"; do
-  for _ in $(seq 50); do
+names=(bare metrics nometrics nolog)
+# Starts one server; `$wrap` runs it (taskset, or valgrind). Run in the background: env,
+# taskset and valgrind exec, so $! is the server's own pid (for its CPU time).
+server() { # name port metrics_port
+  local service_args=(--listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --workers 1 --shutdown-drain 0s)
+  case $1 in
+    bare) exec env $wrap "$bare" "127.0.0.1:$2" 1 ;;
+    metrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" ;;
+    nometrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" --record-metrics false ;;
+    nolog) exec env LOG_FORMAT=json RUST_LOG=warn $wrap "$bin" "${service_args[@]}" ;;
+  esac
+}
+wait_ready() { # port tries
+  for _ in $(seq "$2"); do
     curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
-      -d '{"numbers":[1,2]}' "http://127.0.0.1:$port/api/v1/sum" 2>/dev/null && break
-    sleep 0.1
+      -d '{"numbers":[1,2]}' "http://127.0.0.1:$1/api/v1/sum" 2>/dev/null && return 0
+    sleep 0.2
   done
+  echo "the server on port $1 did not answer" >&2; exit 1
+}
+
+declare -A port pid
+wrap=""
+if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then wrap="taskset -c 0"; fi
+for name in "${names[@]}"; do
+  port[$name]=$(free_port)
+  server "$name" "${port[$name]}" "$(free_port)" >/dev/null 2>&1 &
+  pid[$name]=$!; pids+=($!)
 done
+for name in "${names[@]}"; do wait_ready "${port[$name]}" 50; done
 # The service answers correctly before it is timed.
 curl -fsS -X POST -H 'Content-Type: application/json' -d '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}' \
-  "http://127.0.0.1:$p_on/api/v1/sum" | grep -q '"sum":57.125' || { echo "service answered wrongly" >&2; exit 1; }
+  "http://127.0.0.1:${port[metrics]}/api/v1/sum" | grep -q '"sum":57.125' || { echo "service answered wrongly" >&2; exit 1; }
 
-run_wrk() { # name port pid -> appends "name rps cpu_us_per_request" to results
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run_wrk() { # round name -> appends "round name rps cpu_us_per_request" to results
   local out rps p99 before after requests cpu_us
-  before=$(cpu_ticks "$3")
-  out=$(pin 1 wrk -t1 -c"$connections" -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:$2/api/v1/sum")
-  after=$(cpu_ticks "$3")
-  if grep -q "Non-2xx" <<<"$out"; then echo "$1: non-2xx answers during the run:" >&2; echo "$out" >&2; exit 1; fi
+  before=$(cpu_ticks "${pid[$2]}")
+  out=$(pin 1 wrk -t1 -c"$connections" -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:${port[$2]}/api/v1/sum")
+  after=$(cpu_ticks "${pid[$2]}")
+  if grep -q "Non-2xx" <<<"$out"; then echo "$2: non-2xx answers during the run:" >&2; echo "$out" >&2; exit 1; fi
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   cpu_us=$(awk -v b="$before" -v a="$after" -v t="$ticks" -v n="$requests" 'BEGIN {printf "%.2f", (a - b) / t * 1e6 / n}')
-  echo "$1 $rps $cpu_us" >>"$work/results"
-  printf '  %-10s %10s req/s   p99 %-9s %8s µs CPU/request\n' "$1" "$rps" "$p99" "$cpu_us" >&2
+  echo "$1 $2 $rps $cpu_us" >>"$work/results"
+  printf '  %-10s %10s req/s   p99 %-9s %8s µs CPU/request\n' "$2" "$rps" "$p99" "$cpu_us" >&2
 }
 
 echo "==> warm-up" >&2
-for port in "$p_bare" "$p_on" "$p_off" "$p_nolog"; do pin 1 wrk -t1 -c"$connections" -d2s -s "$work/post.lua" "http://127.0.0.1:$port/api/v1/sum" >/dev/null; done
+for name in "${names[@]}"; do pin 1 wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "http://127.0.0.1:${port[$name]}/api/v1/sum" >/dev/null; done
 for r in $(seq "$rounds"); do
   echo "==> round $r of $rounds ($duration each, wrk -t1 -c$connections)" >&2
-  run_wrk bare "$p_bare" "$pid_bare"
-  run_wrk metrics "$p_on" "$pid_on"
-  run_wrk nometrics "$p_off" "$pid_off"
-  run_wrk nolog "$p_nolog" "$pid_nolog"
+  for i in 0 1 2 3; do run_wrk "$r" "${names[$(((r + i) % 4))]}"; done
 done
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
 
-median() { # name column
-  grep "^$1 " "$work/results" | awk -v c="$2" '{print $c}' | sort -g |
-    awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+# Per-round ratios: "round bare_rps bare_cpu metrics_rps metrics_cpu nometrics_rps ... nolog_cpu".
+awk '{v[$1, $2 "_rps"] = $3; v[$1, $2 "_cpu"] = $4; r[$1] = 1}
+  END {for (i in r) print i, v[i,"bare_rps"], v[i,"bare_cpu"], v[i,"metrics_rps"], v[i,"metrics_cpu"],
+    v[i,"nometrics_rps"], v[i,"nometrics_cpu"], v[i,"nolog_rps"], v[i,"nolog_cpu"]}' "$work/results" >"$work/rounds"
+# quartiles EXPR -> "q1 median q3" of EXPR over the rounds ($2..$9 as above)
+quartiles() {
+  awk "{print $1}" "$work/rounds" | sort -g |
+    awk '{a[NR]=$1} END {
+      printf "%.3f %.3f %.3f\n", a[int((NR+3)/4)], (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, a[int((3*NR+3)/4)] }'
 }
-bare_rps=$(median bare 2); on_rps=$(median metrics 2); off_rps=$(median nometrics 2)
-bare_cpu=$(median bare 3); on_cpu=$(median metrics 3); off_cpu=$(median nometrics 3)
-nolog_rps=$(median nolog 2); nolog_cpu=$(median nolog 3)
+read -r rps_q1 rps_med rps_q3 < <(quartiles '$4/$2')
+read -r cpu_q1 cpu_med cpu_q3 < <(quartiles '$3/$5')
+read -r mo_q1 mo_med mo_q3 < <(quartiles '($6-$4)/$6*100')
+read -r mc_q1 mc_med mc_q3 < <(quartiles '($5-$7)/$5*100')
+read -r _ log_med _ < <(quartiles '$5-$9')
+read -r _ nolog_med _ < <(quartiles '$3/$9')
+column_median() { quartiles "\$$1" | awk '{print $2}'; }
+
 echo
 echo "medians over $rounds rounds of $duration (wrk -t1 -c$connections on CPU 1; each server 1 worker on CPU 0):"
 printf '  %-38s %12s %18s\n' "" "req/s" "CPU µs/request"
-printf '  %-38s %12.0f %18.2f\n' "bare actix handler (fixed JSON)" "$bare_rps" "$bare_cpu"
-printf '  %-38s %12.0f %18.2f\n' "service, metrics on (default)" "$on_rps" "$on_cpu"
-printf '  %-38s %12.0f %18.2f\n' "service, metrics off" "$off_rps" "$off_cpu"
-printf '  %-38s %12.0f %18.2f\n' "service, metrics on, access log off" "$nolog_rps" "$nolog_cpu"
-awk -v b="$bare_rps" -v on="$on_rps" -v off="$off_rps" -v bc="$bare_cpu" -v oc="$on_cpu" -v fc="$off_cpu" 'BEGIN {
-  r = on / b; o = (off - on) / off * 100; rc = bc / oc; occ = (oc - fc) / oc * 100;
-  printf "  service / bare, by req/s                %6.3f  (target >= 0.85: %s)\n", r, (r >= 0.85 ? "met" : "NOT met");
-  printf "  service / bare, by CPU per request      %6.3f  (target >= 0.85: %s)\n", rc, (rc >= 0.85 ? "met" : "NOT met");
-  printf "  metrics overhead, by req/s              %5.1f%%  (target <= 5%%: %s)\n", o, (o <= 5 ? "met" : "NOT met");
-  printf "  metrics overhead, by CPU per request    %5.1f%%  (target <= 5%%: %s)\n", occ, (occ <= 5 ? "met" : "NOT met");
-}'
-awk -v b="$bare_cpu" -v n="$nolog_cpu" -v on="$on_cpu" 'BEGIN {
-  printf "  (access log: %.1f µs CPU/request; service without it / bare, by CPU: %.3f)\n", on - n, b / n;
-}'
+printf '  %-38s %12.0f %18.2f\n' "bare actix handler (fixed JSON)" "$(column_median 2)" "$(column_median 3)"
+printf '  %-38s %12.0f %18.2f\n' "service, metrics on (default)" "$(column_median 4)" "$(column_median 5)"
+printf '  %-38s %12.0f %18.2f\n' "service, metrics off" "$(column_median 6)" "$(column_median 7)"
+printf '  %-38s %12.0f %18.2f\n' "service, metrics on, access log off" "$(column_median 8)" "$(column_median 9)"
+echo "ratios within each round, median [quartiles]:"
+verdict() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == ">=") ? x >= t : x <= t; print ok ? "met" : "NOT met"}'; }
+printf '  service / bare, by req/s               %6.3f [%.3f, %.3f]  (target >= 0.85: %s)\n' "$rps_med" "$rps_q1" "$rps_q3" "$(verdict "$rps_med" ">=" 0.85)"
+printf '  service / bare, by CPU per request     %6.3f [%.3f, %.3f]  (target >= 0.85: %s)\n' "$cpu_med" "$cpu_q1" "$cpu_q3" "$(verdict "$cpu_med" ">=" 0.85)"
+printf '  metrics overhead, by req/s             %5.1f%% [%.1f%%, %.1f%%]  (target <= 5%%: %s)\n' "$mo_med" "$mo_q1" "$mo_q3" "$(verdict "$mo_med" "<=" 5)"
+printf '  metrics overhead, by CPU per request   %5.1f%% [%.1f%%, %.1f%%]  (target <= 5%%: %s)\n' "$mc_med" "$mc_q1" "$mc_q3" "$(verdict "$mc_med" "<=" 5)"
+printf '  (access log: %.1f µs CPU/request; service without it / bare, by CPU: %.3f)\n' "$log_med" "$nolog_med"
+
+[[ ${BENCH_CALLGRIND:-1} == 1 ]] || exit 0
+if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
+  echo "(valgrind not installed: no instruction counts; Debian package valgrind)"; exit 0
+fi
+# Instructions per request: each server alone under callgrind, counters zeroed after a
+# warm-up, then a fixed-length wrk run at low concurrency (valgrind runs ~50x slower).
+instructions() { # name -> instructions per request
+  local name=$1 p out file total requests
+  p=$(free_port)
+  wrap="valgrind --tool=callgrind --callgrind-out-file=$work/cg.$name"
+  server "$name" "$p" "$(free_port)" >/dev/null 2>&1 &
+  local vpid=$!; pids+=($vpid)
+  wait_ready "$p" 300
+  pin 1 wrk -t1 -c4 -d2s -s "$work/post.lua" "http://127.0.0.1:$p/api/v1/sum" >/dev/null
+  callgrind_control -z "$vpid" >/dev/null 2>&1
+  out=$(pin 1 wrk -t1 -c4 -d5s -s "$work/post.lua" "http://127.0.0.1:$p/api/v1/sum")
+  callgrind_control -d "$vpid" >/dev/null 2>&1
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  file=$(ls -S "$work/cg.$name".* | head -1)
+  total=$(awk '/^totals:/ {print $2}' "$file")
+  kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true
+  awk -v t="$total" -v n="$requests" 'BEGIN {printf "%.0f", t / n}'
+}
+echo "==> instruction counts (callgrind)" >&2
+i_bare=$(instructions bare); i_on=$(instructions metrics); i_off=$(instructions nometrics)
+echo "user-space instructions per request (callgrind, deterministic):"
+printf '  %-38s %12s\n' "bare actix handler (fixed JSON)" "$i_bare"
+printf '  %-38s %12s\n' "service, metrics on (default)" "$i_on"
+printf '  %-38s %12s\n' "service, metrics off" "$i_off"
+awk -v b="$i_bare" -v on="$i_on" -v off="$i_off" 'BEGIN {
+  printf "  service / bare, by instructions         %6.3f\n", b / on;
+  printf "  metrics overhead, by instructions       %5.1f%%\n", (on - off) / on * 100 }'

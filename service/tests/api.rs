@@ -824,32 +824,37 @@ async fn slow_bodies() {
     let res = common::raw_bytes(addr, &parts, Duration::from_millis(100)).await;
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json()["sum"], 6);
-    // Stalls past the timeout: 408, and the connection is not held forever.
-    let started = std::time::Instant::now();
-    let parts: [&[u8]; 2] = [head.as_bytes(), &body[..5]];
-    let stalled = async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        for p in parts {
-            s.write_all(p).await.expect("write");
-        }
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out).await;
-        out
-    };
-    let bytes = tokio::time::timeout(Duration::from_secs(10), stalled)
-        .await
-        .expect("answered in time");
-    let res = common::parse_response(&bytes);
-    assert_eq!(
-        (res.status, res.code().as_deref()),
-        (408, Some("REQUEST_TIMEOUT"))
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    // Stalls past the timeout, after part of the body or before any of it: 408, and the
+    // connection is not held forever.
+    for sent in [&body[..5], &body[..0]] {
+        let started = std::time::Instant::now();
+        let parts: [&[u8]; 2] = [head.as_bytes(), sent];
+        let stalled = async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            for p in parts {
+                s.write_all(p).await.expect("write");
+            }
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out).await;
+            out
+        };
+        let bytes = tokio::time::timeout(Duration::from_secs(10), stalled)
+            .await
+            .expect("answered in time");
+        let res = common::parse_response(&bytes);
+        assert_eq!(
+            (res.status, res.code().as_deref()),
+            (408, Some("REQUEST_TIMEOUT")),
+            "after {} body bytes",
+            sent.len()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
     // A client that sends half a body and goes away: the in-flight gauge still returns to 0.
     {
         use tokio::io::AsyncWriteExt;
@@ -863,7 +868,7 @@ async fn slow_bodies() {
         let text = String::from_utf8(common::get(running.metrics_addr(), "/metrics").await.body)
             .expect("UTF-8 exposition");
         let settled = text.contains("sumapi_http_requests_in_flight 0")
-            && text.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 1"#);
+            && text.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 2"#);
         if settled || std::time::Instant::now() > deadline {
             break text;
         }
@@ -874,7 +879,7 @@ async fn slow_bodies() {
         "{scrape}"
     );
     assert!(
-        scrape.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 1"#),
+        scrape.contains(r#"sumapi_http_requests_rejected_total{code="REQUEST_TIMEOUT"} 2"#),
         "{scrape}"
     );
     running.shutdown().await;
