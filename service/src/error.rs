@@ -2,7 +2,7 @@
 //! and the JSON body `{"error","code","details"?,"timestamp","request_id","path"}`.
 //!
 //! The code is also stored in the response's extensions as [`ErrorCode`] so that the metrics
-//! middleware counts rejections by code without parsing bodies. [`middleware`] is the safety
+//! middleware counts rejections by code without parsing bodies. [`explain`] is the safety
 //! net: any server error that did not come from an [`ApiError`] (a framework error, a bug)
 //! becomes the generic JSON 500, its cause logged and never sent.
 
