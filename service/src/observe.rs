@@ -154,74 +154,110 @@ impl<'a> Observation<'a> {
                 let ext = req.extensions();
                 let request_id = ext.get::<RequestId>().map_or("", |id| id.0.as_str());
                 let client_ip = ClientIp::of(req);
-                log(
+                AccessLine {
                     method,
                     route,
                     status,
                     latency_ms,
                     request_id,
-                    client_ip.as_str(),
+                    client_ip: client_ip.as_str(),
                     code,
-                );
+                }
+                .log();
             }
-            Err(_) => log(method, route, status, latency_ms, "", "-", code),
+            Err(_) => AccessLine {
+                method,
+                route,
+                status,
+                latency_ms,
+                request_id: "",
+                client_ip: "-",
+                code,
+            }
+            .log(),
         }
     }
 }
 
-/// The access log line: `error` for server errors, `info` otherwise.
-fn log(
-    method: &str,
-    route: &str,
-    status: u16,
-    latency_ms: f64,
-    request_id: &str,
-    client_ip: &str,
-    code: Option<&str>,
-) {
-    let level = if status >= 500 {
-        Level::ERROR
-    } else {
-        Level::INFO
-    };
-    // With JSON logs the line is written directly (the bytes the event below would give).
-    let fields = [
-        ("message", Some(Value::Str("request"))),
-        ("method", Some(Value::Str(method))),
-        ("route", Some(Value::Str(route))),
-        ("status", Some(Value::U64(u64::from(status)))),
-        ("latency_ms", Some(Value::F64(latency_ms))),
-        ("request_id", Some(Value::Str(request_id))),
-        ("client_ip", Some(Value::Str(client_ip))),
-        ("code", code.map(Value::Str)),
-    ];
-    if json::write_direct(level, module_path!(), &fields) {
-        return;
+/// The access log line of one request: `error` for server errors, `info` otherwise.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessLine<'a> {
+    pub method: &'a str,
+    pub route: &'a str,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub request_id: &'a str,
+    pub client_ip: &'a str,
+    pub code: Option<&'a str>,
+}
+
+/// The target of the access line, as tracing names this module.
+pub(crate) const TARGET: &str = module_path!();
+
+impl AccessLine<'_> {
+    fn level(&self) -> Level {
+        if self.status >= 500 {
+            Level::ERROR
+        } else {
+            Level::INFO
+        }
     }
-    // `message` as a plain string field writes the same `"message":"request"` as a format
-    // string would, without running the formatting machinery per request.
-    if level == Level::ERROR {
-        tracing::error!(
-            message = "request",
+
+    /// The line's fields in the order the tracing event records them.
+    pub(crate) fn fields(&self) -> [(&'static str, Option<Value<'_>>); 8] {
+        [
+            ("message", Some(Value::Str("request"))),
+            ("method", Some(Value::Str(self.method))),
+            ("route", Some(Value::Str(self.route))),
+            ("status", Some(Value::U64(u64::from(self.status)))),
+            ("latency_ms", Some(Value::F64(self.latency_ms))),
+            ("request_id", Some(Value::Str(self.request_id))),
+            ("client_ip", Some(Value::Str(self.client_ip))),
+            ("code", self.code.map(Value::Str)),
+        ]
+    }
+
+    /// Logs the line: written directly with JSON logs (the bytes the event would give),
+    /// through tracing otherwise.
+    fn log(&self) {
+        if !json::write_direct(self.level(), TARGET, &self.fields()) {
+            self.trace();
+        }
+    }
+
+    /// Logs the line as a tracing event.
+    pub(crate) fn trace(&self) {
+        let Self {
             method,
             route,
             status,
             latency_ms,
             request_id,
             client_ip,
-            code
-        );
-    } else {
-        tracing::info!(
-            message = "request",
-            method,
-            route,
-            status,
-            latency_ms,
-            request_id,
-            client_ip,
-            code
-        );
+            code,
+        } = *self;
+        // `message` as a plain string field writes the same `"message":"request"` as a format
+        // string would, without running the formatting machinery per request.
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    message = "request",
+                    method,
+                    route,
+                    status,
+                    latency_ms,
+                    request_id,
+                    client_ip,
+                    code
+                )
+            };
+        }
+        if self.level() == Level::ERROR {
+            event!(Level::ERROR);
+        } else {
+            event!(Level::INFO);
+        }
     }
 }
 

@@ -828,21 +828,7 @@ async fn slow_bodies() {
     // connection is not held forever.
     for sent in [&body[..5], &body[..0]] {
         let started = std::time::Instant::now();
-        let parts: [&[u8]; 2] = [head.as_bytes(), sent];
-        let stalled = async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            for p in parts {
-                s.write_all(p).await.expect("write");
-            }
-            let mut out = Vec::new();
-            let _ = s.read_to_end(&mut out).await;
-            out
-        };
-        let bytes = tokio::time::timeout(Duration::from_secs(10), stalled)
-            .await
-            .expect("answered in time");
-        let res = common::parse_response(&bytes);
+        let res = common::raw_bytes(addr, &[head.as_bytes(), sent], Duration::ZERO).await;
         assert_eq!(
             (res.status, res.code().as_deref()),
             (408, Some("REQUEST_TIMEOUT")),

@@ -323,21 +323,26 @@ mod tests {
 
     #[test]
     fn direct_lines_are_the_lines_tracing_writes_for_the_same_event() {
-        let cases: [(Level, &str, f64, Option<&str>); 4] = [
-            (
-                Level::INFO,
-                "0123456789abcdef0123456789abcdef",
-                0.062246,
-                None,
-            ),
-            (
-                Level::INFO,
+        use crate::observe::{AccessLine, TARGET};
+        let line = |request_id, latency_ms, status, code| AccessLine {
+            method: "POST",
+            route: "/api/v1/sum",
+            status,
+            latency_ms,
+            request_id,
+            client_ip: "::1",
+            code,
+        };
+        let lines = [
+            line("0123456789abcdef0123456789abcdef", 0.062246, 200, None),
+            line(
                 "id \"quoted\" \\ tab\t",
                 12.5,
+                400,
                 Some("VALIDATION_ERROR"),
             ),
-            (Level::ERROR, "", 1e-7, Some("INTERNAL_SERVER_ERROR")),
-            (Level::INFO, "é", f64::NAN, None),
+            line("", 1e-7, 500, Some("INTERNAL_SERVER_ERROR")),
+            line("é", f64::NAN, 200, None),
         ];
         let traced = Capture::default();
         let sink = traced.clone();
@@ -345,47 +350,15 @@ mod tests {
             .event_format(JsonLines)
             .with_writer(move || sink.clone())
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            for (level, request_id, latency_ms, code) in cases {
-                let (method, route, status, client_ip) = ("POST", "/api/v1/sum", 400u16, "::1");
-                if level == Level::ERROR {
-                    tracing::error!(
-                        message = "request",
-                        method,
-                        route,
-                        status,
-                        latency_ms,
-                        request_id,
-                        client_ip,
-                        code
-                    );
-                } else {
-                    tracing::info!(
-                        message = "request",
-                        method,
-                        route,
-                        status,
-                        latency_ms,
-                        request_id,
-                        client_ip,
-                        code
-                    );
-                }
-            }
-        });
+        tracing::subscriber::with_default(subscriber, || lines.iter().for_each(AccessLine::trace));
         let mut direct = String::new();
-        for (level, request_id, latency_ms, code) in cases {
-            let fields = [
-                ("message", Some(Value::Str("request"))),
-                ("method", Some(Value::Str("POST"))),
-                ("route", Some(Value::Str("/api/v1/sum"))),
-                ("status", Some(Value::U64(400))),
-                ("latency_ms", Some(Value::F64(latency_ms))),
-                ("request_id", Some(Value::Str(request_id))),
-                ("client_ip", Some(Value::Str("::1"))),
-                ("code", code.map(Value::Str)),
-            ];
-            direct_line(&mut direct, level, module_path!(), &fields);
+        for l in &lines {
+            let level = if l.status >= 500 {
+                Level::ERROR
+            } else {
+                Level::INFO
+            };
+            direct_line(&mut direct, level, TARGET, &l.fields());
         }
         let traced = traced.0.lock().expect("lock").clone();
         let blank = |text: &str| {
@@ -395,5 +368,9 @@ mod tests {
         };
         assert_eq!(blank(&direct), blank(&String::from_utf8_lossy(&traced)));
         assert_eq!(blank(&direct).len(), 4);
+        assert!(
+            direct.contains(r#""level":"ERROR","message":"request""#),
+            "{direct}"
+        );
     }
 }
