@@ -60,7 +60,7 @@ fn is_json(content_type: &[u8]) -> bool {
     let essence = text.split(';').next().unwrap_or("").trim().as_bytes();
     let (prefix, suffix) = (b"application/", b"+json");
     essence.eq_ignore_ascii_case(b"application/json")
-        || (essence.len() > prefix.len() + suffix.len()
+        || (essence.len() >= prefix.len() + suffix.len()
             && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
             && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
 }
@@ -269,6 +269,9 @@ mod tests {
         assert!(is_json(b"application/json"));
         assert!(is_json(b"Application/JSON; charset=utf-8"));
         assert!(is_json(b"application/vnd.api+json"));
+        assert!(is_json(b" APPLICATION/VND.API+JSON ;x=1"));
+        assert!(!is_json(b"application/"));
+        assert!(!is_json(b"text/plain+json"));
         assert!(!is_json(b"text/plain"));
         assert!(!is_json(b"application/x-www-form-urlencoded"));
         assert!(!is_json(b"application/jsonp"));
