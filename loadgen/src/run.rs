@@ -87,24 +87,39 @@ struct Plan {
 }
 
 /// Opens `n` connections (HTTP/2: up to 100 streams share one), each bounded by `limit`.
+/// When none opens, the warning says why (an untrusted certificate, a refused port, ...).
 async fn connect_all(sh: &Shared, n: usize, http2: bool, limit: Duration) -> Vec<Option<Conn>> {
     let per_connection = if http2 { 100 } else { 1 };
     let mut conns = Vec::with_capacity(n);
     let mut shared_h2: Option<Conn> = None;
+    let mut why = None;
     for w in 0..n {
         let conn = if w % per_connection != 0 {
             shared_h2.as_ref().and_then(Conn::share)
         } else {
-            let c = timeout(limit, sh.connector.connect())
-                .await
-                .ok()
-                .and_then(Result::ok);
+            let c = match timeout(limit, sh.connector.connect()).await {
+                Ok(Ok(c)) => Some(c),
+                Ok(Err(e)) => {
+                    why.get_or_insert_with(|| e.to_string());
+                    None
+                }
+                Err(_) => {
+                    why.get_or_insert_with(|| format!("no connection within {limit:?}"));
+                    None
+                }
+            };
             if http2 {
                 shared_h2 = c.as_ref().and_then(Conn::share);
             }
             c
         };
         conns.push(conn);
+    }
+    if let Some(why) = why.filter(|_| conns.iter().all(Option::is_none)) {
+        tracing::warn!(
+            error = %why,
+            "no connection could be opened before the start; requests will record errors"
+        );
     }
     conns
 }
@@ -135,9 +150,6 @@ fn worker_thread(job: ThreadJob) {
     } = job;
     rt.block_on(async move {
         let conns = connect_all(&sh, count, http2, connect_limit).await;
-        if conns.iter().all(Option::is_none) {
-            tracing::warn!("no connection could be opened before the start; requests will record errors");
-        }
         connected.wait().await;
         let Ok((plan, recorders)) = go.await else { return };
         let mut handles = Vec::with_capacity(count);

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use common::{Nginx, Stall, TestServer, temp_dir};
+use common::{Nginx, Stall, TestServer, loadgen, stderr, stdout, temp_dir};
 use loadgen::cli::{Cli, Command};
 use loadgen::config::RunConfig;
 use loadgen::recorder::Outcome;
@@ -34,27 +33,6 @@ fn run(args: &[&str]) -> (Report, Measured) {
     let m = run_blocking(&cfg, None).expect("run");
     let r = Report::build(&m.summary, &m.meta, &cfg.slos, cfg.baseline.as_ref());
     (r, m)
-}
-
-fn loadgen(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"));
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env_remove("LOADGEN_API_KEY");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run the loadgen binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

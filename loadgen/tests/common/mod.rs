@@ -1,15 +1,17 @@
 //! Small local servers for loadgen's tests, each on a free loopback port and its own thread
 //! (so that its CPU never counts as the generator's): a hand-written HTTP/1.1 server whose
-//! behaviour is chosen by path, and nginx (for HTTP/2 and as a real server).
+//! behaviour is chosen by path (or any other per-connection handler, e.g. TLS in front of it),
+//! and nginx (for HTTP/2 and as a real server); and the runner of the built binary.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// What the test server saw.
@@ -23,6 +25,11 @@ pub struct Seen {
     pub apikey: Mutex<Option<String>>,
     /// When the first request arrived.
     pub first: Mutex<Option<Instant>>,
+    /// The ALPN protocol of each TLS connection, in handshake order (`none` when none was
+    /// agreed); only handlers that speak TLS record it.
+    pub alpn: Mutex<Vec<String>>,
+    /// TLS handshakes that failed.
+    pub tls_failures: AtomicU64,
 }
 
 /// A running test server; stops when dropped.
@@ -53,6 +60,15 @@ impl TestServer {
     /// `Connection: close`, then closes), `/reset` (closes without answering), `/stall`
     /// (200, held during stalls), `/echo-key` (records the apikey header).
     pub fn start(stall: Option<Stall>) -> TestServer {
+        TestServer::start_with(move |sock, seen| serve(sock, seen, stall))
+    }
+
+    /// Starts a server that hands each accepted connection to `handler`.
+    pub fn start_with<F, Fut>(handler: F) -> TestServer
+    where
+        F: Fn(TcpStream, Arc<Seen>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let std_listener =
             std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         std_listener.set_nonblocking(true).expect("nonblocking");
@@ -76,7 +92,7 @@ impl TestServer {
                                 let Ok((sock, _)) = accepted else { continue };
                                 let _ = sock.set_nodelay(true);
                                 seen2.connections.fetch_add(1, Ordering::Relaxed);
-                                tokio::spawn(serve(sock, Arc::clone(&seen2), stall));
+                                tokio::spawn(handler(sock, Arc::clone(&seen2)));
                             }
                         }
                     }
@@ -117,7 +133,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn serve(mut sock: TcpStream, seen: Arc<Seen>, stall: Option<Stall>) {
+/// Serves HTTP/1.1 on `sock` (see [`TestServer::start`] for the paths) until it closes.
+pub async fn serve<S>(mut sock: S, seen: Arc<Seen>, stall: Option<Stall>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = Vec::with_capacity(4096);
     loop {
         let head_end = loop {
@@ -273,4 +293,29 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("addr")
         .port()
+}
+
+/// Runs the built `loadgen` binary with `args` and the extra environment `env`. Variables that
+/// would change what a run does unseen (an API key; a trust store other than the system's) are
+/// removed first, so each test states them itself.
+pub fn loadgen(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    cmd.args(args);
+    for var in ["LOADGEN_API_KEY", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the loadgen binary")
+}
+
+/// What a run printed on stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What a run printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
