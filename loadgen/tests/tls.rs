@@ -244,6 +244,10 @@ fn an_untrusted_certificate_fails_the_run_and_names_the_certificate_problem() {
             err.contains("no connection could be opened") && err.contains(&why),
             "{extra:?}: stderr should name the certificate problem:\n{err}"
         );
+        assert!(
+            !err.contains('\u{1b}'),
+            "stderr is not a terminal, yet has colour codes:\n{err:?}"
+        );
         assert_eq!(
             s.requests(),
             0,

@@ -6,6 +6,8 @@
 pub mod json;
 pub mod writer;
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub use writer::LogGuard;
@@ -17,8 +19,10 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = writer::buffered_stderr();
+    // Colour only for a terminal (text format): log drivers and files get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer.clone());
     match format {
         LogFormat::Json => {

@@ -376,6 +376,10 @@ fn invalid_configuration_exits_64_before_binding() {
         common::run_to_exit(&["--listen", &port, "--metrics-listen", "127.0.0.1:0"], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains(&port), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "stderr is not a terminal, yet has colour codes: {stderr:?}"
+    );
     // --help documents the exit codes and succeeds.
     let (code, stdout, _) = common::run_to_exit(&["--help"], &[]);
     assert_eq!(code, Some(0));
