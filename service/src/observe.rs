@@ -146,7 +146,8 @@ impl<'a> Observation<'a> {
         if !level_enabled {
             return;
         }
-        let latency_ms = elapsed.as_secs_f64() * 1e3;
+        // Whole microseconds: `0.052`, not `0.052185999999999996`, for people reading logs.
+        let latency_ms = elapsed.as_micros() as f64 / 1e3;
         let status = status.as_u16();
         match result {
             Ok(res) => {

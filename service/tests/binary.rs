@@ -71,8 +71,11 @@ async fn serves_the_contract_and_logs_one_json_line_per_request() {
     assert_eq!(first["status"], 200);
     assert_eq!(first["request_id"], "binary-req-1");
     assert_eq!(first["client_ip"], "127.0.0.1");
+    // Milliseconds with at most three decimals (whole microseconds), as people read them.
+    let latency = first["latency_ms"].to_string();
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
     assert!(
-        first["latency_ms"].as_f64().is_some_and(|l| l >= 0.0),
+        first["latency_ms"].as_f64().is_some_and(|l| l >= 0.0) && decimals <= 3,
         "{first}"
     );
     assert_eq!(access[1]["code"], "FORBIDDEN_ORIGIN");
