@@ -149,34 +149,24 @@ impl<'a> Observation<'a> {
         // Whole microseconds: `0.052`, not `0.052185999999999996`, for people reading logs.
         let latency_ms = elapsed.as_micros() as f64 / 1e3;
         let status = status.as_u16();
-        match result {
-            Ok(res) => {
-                let req = res.request();
-                let ext = req.extensions();
-                let request_id = ext.get::<RequestId>().map_or("", |id| id.0.as_str());
-                let client_ip = ClientIp::of(req);
-                AccessLine {
-                    method,
-                    route,
-                    status,
-                    latency_ms,
-                    request_id,
-                    client_ip: client_ip.as_str(),
-                    code,
-                }
-                .log();
-            }
-            Err(_) => AccessLine {
-                method,
-                route,
-                status,
-                latency_ms,
-                request_id: "",
-                client_ip: "-",
-                code,
-            }
-            .log(),
+        // A failed inner service left no request behind: no id, no address.
+        let req = result.as_ref().ok().map(ServiceResponse::request);
+        let ext = req.map(|r| r.extensions());
+        let request_id = ext
+            .as_ref()
+            .and_then(|e| e.get::<RequestId>())
+            .map_or("", |id| id.0.as_str());
+        let client_ip = req.map_or(ClientIp::Unknown, ClientIp::of);
+        AccessLine {
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            client_ip: client_ip.as_str(),
+            code,
         }
+        .log();
     }
 }
 
