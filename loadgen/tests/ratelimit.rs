@@ -21,7 +21,7 @@ struct Stack {
 }
 
 async fn stack(configure: impl FnOnce(LocalGatewayBuilder) -> LocalGatewayBuilder) -> Stack {
-    let mut config = service_config();
+    let mut config = service::Config::loopback(&[]).expect("test flags parse");
     config.origin_secrets = vec![ORIGIN.to_owned()];
     let service = service::start(config).await.expect("service starts");
     let builder = LocalGateway::committed()
@@ -35,24 +35,6 @@ async fn stack(configure: impl FnOnce(LocalGatewayBuilder) -> LocalGatewayBuilde
         .start()
         .unwrap_or_else(|e| panic!("local gateway (install with scripts/deps/apt.sh): {e}"));
     Stack { service, gateway }
-}
-
-fn service_config() -> service::Config {
-    use clap::Parser;
-    service::Config::try_parse_from([
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-        "--workers",
-        "2",
-    ])
-    .expect("test flags parse")
 }
 
 async fn loadgen(args: &[&str], env: &[(&str, &str)]) -> Output {

@@ -146,6 +146,26 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// A service on free loopback ports that stops at once (no drain, 1 s shutdown timeout,
+    /// 2 workers), with `extra` flags on top: for running the service inside tests and local
+    /// tools of this workspace.
+    pub fn loopback(extra: &[&str]) -> Result<Config, clap::Error> {
+        let base = [
+            "service",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--shutdown-drain",
+            "0s",
+            "--shutdown-timeout",
+            "1s",
+            "--workers",
+            "2",
+        ];
+        Config::try_parse_from(base.iter().chain(extra))
+    }
+
     /// Adds the secrets from `SERVICE_ORIGIN_SECRET` (comma-separated) and from
     /// `--origin-secret-file` (one per line) to [`Config::origin_secrets`].
     pub fn load_origin_secrets(&mut self) -> Result<(), ConfigError> {
@@ -206,6 +226,17 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("service").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn loopback_serves_on_free_local_ports_and_takes_more_flags() {
+        let c = Config::loopback(&["--max-body", "1024"]).expect("loopback flags parse");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(c.metrics_listen.to_string(), "127.0.0.1:0");
+        assert_eq!(c.shutdown_drain, Duration::ZERO);
+        assert_eq!((c.max_body, c.workers), (1024, Some(2)));
+        assert!(c.validate().is_ok());
+        assert!(Config::loopback(&["--max-body", "0"]).is_ok_and(|c| c.validate().is_err()));
     }
 
     #[test]

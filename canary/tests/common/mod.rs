@@ -168,21 +168,8 @@ impl Stack {
 
 /// A service config on free loopback ports that requires the gateway's origin secret.
 pub fn service_config() -> service::Config {
-    use clap::Parser;
-    let mut config = service::Config::try_parse_from([
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-        "--workers",
-        "1",
-    ])
-    .expect("service test flags parse");
+    let mut config = service::Config::loopback(&[]).expect("service test flags parse");
+    config.workers = Some(1);
     config.origin_secrets = vec![ORIGIN_SECRET.to_owned()];
     config
 }

@@ -5,28 +5,10 @@ use gateway::LocalGateway;
 use crate::common::{header, num};
 use crate::{CANARY, client, start};
 
-fn service_config() -> service::Config {
-    use clap::Parser;
-    service::Config::try_parse_from([
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-        "--workers",
-        "2",
-    ])
-    .expect("test flags parse")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_service_gets_the_origin_secret_and_refuses_bypass() {
     let secret = "origin-secret-for-gateway-tests-0123456789";
-    let mut config = service_config();
+    let mut config = service::Config::loopback(&[]).expect("test flags parse");
     config.origin_secrets = vec![secret.to_owned()];
     let svc = service::start(config).await.expect("service starts");
     let gw = start(

@@ -8,26 +8,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A config on free loopback ports with a quick shutdown, plus `extra` flags.
 pub fn config(extra: &[&str]) -> service::Config {
-    let base = [
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-        "--workers",
-        "2",
-    ];
-    service::Config::try_parse_from(base.iter().chain(extra)).expect("test flags parse")
+    service::Config::loopback(extra).expect("test flags parse")
 }
 
 /// A parsed HTTP response.
