@@ -13,6 +13,9 @@
 #                 threads, kernel time included) divided by the requests wrk completed;
 #   instructions  per request in user space, counted by valgrind's callgrind (when installed;
 #                 BENCH_CALLGRIND=0 skips it): the same count whatever else the machine does.
+#                 BENCH_CALLGRIND_OUT=DIR keeps the profiles (DIR/NAME.callgrind) for
+#                 `callgrind_annotate --inclusive=yes`; build with
+#                 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only to see source lines in them.
 # On a shared machine (a VM with stolen time, other builds) req/s swings by 2x from one second
 # to the next, CPU/request by ±10%. So the servers run in many short rounds, each round in a
 # rotated order, and every ratio is taken within a round (the servers of one round saw the same
@@ -161,6 +164,7 @@ instructions() { # name -> instructions per request
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   file=$(ls -S "$work/cg.$name".* | head -1)
   total=$(awk '/^totals:/ {print $2}' "$file")
+  if [[ -n ${BENCH_CALLGRIND_OUT:-} ]]; then mkdir -p "$BENCH_CALLGRIND_OUT" && cp "$file" "$BENCH_CALLGRIND_OUT/$name.callgrind"; fi
   kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true
   awk -v t="$total" -v n="$requests" 'BEGIN {printf "%.0f", t / n}'
 }
