@@ -23,19 +23,25 @@ const JSON_CONTENT_TYPE: header::HeaderValue = header::HeaderValue::from_static(
 /// The 200 answer of `POST /api/v1/sum`:
 /// `{"sum","count","numbers","timestamp","request_id"}`, numbers written as the old service
 /// wrote them ([`json_text::push_number`]).
-fn sum_answer(total: f64, numbers: &[f64], request_id: Option<&str>) -> String {
+fn sum_answer(total: f64, numbers: &numbers::Numbers<'_>, request_id: Option<&str>) -> String {
+    let values = &numbers.values;
     // Sized for the usual answer, so that writing it does not reallocate.
-    let mut out = String::with_capacity(128 + 24 * numbers.len());
+    let mut out = String::with_capacity(128 + 24 * values.len());
     out.push_str("{\"sum\":");
     json_text::push_number(&mut out, total);
     out.push_str(",\"count\":");
-    json_text::push_u64(&mut out, numbers.len() as u64);
+    json_text::push_u64(&mut out, values.len() as u64);
     out.push_str(",\"numbers\":[");
-    for (i, &x) in numbers.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    if let Some(text) = numbers.echo {
+        // The request's own text is already what the loop below would write.
+        out.push_str(text);
+    } else {
+        for (i, &x) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_text::push_number(&mut out, x);
         }
-        json_text::push_number(&mut out, x);
     }
     out.push_str("],\"timestamp\":\"");
     clock::write_now_rfc3339_millis(&mut out);
@@ -130,28 +136,19 @@ pub async fn sum(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let result = async {
-        let body = read_body(&req, payload, &state).await?;
-        let numbers = numbers::parse(&body)?;
-        let total = sum::checked_sum(&numbers).map_err(|e| match e {
-            SumError::OutOfRange => ApiError::SumOutOfRange,
-            SumError::NotFinite(_) => ApiError::InvalidBody {
-                details: e.to_string(),
-            },
-            SumError::TooFew(_) | SumError::TooMany(_) => ApiError::Validation(e.to_string()),
-        })?;
-        Ok::<_, ApiError>((numbers, total))
-    }
-    .await;
-    match result {
+    let body = match read_body(&req, payload, &state).await {
+        Ok(body) => body,
+        Err(e) => return e.respond(&req),
+    };
+    match add_up(&body) {
         Ok((numbers, total)) => {
-            state.metrics.sum_numbers(numbers.len());
+            state.metrics.sum_numbers(numbers.values.len());
             let body = {
                 let ext = req.extensions();
                 sum_answer(
                     total,
                     &numbers,
-                    ext.get::<RequestId>().map(|id| id.0.as_str()),
+                    ext.get::<RequestId>().map(RequestId::as_str),
                 )
             };
             HttpResponse::Ok()
@@ -160,6 +157,19 @@ pub async fn sum(
         }
         Err(e) => e.respond(&req),
     }
+}
+
+/// The numbers of `body` and their correctly rounded sum.
+fn add_up(body: &[u8]) -> Result<(numbers::Numbers<'_>, f64), ApiError> {
+    let numbers = numbers::parse(body)?;
+    let total = sum::checked_sum(&numbers.values).map_err(|e| match e {
+        SumError::OutOfRange => ApiError::SumOutOfRange,
+        SumError::NotFinite(_) => ApiError::InvalidBody {
+            details: e.to_string(),
+        },
+        SumError::TooFew(_) | SumError::TooMany(_) => ApiError::Validation(e.to_string()),
+    })?;
+    Ok((numbers, total))
 }
 
 /// `GET /api/v1/sum`: how to call the endpoint.
@@ -227,6 +237,7 @@ mod tests {
         };
         let mut rng = rand::rng();
         let mut cases: Vec<Vec<f64>> = vec![
+            vec![1.5, 2.25, 3.0, 4.125, 5.0, 6.5, 7.0, 8.75, 9.0, 10.0],
             vec![1.0, 2.0],
             vec![0.1; 10],
             vec![1e16, 1.0, -1e16],
@@ -234,21 +245,54 @@ mod tests {
         ];
         for _ in 0..500 {
             let n = rng.random_range(2..=100);
+            // One kind per case, or a mix: one long number in an array stops the echo.
+            let kind = rng.random_range(0..5);
             cases.push(
                 (0..n)
-                    .map(|_| match rng.random_range(0..3) {
-                        0 => f64::from(rng.random_range(-1000..1000)),
-                        1 => rng.random_range(-1e9..1e9),
-                        _ => f64::from_bits(rng.random::<u64>() >> 2),
+                    .map(|_| {
+                        match if kind == 4 {
+                            rng.random_range(0..4)
+                        } else {
+                            kind
+                        } {
+                            0 => f64::from(rng.random_range(-1000..1000)),
+                            1 => rng.random_range(-1e9..1e9),
+                            // Amounts as clients send them: 12.345, -0.5.
+                            2 => f64::from(rng.random_range(-100_000..100_000)) / 1000.0,
+                            _ => f64::from_bits(rng.random::<u64>() >> 2),
+                        }
                     })
                     .collect(),
             );
         }
+        let mut echoed = 0;
         for (i, numbers) in cases.iter().enumerate() {
             let total = sum::checked_sum(numbers).unwrap_or(0.5);
             let id = ["0123abc", "a \"quoted\" \\ id", "x"][i % 3];
             let request_id = (i % 4 != 0).then_some(id);
-            let mine = sum_answer(total, numbers, request_id);
+            // The request as clients write it: compact with the numbers in the answer's own
+            // form (the echo path), as Rust's `Debug` writes them (`1.0`), or spaced out.
+            let texts: Vec<String> = numbers
+                .iter()
+                .map(|&x| match i % 3 {
+                    0 | 2 => {
+                        let mut text = String::new();
+                        json_text::push_number(&mut text, x);
+                        text
+                    }
+                    _ => format!("{x:?}"),
+                })
+                .collect();
+            let separator = if i % 3 == 2 { ", " } else { "," };
+            let body = format!(r#"{{"numbers":[{}]}}"#, texts.join(separator));
+            let read = numbers::parse(body.as_bytes()).expect("a valid body");
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            if i % 3 == 1 {
+                // `Debug` text reads back bit for bit (the answer's form writes -0 as `0`).
+                assert_eq!(bits(&read.values), bits(numbers), "{body}");
+            }
+            echoed += usize::from(read.echo.is_some());
+            let mine = sum_answer(total, &read, request_id);
             let parsed: serde_json::Value = serde_json::from_str(&mine).expect("valid JSON");
             let timestamp = parsed["timestamp"].as_str().expect("a timestamp");
             assert_eq!(timestamp.len(), 24, "{timestamp}");
@@ -260,8 +304,14 @@ mod tests {
                 request_id,
             })
             .expect("serializes");
-            assert_eq!(mine, expected);
+            assert_eq!(mine, expected, "{body}");
         }
+        // Both ways of writing the numbers were taken.
+        assert!(
+            echoed > 30 && echoed < cases.len() / 2,
+            "{echoed} of {}",
+            cases.len()
+        );
     }
 
     #[test]

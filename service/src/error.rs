@@ -10,11 +10,11 @@ use actix_web::body::EitherBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use thiserror::Error;
 
-use crate::request_id::RequestId;
+use crate::request_id;
 
 /// An error answer of the API.
 #[derive(Debug, Error)]
@@ -117,7 +117,7 @@ impl ApiError {
             // The cause may hold anything; it goes to the log, never to the client.
             tracing::error!(cause = %cause, path = %req.path(), "internal error");
         }
-        let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+        let request_id = request_id::text_of(req);
         let mut body = json!({
             "error": self.to_string(),
             "code": self.code(),

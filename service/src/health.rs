@@ -1,18 +1,18 @@
 //! Health endpoints, shaped as the old service's: `/healthz` (self-checks), `/healthz/live`
 //! (the process serves) and `/healthz/ready` (503 once shutdown has begun).
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::clock;
-use crate::request_id::RequestId;
+use crate::request_id;
 
 /// The version reported by every health answer.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn request_id(req: &HttpRequest) -> Option<String> {
-    req.extensions().get::<RequestId>().map(|id| id.0.clone())
+    request_id::text_of(req)
 }
 
 /// `GET /healthz`: 200 `healthy` when every self-check passes, 503 `unhealthy` otherwise.

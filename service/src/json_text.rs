@@ -100,6 +100,34 @@ pub fn push_f64(out: &mut String, value: f64) {
     }
 }
 
+/// Appends `micros / 1000` as [`push_f64`] writes it (`0.052`, `12.5`, `3.0`), without the
+/// float formatter for durations below 10^12 µs (11 days): such a quotient has at most 12
+/// significant digits, so its shortest form is the exact decimal, in plain notation.
+pub fn push_millis(out: &mut String, micros: u64) {
+    if micros >= 1_000_000_000_000 {
+        push_f64(out, micros as f64 / 1e3);
+        return;
+    }
+    push_u64(out, micros / 1000);
+    let fraction = (micros % 1000) as u32;
+    if fraction == 0 {
+        out.push_str(".0");
+        return;
+    }
+    let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
+    let len = if digits[2] != 0 {
+        3
+    } else if digits[1] != 0 {
+        2
+    } else {
+        1
+    };
+    out.push('.');
+    for &d in &digits[..len] {
+        out.push(char::from(b'0' + d as u8));
+    }
+}
+
 /// Appends a number as the old Go service wrote it: whole values within ±2^53 as JSON
 /// integers (`7`), everything else as a float (`0.30000000000000004`).
 pub fn push_number(out: &mut String, value: f64) {
@@ -202,6 +230,25 @@ mod tests {
             let mut mine = String::new();
             push_i64(&mut mine, n);
             assert_eq!(mine, n.to_string());
+        }
+    }
+
+    #[test]
+    fn durations_in_millis_are_written_as_the_float_they_stand_for() {
+        let mut rng = rand::rng();
+        let mut micros: Vec<u64> = (0..200_000).collect();
+        micros.extend((0..200_000).map(|_| rng.random_range(0..2_000_000_000_000)));
+        micros.extend([
+            999_999_999_999,
+            1_000_000_000_000,
+            123_456_789_012_345,
+            u64::MAX,
+        ]);
+        for m in micros {
+            let (mut mine, mut float) = (String::new(), String::new());
+            push_millis(&mut mine, m);
+            push_f64(&mut float, m as f64 / 1e3);
+            assert_eq!(mine, float, "{m} µs");
         }
     }
 

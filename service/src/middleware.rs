@@ -19,7 +19,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let echo_id = request_id::assign(&req);
+    request_id::assign(&req);
     let data = req.app_data::<web::Data<AppState>>().cloned();
     let state = data.as_ref().map(|d| d.get_ref());
     let observation = observe::Observation::start(&req, state);
@@ -31,8 +31,8 @@ pub async fn middleware(
         Ok(origin_guard::forbid(req).map_into_right_body())
     };
     observation.finish(&result);
-    if let (Ok(res), Some(value)) = (&mut result, echo_id) {
-        res.headers_mut().insert(request_id::HEADER, value);
+    if let Ok(res) = &mut result {
+        request_id::echo(res);
     }
     result
 }

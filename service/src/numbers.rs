@@ -14,9 +14,23 @@ use serde::{Deserialize, Deserializer};
 use crate::error::ApiError;
 use crate::sum::MAX_NUMBERS;
 
+/// The numbers of a sum request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Numbers<'a> {
+    /// Every number, in order.
+    pub values: Vec<f64>,
+    /// The body's text of the whole array between `[` and `]`, when it is exactly what the
+    /// answer writes for these values ([`json_text::push_number`] for each, comma-separated,
+    /// no whitespace): the answer then copies it instead of formatting every number again.
+    /// Only compact arrays of short plain numbers (`1.5`, `-20`, `0.125`) qualify.
+    ///
+    /// [`json_text::push_number`]: crate::json_text::push_number
+    pub echo: Option<&'a str>,
+}
+
 /// Parses `{"numbers":[...]}`; anything else is `INVALID_REQUEST_BODY`. A missing `numbers`
 /// key gives no numbers (a validation error later).
-pub fn parse(body: &[u8]) -> Result<Vec<f64>, ApiError> {
+pub fn parse(body: &[u8]) -> Result<Numbers<'_>, ApiError> {
     if let Some(numbers) = scan(body) {
         return Ok(numbers);
     }
@@ -34,7 +48,10 @@ pub fn parse(body: &[u8]) -> Result<Vec<f64>, ApiError> {
     let request: SumRequest = serde_json::from_str(text).map_err(|e| ApiError::InvalidBody {
         details: e.to_string(),
     })?;
-    Ok(request.numbers.unwrap_or_default())
+    Ok(Numbers {
+        values: request.numbers.unwrap_or_default(),
+        echo: None,
+    })
 }
 
 /// The request body for serde; unknown fields are ignored, as by the old service.
@@ -46,14 +63,14 @@ struct SumRequest {
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-    d.deserialize_seq(Numbers).map(Some)
+    d.deserialize_seq(NumberSeq).map(Some)
 }
 
 /// Reads a JSON array of numbers into a vector sized for a typical request up front (serde's
 /// own `Vec` visitor gets no length hint from JSON and grows three times for ten numbers).
-struct Numbers;
+struct NumberSeq;
 
-impl<'de> Visitor<'de> for Numbers {
+impl<'de> Visitor<'de> for NumberSeq {
     type Value = Vec<f64>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -71,7 +88,7 @@ impl<'de> Visitor<'de> for Numbers {
 
 /// The numbers of a body of exactly the shape `{"numbers":[n, ...]}` (JSON whitespace
 /// anywhere between tokens), every `n` a finite JSON number; `None` for anything else.
-fn scan(body: &[u8]) -> Option<Vec<f64>> {
+fn scan(body: &[u8]) -> Option<Numbers<'_>> {
     let mut at = Cursor { body, pos: 0 };
     at.expect(b'{')?;
     at.expect(b'"')?;
@@ -81,13 +98,23 @@ fn scan(body: &[u8]) -> Option<Vec<f64>> {
     at.pos += b"numbers\"".len();
     at.expect(b':')?;
     at.expect(b'[')?;
-    let mut numbers = Vec::with_capacity(16);
+    let array_start = at.pos;
+    let mut values = Vec::with_capacity(16);
+    // Whether the array's text is the answer's text (see `Numbers::echo`).
+    let mut echo;
     if at.peek() == Some(b']') {
         at.pos += 1;
+        echo = false;
     } else {
+        echo = at.pos == array_start;
         loop {
+            let before = at.pos;
             at.skip_whitespace();
-            numbers.push(at.number()?);
+            echo &= before == at.pos;
+            let (value, canonical) = at.number()?;
+            values.push(value);
+            echo &= canonical;
+            echo &= matches!(at.rest().first(), Some(b',' | b']'));
             match at.next()? {
                 b',' => {}
                 b']' => break,
@@ -95,9 +122,17 @@ fn scan(body: &[u8]) -> Option<Vec<f64>> {
             }
         }
     }
+    let array_end = at.pos - 1;
     at.expect(b'}')?;
     at.skip_whitespace();
-    at.rest().is_empty().then_some(numbers)
+    if !at.rest().is_empty() {
+        return None;
+    }
+    let echo = echo
+        .then(|| body.get(array_start..array_end))
+        .flatten()
+        .and_then(|text| std::str::from_utf8(text).ok());
+    Some(Numbers { values, echo })
 }
 
 /// A position in the body.
@@ -137,7 +172,11 @@ impl<'a> Cursor<'a> {
 
     /// Takes one JSON number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`) and converts
     /// it, correctly rounded; `None` if the grammar is not met or the value is not finite.
-    fn number(&mut self) -> Option<f64> {
+    /// Also tells whether the token is the text [`json_text::push_number`] writes for the value
+    /// (see [`is_canonical`]).
+    ///
+    /// [`json_text::push_number`]: crate::json_text::push_number
+    fn number(&mut self) -> Option<(f64, bool)> {
         let rest = self.rest();
         let digit = |i: usize| rest.get(i).filter(|b| b.is_ascii_digit()).map(|b| b - b'0');
         let mut i = 0;
@@ -163,6 +202,8 @@ impl<'a> Cursor<'a> {
         if i == int_start || (i - int_start > 1 && rest.get(int_start) == Some(&b'0')) {
             return None;
         }
+        let int_end = i;
+        let mut frac = &rest[..0];
         let mut exponent = 0i64;
         if rest.get(i) == Some(&b'.') {
             i += 1;
@@ -175,8 +216,11 @@ impl<'a> Cursor<'a> {
             if i == frac_start {
                 return None;
             }
+            frac = rest.get(frac_start..i)?;
         }
+        let mut canonical = true;
         if matches!(rest.get(i), Some(b'e' | b'E')) {
+            canonical = false;
             i += 1;
             let sign = match rest.get(i) {
                 Some(b'-') => -1,
@@ -199,18 +243,39 @@ impl<'a> Cursor<'a> {
             exponent += if sign < 0 { -written } else { written };
         }
         self.pos += i;
+        let canonical = canonical && is_canonical(negative, rest.get(int_start..int_end)?, frac);
         // Clinger's fast path: an integer below 2^53 and a power of ten up to 10^22 are both
         // exact doubles, so one multiplication or division rounds correctly by itself.
         if exact && mantissa <= 1 << 53 && (-22..=22).contains(&exponent) {
             let m = mantissa as f64;
             let power = POWERS_OF_TEN[exponent.unsigned_abs() as usize];
             let magnitude = if exponent >= 0 { m * power } else { m / power };
-            return Some(if negative { -magnitude } else { magnitude });
+            return Some((if negative { -magnitude } else { magnitude }, canonical));
         }
         // Long or extreme numbers: the standard library's parser, also correctly rounded.
         let token = std::str::from_utf8(rest.get(..i)?).ok()?;
-        token.parse::<f64>().ok().filter(|x| x.is_finite())
+        let value = token.parse::<f64>().ok().filter(|x| x.is_finite())?;
+        Some((value, canonical))
     }
+}
+
+/// Whether a number written without exponent as `-`? `int` (`.` `frac`)? is already the text
+/// [`json_text::push_number`] writes for its value:
+/// - a whole number is written by `itoa`: the same digits, except `-0` (written `0`);
+/// - any other number in the shortest form that reads back exactly, in plain notation from
+///   1e-5 up to 1e16: at most 15 significant digits read back as themselves (any two such
+///   decimals are distinct doubles), so with no trailing zero the token is that form.
+///
+/// Conservative: leading zeros count as digits, and `1.0` or `1.50` are not canonical.
+///
+/// [`json_text::push_number`]: crate::json_text::push_number
+fn is_canonical(negative: bool, int: &[u8], frac: &[u8]) -> bool {
+    let zero_int = int == b"0";
+    if frac.is_empty() {
+        return int.len() <= 15 && !(negative && zero_int);
+    }
+    let leading_zeros = frac.iter().take_while(|&&d| d == b'0').count();
+    int.len() + frac.len() <= 15 && frac.last() != Some(&b'0') && (!zero_int || leading_zeros <= 4)
 }
 
 /// 10^0 ..= 10^22, every one an exact double.
@@ -236,7 +301,7 @@ mod tests {
     }
 
     fn by_scan(body: &str) -> Option<Vec<u64>> {
-        scan(body.as_bytes()).map(|n| n.iter().map(|x| x.to_bits()).collect())
+        scan(body.as_bytes()).map(|n| n.values.iter().map(|x| x.to_bits()).collect())
     }
 
     #[test]
@@ -357,6 +422,83 @@ mod tests {
             }
         }
         assert!(scanned > 2_000, "only {scanned} bodies were scanned");
+    }
+
+    /// The answer's text for `x` (what [`Numbers::echo`] stands in for).
+    fn answer_text(x: f64) -> String {
+        let mut text = String::new();
+        crate::json_text::push_number(&mut text, x);
+        text
+    }
+
+    #[test]
+    fn an_echoed_array_is_exactly_what_the_answer_writes() {
+        // Plain tokens of every shape near the rule's edges: signs, leading and trailing
+        // zeros, 1 to 18 digits on either side, tiny and huge magnitudes.
+        let mut rng = rand::rng();
+        let digits = |rng: &mut rand::rngs::ThreadRng, n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+                .collect()
+        };
+        let (mut echoed, mut not_echoed) = (0, 0);
+        for _ in 0..200_000 {
+            let sign = if rng.random_bool(0.3) { "-" } else { "" };
+            let int = match rng.random_range(0..3) {
+                0 => "0".to_owned(),
+                _ => {
+                    let n = rng.random_range(0..18);
+                    format!("{}{}", rng.random_range(1..10), digits(&mut rng, n))
+                }
+            };
+            let frac = match rng.random_range(0..3) {
+                0 => String::new(),
+                _ => {
+                    let zeros = "0".repeat(rng.random_range(0..8));
+                    let n = rng.random_range(1..12);
+                    format!(".{zeros}{}", digits(&mut rng, n))
+                }
+            };
+            let token = format!("{sign}{int}{frac}");
+            let body = format!(r#"{{"numbers":[{token},{token}]}}"#);
+            let numbers = scan(body.as_bytes()).expect("a plain number is scanned");
+            let expected = answer_text(numbers.values[0]);
+            match numbers.echo {
+                Some(text) => {
+                    echoed += 1;
+                    assert_eq!(text, format!("{expected},{expected}"), "{token}");
+                }
+                None => not_echoed += 1,
+            }
+            // The rule is conservative, but not so much that usual numbers miss it.
+            if expected == token && token.len() <= 10 && !token.contains(".0000") {
+                assert!(numbers.echo.is_some(), "{token} was not echoed");
+            }
+        }
+        assert!(
+            echoed > 50_000 && not_echoed > 50_000,
+            "{echoed} / {not_echoed}"
+        );
+        // Never echoed: exponents, whitespace, `-0`, trailing zeros, anything serde reads.
+        for body in [
+            r#"{"numbers":[1e2,3]}"#,
+            r#"{"numbers":[1, 2]}"#,
+            r#"{"numbers":[ 1,2]}"#,
+            r#"{"numbers":[1,2 ]}"#,
+            r#"{"numbers":[-0,2]}"#,
+            r#"{"numbers":[1.50,2]}"#,
+            r#"{"numbers":[1.0,2]}"#,
+            r#"{"numbers":[0.000001,2]}"#,
+            r#"{"numbers":[1234567890123456,2]}"#,
+            r#"{"numbers":[]}"#,
+        ] {
+            let numbers = scan(body.as_bytes()).expect("scanned");
+            assert_eq!(numbers.echo, None, "{body}");
+        }
+        let numbers = parse(br#"{"numbers":[1,2],"x":1}"#).expect("read by serde");
+        assert_eq!((numbers.values, numbers.echo), (vec![1.0, 2.0], None));
+        let numbers = parse(br#"{"numbers":[1.5,-2,0.00001,123456789012345]}"#).expect("read");
+        assert_eq!(numbers.echo, Some("1.5,-2,0.00001,123456789012345"));
     }
 
     #[test]
