@@ -23,34 +23,34 @@ const JSON_CONTENT_TYPE: header::HeaderValue = header::HeaderValue::from_static(
 /// The 200 answer of `POST /api/v1/sum`:
 /// `{"sum","count","numbers","timestamp","request_id"}`, numbers written as the old service
 /// wrote them ([`json_text::push_number`]).
-fn sum_answer(total: f64, numbers: &numbers::Numbers<'_>, request_id: Option<&str>) -> String {
+fn sum_answer(total: f64, numbers: &numbers::Numbers<'_>, request_id: Option<&[u8]>) -> Vec<u8> {
     let values = &numbers.values;
     // Sized for the usual answer, so that writing it does not reallocate.
-    let mut out = String::with_capacity(128 + 24 * values.len());
-    out.push_str("{\"sum\":");
+    let mut out = Vec::with_capacity(128 + 24 * values.len());
+    out.extend_from_slice(b"{\"sum\":");
     json_text::push_number(&mut out, total);
-    out.push_str(",\"count\":");
+    out.extend_from_slice(b",\"count\":");
     json_text::push_u64(&mut out, values.len() as u64);
-    out.push_str(",\"numbers\":[");
+    out.extend_from_slice(b",\"numbers\":[");
     if let Some(text) = numbers.echo {
         // The request's own text is already what the loop below would write.
-        out.push_str(text);
+        out.extend_from_slice(text);
     } else {
         for (i, &x) in values.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push(b',');
             }
             json_text::push_number(&mut out, x);
         }
     }
-    out.push_str("],\"timestamp\":\"");
+    out.extend_from_slice(b"],\"timestamp\":\"");
     clock::write_now_rfc3339_millis(&mut out);
-    out.push_str("\",\"request_id\":");
+    out.extend_from_slice(b"\",\"request_id\":");
     match request_id {
-        Some(id) => json_text::push_str(&mut out, id),
-        None => out.push_str("null"),
+        Some(id) => json_text::push_text(&mut out, id),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push('}');
+    out.push(b'}');
     out
 }
 
@@ -148,7 +148,7 @@ pub async fn sum(
                 sum_answer(
                     total,
                     &numbers,
-                    ext.get::<RequestId>().map(RequestId::as_str),
+                    ext.get::<RequestId>().map(RequestId::as_bytes),
                 )
             };
             HttpResponse::Ok()
@@ -276,9 +276,9 @@ mod tests {
                 .iter()
                 .map(|&x| match i % 3 {
                     0 | 2 => {
-                        let mut text = String::new();
+                        let mut text = Vec::new();
                         json_text::push_number(&mut text, x);
-                        text
+                        json_text::into_string(text)
                     }
                     _ => format!("{x:?}"),
                 })
@@ -292,7 +292,8 @@ mod tests {
                 assert_eq!(bits(&read.values), bits(numbers), "{body}");
             }
             echoed += usize::from(read.echo.is_some());
-            let mine = sum_answer(total, &read, request_id);
+            let mine =
+                json_text::into_string(sum_answer(total, &read, request_id.map(str::as_bytes)));
             let parsed: serde_json::Value = serde_json::from_str(&mine).expect("valid JSON");
             let timestamp = parsed["timestamp"].as_str().expect("a timestamp");
             assert_eq!(timestamp.len(), 24, "{timestamp}");

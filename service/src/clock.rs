@@ -13,13 +13,12 @@ thread_local! {
 }
 
 /// Writes `t` as RFC 3339 UTC with `digits` (3 or 6) fraction digits, truncated, into `out`
-/// (which must hold at least 21 + `digits` bytes); returns the written part. Same text as
-/// humantime's `format_rfc3339_millis` / `format_rfc3339_micros`.
-fn format_into(t: SystemTime, digits: u32, out: &mut [u8; 27]) -> &str {
+/// (which must hold at least 21 + `digits` bytes); returns the written part (ASCII). Same
+/// text as humantime's `format_rfc3339_millis` / `format_rfc3339_micros`.
+fn format_into(t: SystemTime, digits: u32, out: &mut [u8; 27]) -> &[u8] {
     let Ok(since) = t.duration_since(UNIX_EPOCH) else {
-        return "1970-01-01T00:00:00.000000Z"
-            .get(..21 + digits as usize)
-            .unwrap_or("");
+        let epoch = b"1970-01-01T00:00:00.000000Z";
+        return &epoch[..(21 + digits as usize).min(epoch.len())];
     };
     let secs = since.as_secs();
     let prefix = match PREFIX.get() {
@@ -44,24 +43,24 @@ fn format_into(t: SystemTime, digits: u32, out: &mut [u8; 27]) -> &str {
         fraction /= 10;
     }
     out[end] = b'Z';
-    std::str::from_utf8(&out[..=end]).unwrap_or("")
+    &out[..=end]
 }
 
 /// The current UTC time as RFC 3339 with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
 pub fn now_rfc3339() -> String {
-    format_into(SystemTime::now(), 3, &mut [0; 27]).to_owned()
+    String::from_utf8_lossy(format_into(SystemTime::now(), 3, &mut [0; 27])).into_owned()
 }
 
 /// Appends the current UTC time as RFC 3339 with milliseconds (the form of
 /// [`now_rfc3339`]) without allocating.
-pub fn write_now_rfc3339_millis(out: &mut String) {
-    out.push_str(format_into(SystemTime::now(), 3, &mut [0; 27]));
+pub fn write_now_rfc3339_millis(out: &mut Vec<u8>) {
+    out.extend_from_slice(format_into(SystemTime::now(), 3, &mut [0; 27]));
 }
 
-/// Writes the current UTC time as RFC 3339 with microseconds, e.g.
+/// Appends the current UTC time as RFC 3339 with microseconds, e.g.
 /// `2026-01-02T03:04:05.678901Z` (the log line's timestamp).
-pub fn write_now_rfc3339_micros(w: &mut impl std::fmt::Write) -> std::fmt::Result {
-    w.write_str(format_into(SystemTime::now(), 6, &mut [0; 27]))
+pub fn write_now_rfc3339_micros(out: &mut Vec<u8>) {
+    out.extend_from_slice(format_into(SystemTime::now(), 6, &mut [0; 27]));
 }
 
 /// Time since `start`, whole seconds, in humantime form (`1h 2m 3s`).
@@ -79,14 +78,22 @@ mod tests {
         for step in [0, 1, 999_999, 1_000_000_000, 86_399_999_999_999, 7] {
             t += Duration::from_nanos(step);
             let millis = format_into(t, 3, &mut [0; 27]).to_owned();
-            assert_eq!(millis, humantime::format_rfc3339_millis(t).to_string());
+            assert_eq!(
+                millis,
+                humantime::format_rfc3339_millis(t).to_string().into_bytes()
+            );
             let micros = format_into(t, 6, &mut [0; 27]).to_owned();
-            assert_eq!(micros, humantime::format_rfc3339_micros(t).to_string());
+            assert_eq!(
+                micros,
+                humantime::format_rfc3339_micros(t).to_string().into_bytes()
+            );
         }
         let whole = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(
             format_into(whole, 3, &mut [0; 27]),
-            humantime::format_rfc3339_millis(whole).to_string()
+            humantime::format_rfc3339_millis(whole)
+                .to_string()
+                .as_bytes()
         );
     }
 }

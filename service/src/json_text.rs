@@ -1,8 +1,10 @@
-//! JSON text appended straight to a `String`, byte for byte as serde_json writes it: strings
-//! with its escapes, integers by `itoa`, finite floats by `zmij` in the shortest form that
-//! reads back exactly, `null` for the others. The sum answer and the JSON log lines are
+//! JSON text appended straight to a byte buffer, byte for byte as serde_json writes it:
+//! strings with its escapes, integers by `itoa`, finite floats by `zmij` in the shortest form
+//! that reads back exactly, `null` for the others. The sum answer and the JSON log lines are
 //! written on every request; building them this way skips a serializer and a field visitor
-//! per value (keys are constants, most strings need no escape).
+//! per value (keys are constants, most strings need no escape). Bytes rather than a `String`:
+//! the text goes out as bytes, and pieces that are ASCII by construction (timestamps, header
+//! values, the request's own number text) are appended without a UTF-8 check each.
 
 use std::fmt::{self, Write};
 
@@ -10,10 +12,15 @@ use std::fmt::{self, Write};
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 
 /// Appends `value` as a quoted JSON string.
-pub fn push_str(out: &mut String, value: &str) {
-    out.push('"');
+pub fn push_str(out: &mut Vec<u8>, value: &str) {
+    push_text(out, value.as_bytes());
+}
+
+/// Appends UTF-8 text given as bytes (a header value, an address) as a quoted JSON string.
+pub fn push_text(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'"');
     push_escaped(out, value);
-    out.push('"');
+    out.push(b'"');
 }
 
 /// Whether `b` must be escaped inside a JSON string (serde_json leaves DEL and non-ASCII as is).
@@ -45,13 +52,12 @@ fn any_needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends the inside of a JSON string: `"`, `\`, the short forms `\b \f \n \r \t`, other
-/// control characters as `\u00xx`, everything else unchanged.
-pub fn push_escaped(out: &mut String, value: &str) {
+/// control characters as `\u00xx`, everything else (UTF-8 sequences included) unchanged.
+pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = value.as_bytes();
     // Most values (ids, routes, addresses, names) need no escape: one scan, one copy.
     if !any_needs_escape(bytes) {
-        out.push_str(value);
+        out.extend_from_slice(bytes);
         return;
     }
     let mut start = 0;
@@ -59,51 +65,53 @@ pub fn push_escaped(out: &mut String, value: &str) {
         if !needs_escape(b) {
             continue;
         }
-        // `i` is at an ASCII byte, so both slices end on character boundaries.
-        out.push_str(value.get(start..i).unwrap_or(""));
+        out.extend_from_slice(&bytes[start..i]);
         match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            _ => {
-                out.push_str("\\u00");
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
-            }
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]),
         }
         start = i + 1;
     }
-    out.push_str(value.get(start..).unwrap_or(""));
+    out.extend_from_slice(&bytes[start..]);
 }
 
 /// Appends an unsigned integer.
-pub fn push_u64(out: &mut String, value: u64) {
-    out.push_str(itoa::Buffer::new().format(value));
+pub fn push_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Appends a signed integer.
-pub fn push_i64(out: &mut String, value: i64) {
-    out.push_str(itoa::Buffer::new().format(value));
+pub fn push_i64(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Appends a float in its shortest round-trip form (`0.1`, `1e+300`), or `null` when it is
 /// not finite, as serde_json does.
-pub fn push_f64(out: &mut String, value: f64) {
+pub fn push_f64(out: &mut Vec<u8>, value: f64) {
     if value.is_finite() {
-        out.push_str(zmij::Buffer::new().format_finite(value));
+        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
     } else {
-        out.push_str("null");
+        out.extend_from_slice(b"null");
     }
 }
 
 /// Appends `micros / 1000` as [`push_f64`] writes it (`0.052`, `12.5`, `3.0`), without the
 /// float formatter for durations below 10^12 µs (11 days): such a quotient has at most 12
 /// significant digits, so its shortest form is the exact decimal, in plain notation.
-pub fn push_millis(out: &mut String, micros: u64) {
+pub fn push_millis(out: &mut Vec<u8>, micros: u64) {
     if micros >= 1_000_000_000_000 {
         push_f64(out, micros as f64 / 1e3);
         return;
@@ -111,7 +119,7 @@ pub fn push_millis(out: &mut String, micros: u64) {
     push_u64(out, micros / 1000);
     let fraction = (micros % 1000) as u32;
     if fraction == 0 {
-        out.push_str(".0");
+        out.extend_from_slice(b".0");
         return;
     }
     let digits = [fraction / 100, fraction / 10 % 10, fraction % 10];
@@ -122,15 +130,13 @@ pub fn push_millis(out: &mut String, micros: u64) {
     } else {
         1
     };
-    out.push('.');
-    for &d in &digits[..len] {
-        out.push(char::from(b'0' + d as u8));
-    }
+    out.push(b'.');
+    out.extend(digits[..len].iter().map(|&d| b'0' + d as u8));
 }
 
 /// Appends a number as the old Go service wrote it: whole values within ±2^53 as JSON
 /// integers (`7`), everything else as a float (`0.30000000000000004`).
-pub fn push_number(out: &mut String, value: f64) {
+pub fn push_number(out: &mut Vec<u8>, value: f64) {
     // Whole exactly when the value survives the trip through an integer (the cast saturates
     // and maps NaN to 0, neither of which survives); cheaper than `fract`, a libm call here.
     let whole = value as i64;
@@ -142,13 +148,19 @@ pub fn push_number(out: &mut String, value: f64) {
 }
 
 /// A `fmt::Write` that escapes whatever is formatted through it (for `Debug` values).
-pub struct Escaping<'a>(pub &'a mut String);
+pub struct Escaping<'a>(pub &'a mut Vec<u8>);
 
 impl Write for Escaping<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        push_escaped(self.0, s);
+        push_escaped(self.0, s.as_bytes());
         Ok(())
     }
+}
+
+/// The text of a buffer these functions wrote (valid UTF-8 when every piece was), for tests
+/// and the rare paths that need a `String`; invalid bytes become U+FFFD.
+pub fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -169,9 +181,13 @@ mod tests {
             "\"",
             "é\n",
         ] {
-            let mut mine = String::new();
+            let mut mine = Vec::new();
             push_str(&mut mine, s);
-            assert_eq!(mine, serde_json::to_string(s).expect("serializes"), "{s:?}");
+            assert_eq!(
+                into_string(mine),
+                serde_json::to_string(s).expect("serializes"),
+                "{s:?}"
+            );
         }
         // Every byte value at every position of a word and of the tail.
         for len in 1..=17 {
@@ -189,9 +205,9 @@ mod tests {
             }
         }
         assert!(!any_needs_escape("é€😀 \u{7f}".as_bytes()));
-        let mut debug = String::new();
+        let mut debug = Vec::new();
         write!(Escaping(&mut debug), "{:?}", "q\"").expect("a String takes everything");
-        assert_eq!(debug, r#"\"q\\\"\""#);
+        assert_eq!(into_string(debug), r#"\"q\\\"\""#);
     }
 
     #[test]
@@ -212,24 +228,28 @@ mod tests {
         samples.extend((0..2000).map(|_| f64::from_bits(rng.random::<u64>())));
         samples.extend((0..2000).map(|_| rng.random_range(-1e6..1e6)));
         for x in samples {
-            let mut mine = String::new();
+            let mut mine = Vec::new();
             push_f64(&mut mine, x);
-            assert_eq!(mine, serde_json::to_string(&x).expect("serializes"), "{x}");
+            assert_eq!(
+                into_string(mine),
+                serde_json::to_string(&x).expect("serializes"),
+                "{x}"
+            );
         }
         for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let mut mine = String::new();
+            let mut mine = Vec::new();
             push_f64(&mut mine, x);
-            assert_eq!(mine, "null");
+            assert_eq!(into_string(mine), "null");
         }
         for n in [0, 1, 9, 10, 99, 100, u64::from(u32::MAX), u64::MAX] {
-            let mut mine = String::new();
+            let mut mine = Vec::new();
             push_u64(&mut mine, n);
-            assert_eq!(mine, n.to_string());
+            assert_eq!(into_string(mine), n.to_string());
         }
         for n in [i64::MIN, -1, 0, 7, i64::MAX] {
-            let mut mine = String::new();
+            let mut mine = Vec::new();
             push_i64(&mut mine, n);
-            assert_eq!(mine, n.to_string());
+            assert_eq!(into_string(mine), n.to_string());
         }
     }
 
@@ -245,19 +265,19 @@ mod tests {
             u64::MAX,
         ]);
         for m in micros {
-            let (mut mine, mut float) = (String::new(), String::new());
+            let (mut mine, mut float) = (Vec::new(), Vec::new());
             push_millis(&mut mine, m);
             push_f64(&mut float, m as f64 / 1e3);
-            assert_eq!(mine, float, "{m} µs");
+            assert_eq!(into_string(mine), into_string(float), "{m} µs");
         }
     }
 
     #[test]
     fn numbers_keep_the_old_services_shape() {
         let text = |x: f64| {
-            let mut out = String::new();
+            let mut out = Vec::new();
             push_number(&mut out, x);
-            out
+            into_string(out)
         };
         assert_eq!(text(7.0), "7");
         assert_eq!(text(-7.0), "-7");

@@ -14,9 +14,10 @@ use tracing::Level;
 use crate::app::AppState;
 use crate::app::ROUTES;
 use crate::error::ErrorCode;
-use crate::logging::json::{self, Value};
+use crate::logging::json;
 use crate::metrics::{self, UNMATCHED_ROUTE};
 use crate::request_id::RequestId;
+use crate::{clock, json_text};
 
 /// The matched route pattern as a `'static` label, or [`UNMATCHED_ROUTE`].
 fn route_label(name: Option<&str>) -> &'static str {
@@ -85,14 +86,12 @@ impl<'a> ClientIp<'a> {
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// The address as text (ASCII).
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            Self::Forwarded(hop) => hop,
-            Self::Peer(text, len) => text
-                .get(..*len)
-                .and_then(|t| std::str::from_utf8(t).ok())
-                .unwrap_or("-"),
-            Self::Unknown => "-",
+            Self::Forwarded(hop) => hop.as_bytes(),
+            Self::Peer(text, len) => text.get(..*len).unwrap_or(b"-"),
+            Self::Unknown => b"-",
         }
     }
 }
@@ -155,7 +154,7 @@ impl<'a> Observation<'a> {
         let request_id = ext
             .as_ref()
             .and_then(|e| e.get::<RequestId>())
-            .map_or("", RequestId::as_str);
+            .map_or(&b""[..], RequestId::as_bytes);
         let client_ip = req.map_or(ClientIp::Unknown, ClientIp::of);
         AccessLine {
             method,
@@ -163,7 +162,7 @@ impl<'a> Observation<'a> {
             status,
             latency_us,
             request_id,
-            client_ip: client_ip.as_str(),
+            client_ip: client_ip.as_bytes(),
             code,
         }
         .log();
@@ -180,8 +179,10 @@ pub(crate) struct AccessLine<'a> {
     pub status: u16,
     /// Written in milliseconds (`latency_ms`), whole microseconds: `0.052`.
     pub latency_us: u64,
-    pub request_id: &'a str,
-    pub client_ip: &'a str,
+    /// Printable ASCII ([`crate::request_id`]).
+    pub request_id: &'a [u8],
+    /// ASCII.
+    pub client_ip: &'a [u8],
     /// The error code: a constant with nothing to escape.
     pub code: Option<&'static str>,
 }
@@ -198,24 +199,45 @@ impl AccessLine<'_> {
         }
     }
 
-    /// The line's fields in the order the tracing event records them.
-    pub(crate) fn fields(&self) -> [(&'static str, Option<Value<'_>>); 8] {
-        [
-            ("message", Some(Value::Plain("request"))),
-            ("method", Some(Value::Plain(self.method))),
-            ("route", Some(Value::Plain(self.route))),
-            ("status", Some(Value::U64(u64::from(self.status)))),
-            ("latency_ms", Some(Value::Millis(self.latency_us))),
-            ("request_id", Some(Value::Str(self.request_id))),
-            ("client_ip", Some(Value::Str(self.client_ip))),
-            ("code", self.code.map(Value::Plain)),
-        ]
+    /// Appends the line [`JsonLines`] writes for [`AccessLine::trace`]'s event: the same
+    /// keys in the same order, the same encoding (checked by a test against tracing).
+    ///
+    /// [`JsonLines`]: crate::logging::json::JsonLines
+    pub(crate) fn write_json(&self, line: &mut Vec<u8>) {
+        line.reserve(320 + self.request_id.len() + self.client_ip.len());
+        line.extend_from_slice(b"{\"timestamp\":\"");
+        clock::write_now_rfc3339_micros(line);
+        // Method, route and code are constants with nothing to escape.
+        line.extend_from_slice(if self.level() == Level::ERROR {
+            b"\",\"level\":\"ERROR\",\"message\":\"request\",\"method\":\""
+        } else {
+            b"\",\"level\":\"INFO\",\"message\":\"request\",\"method\":\""
+        });
+        line.extend_from_slice(self.method.as_bytes());
+        line.extend_from_slice(b"\",\"route\":\"");
+        line.extend_from_slice(self.route.as_bytes());
+        line.extend_from_slice(b"\",\"status\":");
+        json_text::push_u64(line, u64::from(self.status));
+        line.extend_from_slice(b",\"latency_ms\":");
+        json_text::push_millis(line, self.latency_us);
+        line.extend_from_slice(b",\"request_id\":");
+        json_text::push_text(line, self.request_id);
+        line.extend_from_slice(b",\"client_ip\":");
+        json_text::push_text(line, self.client_ip);
+        if let Some(code) = self.code {
+            line.extend_from_slice(b",\"code\":\"");
+            line.extend_from_slice(code.as_bytes());
+            line.push(b'"');
+        }
+        line.extend_from_slice(b",\"target\":\"");
+        line.extend_from_slice(TARGET.as_bytes());
+        line.extend_from_slice(b"\"}\n");
     }
 
     /// Logs the line: written directly with JSON logs (the bytes the event would give),
     /// through tracing otherwise.
     fn log(&self) {
-        if !json::write_direct(self.level(), TARGET, &self.fields()) {
+        if !json::write_direct(|line| self.write_json(line)) {
             self.trace();
         }
     }
@@ -232,6 +254,8 @@ impl AccessLine<'_> {
             code,
         } = *self;
         let latency_ms = latency_us as f64 / 1e3;
+        let request_id = &*String::from_utf8_lossy(request_id);
+        let client_ip = &*String::from_utf8_lossy(client_ip);
         // `message` as a plain string field writes the same `"message":"request"` as a format
         // string would, without running the formatting machinery per request.
         macro_rules! event {
@@ -264,7 +288,7 @@ mod tests {
 
     fn client_ip(req: TestRequest) -> String {
         let req = req.to_http_request();
-        ClientIp::of(&req).as_str().to_owned()
+        String::from_utf8_lossy(ClientIp::of(&req).as_bytes()).into_owned()
     }
 
     #[test]

@@ -23,6 +23,11 @@ impl RequestId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(self.0.as_bytes()).unwrap_or("")
     }
+
+    /// The id's bytes (printable ASCII, see [`RequestId::as_str`]).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// Whether an incoming id may be kept: 1 to 128 printable ASCII characters.

@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
@@ -29,7 +29,7 @@ pub struct JsonLines;
 
 thread_local! {
     /// The line being built: one buffer per thread, reused, so a line costs no allocation.
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -49,27 +49,27 @@ where
             Ok(mut line) => {
                 line.clear();
                 write_line(&mut line, event)?;
-                writer.write_str(&line)
+                writer.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
             }
             // An event logged while this thread formats another (from a `Debug` impl): rare,
             // so it gets a buffer of its own.
             Err(_) => {
-                let mut line = String::new();
+                let mut line = Vec::new();
                 write_line(&mut line, event)?;
-                writer.write_str(&line)
+                writer.write_str(std::str::from_utf8(&line).map_err(|_| fmt::Error)?)
             }
         })
     }
 }
 
 /// Appends the whole line for `event`, newline included.
-fn write_line(out: &mut String, event: &Event<'_>) -> fmt::Result {
+fn write_line(out: &mut Vec<u8>, event: &Event<'_>) -> fmt::Result {
     let meta = event.metadata();
-    out.push_str("{\"timestamp\":\"");
-    crate::clock::write_now_rfc3339_micros(out)?;
-    out.push_str("\",\"level\":\"");
-    out.push_str(meta.level().as_str());
-    out.push('"');
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    crate::clock::write_now_rfc3339_micros(out);
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(meta.level().as_str().as_bytes());
+    out.push(b'"');
     let mut fields = FieldWriter {
         out,
         state: Ok(()),
@@ -82,9 +82,9 @@ fn write_line(out: &mut String, event: &Event<'_>) -> fmt::Result {
         log_target,
     } = fields;
     state?;
-    out.push_str(",\"target\":");
+    out.extend_from_slice(b",\"target\":");
     json_text::push_str(out, log_target.as_deref().unwrap_or(meta.target()));
-    out.push_str("}\n");
+    out.extend_from_slice(b"}\n");
     Ok(())
 }
 
@@ -98,95 +98,35 @@ pub(super) fn enable_direct(writer: BufferedStderr) {
     let _ = DIRECT.set(writer);
 }
 
-/// A field value for [`write_direct`].
-#[derive(Debug, Clone, Copy)]
-pub enum Value<'a> {
-    /// A string (`record_str`).
-    Str(&'a str),
-    /// A string with nothing to escape (the caller's constants: routes, methods, codes);
-    /// written as [`Value::Str`] would write it, without looking for escapes.
-    Plain(&'a str),
-    /// A duration in whole microseconds, written in milliseconds as [`Value::F64`] writes
-    /// `micros / 1000` (`0.052`, `12.5`, `3.0`).
-    Millis(u64),
-    /// An unsigned integer (`record_u64`).
-    U64(u64),
-    /// A float (`record_f64`).
-    F64(f64),
-}
-
-/// Writes the line tracing would write through [`JsonLines`] for an event at `level` from
-/// `target` with `fields` (in order; a `None` is left out, as tracing leaves out a `None`;
-/// names are identifiers, `[A-Za-z0-9_]`),
-/// straight to the installed writer: the same bytes without an event's dispatch and field
-/// visits. For the one line per request; the caller checks the level filter first
-/// (`tracing::enabled!`). Returns `false`, writing nothing, when no JSON subscriber of ours
-/// is installed (text format, or a test's own subscriber): then the caller logs through
+/// Writes a line straight to the installed writer: `write` appends the whole line (newline
+/// included) to an empty per-thread buffer. For the one line per request
+/// ([`crate::observe::AccessLine`]), which writes the bytes [`JsonLines`] would write for its
+/// event without the event's dispatch and field visits; the caller checks the level filter
+/// first (`tracing::enabled!`). Returns `false`, writing nothing, when no JSON subscriber of
+/// ours is installed (text format, or a test's own subscriber): then the caller logs through
 /// tracing.
-pub fn write_direct(level: Level, target: &str, fields: &[(&str, Option<Value<'_>>)]) -> bool {
+pub fn write_direct(write: impl FnOnce(&mut Vec<u8>)) -> bool {
     let Some(writer) = DIRECT.get() else {
         return false;
     };
     LINE.with(|cell| {
-        let mut fresh = String::new();
+        let mut fresh = Vec::new();
         let mut held = cell.try_borrow_mut();
         let line = match held.as_deref_mut() {
             Ok(line) => line,
             Err(_) => &mut fresh,
         };
         line.clear();
-        direct_line(line, level, target, fields);
+        write(line);
         // The buffered writer never fails.
-        let _ = writer.make_writer().write_all(line.as_bytes());
+        let _ = writer.make_writer().write_all(line);
     });
     true
 }
 
-/// Appends the line of [`write_direct`].
-fn direct_line(
-    line: &mut String,
-    level: Level,
-    target: &str,
-    fields: &[(&str, Option<Value<'_>>)],
-) {
-    line.push_str("{\"timestamp\":\"");
-    // Writing to a `String` cannot fail.
-    let _ = crate::clock::write_now_rfc3339_micros(line);
-    line.push_str("\",\"level\":\"");
-    line.push_str(level.as_str());
-    line.push('"');
-    for (name, value) in fields {
-        let Some(value) = value else { continue };
-        // Names are the caller's identifiers: nothing in them to escape.
-        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-        line.push_str(",\"");
-        line.push_str(name);
-        line.push_str("\":");
-        match *value {
-            Value::Str(s) => json_text::push_str(line, s),
-            Value::Plain(s) => push_plain(line, s),
-            Value::U64(n) => json_text::push_u64(line, n),
-            Value::F64(x) => json_text::push_f64(line, x),
-            Value::Millis(micros) => json_text::push_millis(line, micros),
-        }
-    }
-    line.push_str(",\"target\":");
-    // Module paths: identifiers and `::`.
-    push_plain(line, target);
-    line.push_str("}\n");
-}
-
-/// Appends `value`, which needs no escape, as a JSON string.
-fn push_plain(line: &mut String, value: &str) {
-    debug_assert!(value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'));
-    line.push('"');
-    line.push_str(value);
-    line.push('"');
-}
-
 /// Appends each field as `,"name":value`.
 struct FieldWriter<'a> {
-    out: &'a mut String,
+    out: &'a mut Vec<u8>,
     /// The first failure of a `Debug` value, which fails the whole line.
     state: fmt::Result,
     log_target: Option<String>,
@@ -195,13 +135,13 @@ struct FieldWriter<'a> {
 impl FieldWriter<'_> {
     /// Appends the key of `field` and returns the buffer for its value, unless the field is
     /// left out (`log.*`, bridged from the `log` crate) or the line already failed.
-    fn key(&mut self, field: &Field) -> Option<&mut String> {
+    fn key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
         if self.state.is_err() || field.name().starts_with("log.") {
             return None;
         }
-        self.out.push(',');
+        self.out.push(b',');
         json_text::push_str(self.out, field.name());
-        self.out.push(':');
+        self.out.push(b':');
         Some(self.out)
     }
 }
@@ -209,7 +149,7 @@ impl FieldWriter<'_> {
 impl Visit for FieldWriter<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         if let Some(out) = self.key(field) {
-            out.push_str(if value { "true" } else { "false" });
+            out.extend_from_slice(if value { b"true" } else { b"false" });
         }
     }
 
@@ -242,9 +182,9 @@ impl Visit for FieldWriter<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if let Some(out) = self.key(field) {
-            out.push('"');
+            out.push(b'"');
             let written = write!(Escaping(out), "{value:?}");
-            out.push('"');
+            out.push(b'"');
             self.state = written;
         }
     }
@@ -340,14 +280,14 @@ mod tests {
 
     #[test]
     fn direct_lines_are_the_lines_tracing_writes_for_the_same_event() {
-        use crate::observe::{AccessLine, TARGET};
-        let line = |request_id, latency_us, status, code| AccessLine {
+        use crate::observe::AccessLine;
+        let line = |request_id: &'static str, latency_us, status, code| AccessLine {
             method: "POST",
             route: "/api/v1/sum",
             status,
             latency_us,
-            request_id,
-            client_ip: "::1",
+            request_id: request_id.as_bytes(),
+            client_ip: b"::1",
             code,
         };
         let lines = [
@@ -369,15 +309,11 @@ mod tests {
             .with_writer(move || sink.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || lines.iter().for_each(AccessLine::trace));
-        let mut direct = String::new();
+        let mut direct = Vec::new();
         for l in &lines {
-            let level = if l.status >= 500 {
-                Level::ERROR
-            } else {
-                Level::INFO
-            };
-            direct_line(&mut direct, level, TARGET, &l.fields());
+            l.write_json(&mut direct);
         }
+        let direct = json_text::into_string(direct);
         let traced = traced.0.lock().expect("lock").clone();
         let blank = |text: &str| {
             text.lines()
