@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
@@ -134,5 +133,5 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(routes)
         .default_service(web::to(not_found))
-        .wrap(from_fn(middleware::middleware))
+        .wrap(middleware::Middleware)
 }

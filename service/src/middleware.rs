@@ -3,36 +3,121 @@
 //! guard ([`origin_guard::allows`], 403 without calling a handler) → the handler → the JSON 500
 //! safety net ([`error::explain`]) → metrics and the log line → echo `X-Request-ID`.
 //!
-//! One layer rather than one per concern: each layer of actix's `from_fn` boxes two futures
-//! and adds a dynamic call per request, which showed in the benchmark.
+//! One layer rather than one per concern, written as a plain `Transform` whose future is a
+//! small state machine over the inner service's: actix's `from_fn` boxes two futures and adds
+//! a dynamic call per request, which showed in the benchmark.
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, web};
 
 use crate::app::AppState;
 use crate::{error, observe, origin_guard, request_id};
 
-/// The middleware: wraps every route and the default service.
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    request_id::assign(&req);
-    let data = req.app_data::<web::Data<AppState>>().cloned();
-    let state = data.as_ref().map(|d| d.get_ref());
-    let observation = observe::Observation::start(&req, state);
-    let mut result = if origin_guard::allows(&req, state) {
-        // `Err`s from inner services carry no request to answer with (ours never return one)
-        // and keep actix's own handling, as before.
-        next.call(req).await.map(error::explain)
-    } else {
-        Ok(origin_guard::forbid(req).map_into_right_body())
-    };
-    observation.finish(&result);
-    if let Ok(res) = &mut result {
-        request_id::echo(res);
+/// The middleware, for `App::wrap`: wraps every route and the default service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Middleware;
+
+impl<S, B> Transform<S, ServiceRequest> for Middleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: Unpin,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = MiddlewareService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(MiddlewareService { service }))
     }
-    result
+}
+
+/// [`Middleware`] around the app's routes.
+pub struct MiddlewareService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for MiddlewareService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S::Future: Unpin,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = Observed<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        request_id::assign(&req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let observation = observe::Observation::start(&req, state.as_ref().map(|d| d.get_ref()));
+        let step = if origin_guard::allows(&req, state.as_ref().map(|d| d.get_ref())) {
+            Step::Handling(self.service.call(req))
+        } else {
+            Step::Forbidden(Some(origin_guard::forbid(req)))
+        };
+        Observed {
+            step,
+            observation: Some(observation),
+            state,
+        }
+    }
+}
+
+/// One request going through [`MiddlewareService`]. Dropped unanswered (the client went
+/// away), its observation still takes the request out of the in-flight gauge.
+pub struct Observed<F> {
+    step: Step<F>,
+    /// Taken when the request is answered.
+    observation: Option<observe::Observation>,
+    state: Option<web::Data<AppState>>,
+}
+
+/// Where a request is.
+enum Step<F> {
+    /// In the handlers: the inner service's future.
+    Handling(F),
+    /// Refused by the origin guard: the 403, until taken.
+    Forbidden(Option<ServiceResponse<BoxBody>>),
+}
+
+impl<F, B> Future for Observed<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>> + Unpin,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut result = match &mut this.step {
+            // `Err`s from inner services carry no request to answer with (ours never return
+            // one) and keep actix's own handling, as before.
+            Step::Handling(inner) => match Pin::new(inner).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => result.map(error::explain),
+            },
+            Step::Forbidden(forbidden) => match forbidden.take() {
+                Some(res) => Ok(res.map_into_right_body()),
+                // Polled again after it was answered: a caller bug, never done by actix.
+                None => return Poll::Pending,
+            },
+        };
+        if let Some(observation) = this.observation.take() {
+            observation.finish(this.state.as_ref().map(|d| d.get_ref()), &result);
+        }
+        if let Ok(res) = &mut result {
+            request_id::echo(res);
+        }
+        Poll::Ready(result)
+    }
 }

@@ -98,27 +98,25 @@ impl<'a> ClientIp<'a> {
 
 /// One request being observed: started by [`Observation::start`] before anything else runs,
 /// finished by [`Observation::finish`] with the answer.
-pub struct Observation<'a> {
+pub struct Observation {
     start: Instant,
-    state: Option<&'a AppState>,
     method: &'static str,
     /// Dropped with the observation, on every path (a client that went away included).
     _in_flight: Option<metrics::InFlight>,
 }
 
-impl<'a> Observation<'a> {
+impl Observation {
     /// Starts the clock and counts the request in flight.
-    pub fn start(req: &ServiceRequest, state: Option<&'a AppState>) -> Self {
+    pub fn start(req: &ServiceRequest, state: Option<&AppState>) -> Self {
         Self {
             start: Instant::now(),
-            state,
             method: metrics::method_label(req.method()),
             _in_flight: state.and_then(|s| s.metrics.in_flight()),
         }
     }
 
-    /// Records the metrics and logs the request once it is answered.
-    pub fn finish<B>(self, result: &Result<ServiceResponse<B>, Error>) {
+    /// Records the metrics (in `state`'s registry) and logs the request once it is answered.
+    pub fn finish<B>(self, state: Option<&AppState>, result: &Result<ServiceResponse<B>, Error>) {
         let elapsed = self.start.elapsed();
         let method = self.method;
         let (status, route, code) = match result {
@@ -129,7 +127,7 @@ impl<'a> Observation<'a> {
             ),
             Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
         };
-        if let Some(state) = self.state {
+        if let Some(state) = state {
             state
                 .metrics
                 .request(method, route, status.as_u16(), elapsed);
