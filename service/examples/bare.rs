@@ -1,9 +1,13 @@
 //! The benchmark's baseline: a bare actix-web handler that answers every `POST /api/v1/sum`
 //! with a fixed JSON body (no parsing, no middleware, no metrics, no logs). It does read the
 //! body to the end, as the service does: a handler that leaves it unread makes actix close
-//! the connection after each answer, turning the baseline into a reconnect benchmark.
+//! the connection after each answer, turning the baseline into a reconnect benchmark. The
+//! server settings are the service's defaults (keep-alive 75 s, request timeout 10 s): only
+//! the request handling differs between the two.
 //!
 //! Usage: `bare ADDR [WORKERS]`, e.g. `bare 127.0.0.1:18081 1`.
+
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -27,6 +31,8 @@ async fn main() -> std::io::Result<()> {
         )
     })
     .workers(workers)
+    .keep_alive(Duration::from_secs(75))
+    .client_request_timeout(Duration::from_secs(10))
     .bind(addr)?
     .run()
     .await

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::task::Poll;
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -151,9 +151,12 @@ pub async fn sum(
                     ext.get::<RequestId>().map(RequestId::as_bytes),
                 )
             };
-            HttpResponse::Ok()
-                .insert_header((header::CONTENT_TYPE, JSON_CONTENT_TYPE))
-                .body(body)
+            // Built directly rather than through the builder: the same response, without its
+            // header conversions.
+            let mut res = HttpResponse::with_body(StatusCode::OK, body);
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
+            res.map_into_boxed_body()
         }
         Err(e) => e.respond(&req),
     }
