@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark of the sum service on loopback, side by side in one run (wrk from Debian):
 #   bare      examples/bare.rs, a bare actix handler returning a fixed JSON body
+#   plain     examples/plain.rs, the sum as a plain actix handler is usually written (serde's
+#             Json extractor, Iterator::sum, HttpResponse::json; no metrics, logs or checks)
 #   metrics   the service, POST /api/v1/sum with 10 numbers, metrics recording on (default)
 #   nometrics the same with --record-metrics false
 #   nolog     metrics on, access log off (RUST_LOG=warn): shows what the per-request log costs
 # Each server gets 1 worker pinned to CPU 0 (taskset), wrk gets 1 thread pinned to CPU 1.
-# Targets: service >= 0.85x bare, metrics cost <= 5%.
+# Targets: service >= 0.85x bare, metrics cost <= 5%. The plain handler is a second reference
+# point: what the same answer costs without the service's observability and checks.
 #
 # Three figures per server:
 #   req/s         as wrk sees it;
@@ -35,10 +38,11 @@ command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps/apt.sh (De
 pin() { if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "==> cargo build --release (service binary and the bare example)" >&2
-cargo build --release -p service --bin service --example bare >&2
+echo "==> cargo build --release (service binary, the bare and plain examples)" >&2
+cargo build --release -p service --bin service --example bare --example plain >&2
 bin=target/release/service
 bare=target/release/examples/bare
+plain=target/release/examples/plain
 
 work=$(mktemp -d)
 pids=()
@@ -51,13 +55,14 @@ wrk.body = '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-names=(bare metrics nometrics nolog)
+names=(bare plain metrics nometrics nolog)
 # Starts one server; `$wrap` runs it (taskset, or valgrind). Run in the background: env,
 # taskset and valgrind exec, so $! is the server's own pid (for its CPU time).
 server() { # name port metrics_port
   local service_args=(--listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --workers 1 --shutdown-drain 0s)
   case $1 in
     bare) exec env $wrap "$bare" "127.0.0.1:$2" 1 ;;
+    plain) exec env $wrap "$plain" "127.0.0.1:$2" 1 ;;
     metrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" ;;
     nometrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" --record-metrics false ;;
     nolog) exec env LOG_FORMAT=json RUST_LOG=warn $wrap "$bin" "${service_args[@]}" ;;
@@ -105,17 +110,19 @@ echo "==> warm-up" >&2
 for name in "${names[@]}"; do pin 1 wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "http://127.0.0.1:${port[$name]}/api/v1/sum" >/dev/null; done
 for r in $(seq "$rounds"); do
   echo "==> round $r of $rounds ($duration each, wrk -t1 -c$connections)" >&2
-  for i in 0 1 2 3; do run_wrk "$r" "${names[$(((r + i) % 4))]}"; done
+  for i in "${!names[@]}"; do run_wrk "$r" "${names[$(((r + i) % ${#names[@]}))]}"; done
 done
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 
-# Per-round ratios: "round bare_rps bare_cpu metrics_rps metrics_cpu nometrics_rps ... nolog_cpu".
+# Per-round ratios: "round bare_rps bare_cpu metrics_rps metrics_cpu nometrics_rps ... nolog_cpu
+# plain_rps plain_cpu".
 awk '{v[$1, $2 "_rps"] = $3; v[$1, $2 "_cpu"] = $4; r[$1] = 1}
   END {for (i in r) print i, v[i,"bare_rps"], v[i,"bare_cpu"], v[i,"metrics_rps"], v[i,"metrics_cpu"],
-    v[i,"nometrics_rps"], v[i,"nometrics_cpu"], v[i,"nolog_rps"], v[i,"nolog_cpu"]}' "$work/results" >"$work/rounds"
-# quartiles EXPR -> "q1 median q3" of EXPR over the rounds ($2..$9 as above)
+    v[i,"nometrics_rps"], v[i,"nometrics_cpu"], v[i,"nolog_rps"], v[i,"nolog_cpu"],
+    v[i,"plain_rps"], v[i,"plain_cpu"]}' "$work/results" >"$work/rounds"
+# quartiles EXPR -> "q1 median q3" of EXPR over the rounds ($2..$11 as above)
 quartiles() {
   awk "{print $1}" "$work/rounds" | sort -g |
     awk '{a[NR]=$1} END {
@@ -127,12 +134,15 @@ read -r mo_q1 mo_med mo_q3 < <(quartiles '($6-$4)/$6*100')
 read -r mc_q1 mc_med mc_q3 < <(quartiles '($5-$7)/$5*100')
 read -r _ log_med _ < <(quartiles '$5-$9')
 read -r _ nolog_med _ < <(quartiles '$3/$9')
+read -r pr_q1 pr_med pr_q3 < <(quartiles '$4/$10')
+read -r pc_q1 pc_med pc_q3 < <(quartiles '$11/$5')
 column_median() { quartiles "\$$1" | awk '{print $2}'; }
 
 echo
 echo "medians over $rounds rounds of $duration (wrk -t1 -c$connections on CPU 1; each server 1 worker on CPU 0):"
 printf '  %-38s %12s %18s\n' "" "req/s" "CPU µs/request"
 printf '  %-38s %12.0f %18.2f\n' "bare actix handler (fixed JSON)" "$(column_median 2)" "$(column_median 3)"
+printf '  %-38s %12.0f %18.2f\n' "plain actix handler (serde, same JSON)" "$(column_median 10)" "$(column_median 11)"
 printf '  %-38s %12.0f %18.2f\n' "service, metrics on (default)" "$(column_median 4)" "$(column_median 5)"
 printf '  %-38s %12.0f %18.2f\n' "service, metrics off" "$(column_median 6)" "$(column_median 7)"
 printf '  %-38s %12.0f %18.2f\n' "service, metrics on, access log off" "$(column_median 8)" "$(column_median 9)"
@@ -143,6 +153,8 @@ printf '  service / bare, by CPU per request     %6.3f [%.3f, %.3f]  (target >= 
 printf '  metrics overhead, by req/s             %5.1f%% [%.1f%%, %.1f%%]  (target <= 5%%: %s)\n' "$mo_med" "$mo_q1" "$mo_q3" "$(verdict "$mo_med" "<=" 5)"
 printf '  metrics overhead, by CPU per request   %5.1f%% [%.1f%%, %.1f%%]  (target <= 5%%: %s)\n' "$mc_med" "$mc_q1" "$mc_q3" "$(verdict "$mc_med" "<=" 5)"
 printf '  (access log: %.1f µs CPU/request; service without it / bare, by CPU: %.3f)\n' "$log_med" "$nolog_med"
+printf '  service / plain handler, by req/s       %6.3f [%.3f, %.3f]\n' "$pr_med" "$pr_q1" "$pr_q3"
+printf '  service / plain handler, by CPU         %6.3f [%.3f, %.3f]\n' "$pc_med" "$pc_q1" "$pc_q3"
 
 [[ ${BENCH_CALLGRIND:-1} == 1 ]] || exit 0
 if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
@@ -169,11 +181,13 @@ instructions() { # name -> instructions per request
   awk -v t="$total" -v n="$requests" 'BEGIN {printf "%.0f", t / n}'
 }
 echo "==> instruction counts (callgrind)" >&2
-i_bare=$(instructions bare); i_on=$(instructions metrics); i_off=$(instructions nometrics)
+i_bare=$(instructions bare); i_plain=$(instructions plain); i_on=$(instructions metrics); i_off=$(instructions nometrics)
 echo "user-space instructions per request (callgrind, deterministic):"
 printf '  %-38s %12s\n' "bare actix handler (fixed JSON)" "$i_bare"
+printf '  %-38s %12s\n' "plain actix handler (serde, same JSON)" "$i_plain"
 printf '  %-38s %12s\n' "service, metrics on (default)" "$i_on"
 printf '  %-38s %12s\n' "service, metrics off" "$i_off"
-awk -v b="$i_bare" -v on="$i_on" -v off="$i_off" 'BEGIN {
+awk -v b="$i_bare" -v p="$i_plain" -v on="$i_on" -v off="$i_off" 'BEGIN {
   printf "  service / bare, by instructions         %6.3f\n", b / on;
+  printf "  service / plain handler, by instr.      %6.3f\n", p / on;
   printf "  metrics overhead, by instructions       %5.1f%%\n", (on - off) / on * 100 }'
