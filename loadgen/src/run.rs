@@ -16,7 +16,7 @@ use crate::progress::{Live, Progress};
 use crate::recorder::{IntervalSink, Outcome, Recorder, Summary, new_histogram};
 use crate::report::RunMeta;
 use crate::schedule::{OpenSchedule, RequestBudget};
-use crate::selfcheck::{SelfCheck, ThreadClock};
+use crate::selfcheck::{SelfCheck, ThreadBusy, ThreadClock};
 
 /// Name of the generator's runtime threads (the self-check reads their CPU accounting).
 pub const WORKER_THREAD_NAME: &str = "loadgen-worker";
@@ -133,7 +133,7 @@ struct ThreadJob {
     connect_limit: Duration,
     connected: Arc<tokio::sync::Barrier>,
     go: tokio::sync::oneshot::Receiver<(Plan, Vec<Recorder>)>,
-    done: tokio::sync::oneshot::Sender<Vec<WorkerResult>>,
+    done: tokio::sync::oneshot::Sender<(Vec<WorkerResult>, Option<ThreadBusy>)>,
 }
 
 fn worker_thread(job: ThreadJob) {
@@ -152,6 +152,15 @@ fn worker_thread(job: ThreadJob) {
         let conns = connect_all(&sh, count, http2, connect_limit).await;
         connected.wait().await;
         let Ok((plan, recorders)) = go.await else { return };
+        // This thread's busy time over the measured window, sampled by the thread itself (at
+        // the window's start and end, or when its connections finish first).
+        let mark = |at: Instant| {
+            tokio::spawn(async move {
+                sleep_until(at.into()).await;
+                (Instant::now(), ThreadClock::own())
+            })
+        };
+        let (start_mark, end_mark) = (mark(plan.epoch), mark(plan.window_end));
         let mut handles = Vec::with_capacity(count);
         for ((w, conn), rec) in (first..first + count).zip(conns).zip(recorders) {
             let sh = Arc::clone(&sh);
@@ -183,7 +192,26 @@ fn worker_thread(job: ThreadJob) {
                 }
             }
         }
-        let _ = done.send(results);
+        let finished = (Instant::now(), ThreadClock::own());
+        let taken = |mark: tokio::task::JoinHandle<(Instant, Option<ThreadClock>)>| async move {
+            if mark.is_finished() {
+                mark.await.ok()
+            } else {
+                mark.abort();
+                None
+            }
+        };
+        let start = taken(start_mark).await;
+        let end = taken(end_mark).await.or(Some(finished));
+        let busy = match (start, end) {
+            (Some((t0, Some(a))), Some((t1, Some(b)))) => Some(ThreadBusy {
+                busy_ns: b.busy_ns_since(&a),
+                window_ns: u64::try_from(t1.saturating_duration_since(t0).as_nanos())
+                    .unwrap_or(u64::MAX),
+            }),
+            _ => None,
+        };
+        let _ = done.send((results, busy));
     });
 }
 
@@ -293,34 +321,23 @@ pub async fn execute(
         window_end,
         cfg.rate(),
     );
-    sleep_until(epoch.into()).await;
-    let clock_start = ThreadClock::sample(WORKER_THREAD_NAME);
-    let end_probe = tokio::spawn(async move {
-        sleep_until(window_end.into()).await;
-        (Instant::now(), ThreadClock::sample(WORKER_THREAD_NAME))
-    });
-
     let mut root = root;
     let mut lag = new_histogram();
     let (mut sent_in_window, mut queued) = (0, 0);
+    let mut busy = Vec::with_capacity(threads);
     for done in dones {
-        for r in done.await.unwrap_or_default() {
+        let (results, thread_busy) = done.await.unwrap_or_default();
+        for r in results {
             root.merge(&r.recorder);
             let _ = lag.add(&r.lag);
             sent_in_window += r.sent_in_window;
             queued += r.queued;
         }
+        busy.extend(thread_busy);
     }
     for j in joins {
         let _ = j.join();
     }
-    let finished = Instant::now();
-    let (clock_end_at, clock_end) = if end_probe.is_finished() {
-        end_probe.await.unwrap_or((finished, None))
-    } else {
-        end_probe.abort();
-        (finished, ThreadClock::sample(WORKER_THREAD_NAME))
-    };
     if let Some(p) = progress {
         p.finish().await;
     }
@@ -337,13 +354,10 @@ pub async fn execute(
             (d, rate_of(summary.total, d))
         }
     };
-    let window = clock_end_at.saturating_duration_since(epoch);
     let self_check = SelfCheck::new(
         &lag,
         queued,
-        clock_start
-            .zip(clock_end)
-            .map(|(a, b)| b.busy_since(&a, window, cfg.threads)),
+        ThreadBusy::share(&busy),
         cfg.max_lag,
         cfg.rate(),
         achieved_rate,

@@ -1,7 +1,7 @@
 //! The generator's self-check: was the generator itself the bottleneck? Two signals: schedule
 //! lag (how late a connection that was idle and waiting for its slot actually woke up), and the
 //! worker threads' busy share over the measured window (on-CPU plus waiting-for-CPU time from
-//! `/proc/self/task/*/schedstat`). A run whose target rate was missed while the generator had
+//! `/proc/thread-self/schedstat`, sampled by each worker thread itself). A run whose target rate was missed while the generator had
 //! no headroom, or whose wake-ups were late, is `invalid`: its latencies describe the generator.
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ pub const SATURATED_BUSY: f64 = 0.9;
 /// Share of the target rate that must be achieved.
 pub const RATE_TOLERANCE: f64 = 0.99;
 
-/// Summed CPU accounting of the generator's worker threads at one moment.
+/// CPU accounting of one thread at one moment.
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadClock {
     /// Nanoseconds on CPU plus nanoseconds runnable but waiting for a CPU.
@@ -22,37 +22,40 @@ pub struct ThreadClock {
 }
 
 impl ThreadClock {
-    /// Sums the threads of this process named `name`; `None` where /proc is not available.
-    pub fn sample(name: &str) -> Option<ThreadClock> {
-        let mut busy_ns = 0u64;
-        let mut found = false;
-        for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-            let dir = entry.path();
-            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
-                continue;
-            };
-            if comm.trim_end() != name {
-                continue;
-            }
-            let Ok(stat) = std::fs::read_to_string(dir.join("schedstat")) else {
-                continue;
-            };
-            let mut fields = stat
-                .split_whitespace()
-                .map(|f| f.parse::<u64>().unwrap_or(0));
-            busy_ns += fields.next().unwrap_or(0) + fields.next().unwrap_or(0);
-            found = true;
-        }
-        found.then_some(ThreadClock { busy_ns })
+    /// The calling thread's accounting (`/proc/thread-self/schedstat`); `None` where /proc is
+    /// not available. Each worker thread samples itself, at the window's start and end (or
+    /// when it finishes first): a thread that has exited can no longer be sampled from outside.
+    pub fn own() -> Option<ThreadClock> {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let on_cpu = fields.next().flatten()?;
+        let waiting = fields.next().flatten()?;
+        Some(ThreadClock {
+            busy_ns: on_cpu + waiting,
+        })
     }
 
-    /// Busy share of `threads` threads between `earlier` and this sample, over `window`.
-    pub fn busy_since(&self, earlier: &ThreadClock, window: Duration, threads: usize) -> f64 {
-        let capacity = window.as_nanos() as f64 * threads.max(1) as f64;
-        if capacity <= 0.0 {
-            return 0.0;
-        }
-        (self.busy_ns.saturating_sub(earlier.busy_ns) as f64 / capacity).min(1.0)
+    /// Busy nanoseconds between `earlier` and this sample.
+    pub fn busy_ns_since(&self, earlier: &ThreadClock) -> u64 {
+        self.busy_ns.saturating_sub(earlier.busy_ns)
+    }
+}
+
+/// One worker thread's busy time over the part of the measured window it took part in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadBusy {
+    /// Nanoseconds on CPU or waiting for one.
+    pub busy_ns: u64,
+    /// Nanoseconds of the window covered.
+    pub window_ns: u64,
+}
+
+impl ThreadBusy {
+    /// The busy share of `threads` together (0..1); `None` when none covered any time.
+    pub fn share(threads: &[ThreadBusy]) -> Option<f64> {
+        let window: u64 = threads.iter().map(|t| t.window_ns).sum();
+        let busy: u64 = threads.iter().map(|t| t.busy_ns).sum();
+        (window > 0).then(|| (busy as f64 / window as f64).min(1.0))
     }
 }
 
@@ -212,23 +215,43 @@ mod tests {
     }
 
     #[test]
-    fn named_threads_are_accounted() {
-        let busy = std::thread::Builder::new()
-            .name("lg-selfcheck".into())
-            .spawn(|| {
-                let a = ThreadClock::sample("lg-selfcheck").expect("this thread is listed");
-                let t = std::time::Instant::now();
-                let mut x = 0u64;
-                while t.elapsed() < Duration::from_millis(50) {
-                    x = std::hint::black_box(x.wrapping_add(1));
-                }
-                let b = ThreadClock::sample("lg-selfcheck").expect("this thread is listed");
-                b.busy_since(&a, Duration::from_millis(50), 1)
-            })
-            .expect("spawn")
-            .join()
-            .expect("join");
-        assert!(busy > 0.5, "a spinning thread was {busy} busy");
-        assert!(ThreadClock::sample("no-such-thread-x").is_none());
+    fn a_thread_accounts_for_itself() {
+        let spin = |d: Duration| {
+            let t = std::time::Instant::now();
+            let mut x = 0u64;
+            while t.elapsed() < d {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        };
+        let busy = std::thread::spawn(move || {
+            let a = ThreadClock::own().expect("/proc/thread-self/schedstat");
+            spin(Duration::from_millis(50));
+            let b = ThreadClock::own().expect("/proc/thread-self/schedstat");
+            let (a2, start) = (b, std::time::Instant::now());
+            std::thread::sleep(Duration::from_millis(50));
+            let c = ThreadClock::own().expect("/proc/thread-self/schedstat");
+            let spun = ThreadBusy {
+                busy_ns: b.busy_ns_since(&a),
+                window_ns: 50_000_000,
+            };
+            let slept = ThreadBusy {
+                busy_ns: c.busy_ns_since(&a2),
+                window_ns: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            };
+            (spun, slept)
+        })
+        .join()
+        .expect("join");
+        let (spun, slept) = busy;
+        let spun_share = ThreadBusy::share(&[spun]).expect("a window");
+        let slept_share = ThreadBusy::share(&[slept]).expect("a window");
+        assert!(spun_share > 0.5, "a spinning thread was {spun_share} busy");
+        assert!(
+            slept_share < 0.2,
+            "a sleeping thread was {slept_share} busy"
+        );
+        let both = ThreadBusy::share(&[spun, slept]).expect("a window");
+        assert!(both > slept_share && both < spun_share, "{both}");
+        assert_eq!(ThreadBusy::share(&[]), None);
     }
 }
