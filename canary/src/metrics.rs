@@ -2,7 +2,7 @@
 //! and the [`Datum`] every sink receives. `docs/metrics.md` lists these names, and the workspace
 //! checks read this file to verify that dashboards and alarms only name metrics that exist.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Default CloudWatch namespace (configurable with `--namespace`).
 pub const DEFAULT_NAMESPACE: &str = "SumApi/Canary";
@@ -11,6 +11,12 @@ pub const DEFAULT_NAMESPACE: &str = "SumApi/Canary";
 pub const DIM_ENVIRONMENT: &str = "Environment";
 /// Dimension carried by per-probe data: the probe's name, never a URL.
 pub const DIM_PROBE: &str = "Probe";
+
+/// A latency in milliseconds, from whole microseconds: `1.566`, not `1.5655560000000002`, in
+/// the log, the stdout sink and the published value alike.
+pub fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
 
 /// 1 when the probe passed (after retries), 0 when it failed. Unit Count.
 pub const PROBE_SUCCESS: &str = "ProbeSuccess";
@@ -107,5 +113,18 @@ impl Datum {
             unit,
             timestamp,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_are_whole_microseconds_in_milliseconds() {
+        assert_eq!(millis(Duration::from_nanos(1_565_556)).to_string(), "1.565");
+        assert_eq!(millis(Duration::from_nanos(499_272)).to_string(), "0.499");
+        assert_eq!(millis(Duration::from_secs(2)).to_string(), "2000");
+        assert_eq!(millis(Duration::ZERO), 0.0);
     }
 }

@@ -208,7 +208,7 @@ impl Canary {
 }
 
 fn log_outcome(o: &ProbeOutcome) {
-    let latency_ms = o.latency.map(|l| l.as_secs_f64() * 1000.0);
+    let latency_ms = o.latency.map(metrics::millis);
     if o.passed {
         tracing::info!(probe = %o.name, status = o.status, latency_ms, retries = o.retries, "probe passed");
     } else {
@@ -238,7 +238,7 @@ pub fn outcome_data(env: &str, outcomes: &[ProbeOutcome], at: SystemTime) -> Vec
         if let Some(l) = o.latency {
             data.push(d(
                 metrics::PROBE_LATENCY,
-                l.as_secs_f64() * 1000.0,
+                metrics::millis(l),
                 Unit::Milliseconds,
             ));
         }
