@@ -480,6 +480,13 @@ async fn open_worker(
         let intended = sched.intended(i);
         let measured = sched.is_measured(i);
         let mut now = Instant::now();
+        // Where corrected latency starts: the intended time when the request waited for this
+        // connection (the server's doing: coordinated-omission correction); when the
+        // connection was idle and waiting for the slot, the moment it woke. The timer's own
+        // lateness (tokio's tick is 1 ms) is the generator's, not the server's: it is recorded
+        // as schedule lag, which the self-check bounds (a run whose wake-ups were late is
+        // invalid rather than slow).
+        let mut start = intended;
         if now < intended {
             sleep_until(intended.into()).await;
             let woke = Instant::now();
@@ -487,6 +494,7 @@ async fn open_worker(
                 lag.saturating_record(micros(woke.saturating_duration_since(intended)));
             }
             now = woke;
+            start = woke;
         } else if measured && now - intended > QUEUED_AFTER {
             queued += 1;
         }
@@ -501,7 +509,7 @@ async fn open_worker(
         let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
         let (sent, ex) = send_one(sh, &mut conn, &mut timer, target, now).await;
         if measured {
-            rec.record(ex.outcome, ex.status, intended, sent, ex.done);
+            rec.record(ex.outcome, ex.status, start, sent, ex.done);
             live.add(ex.outcome);
             if sent < window_end {
                 sent_in_window += 1;

@@ -91,7 +91,7 @@ pub struct Latency {
     pub p9999: f64,
     /// Maximum.
     pub max: f64,
-    /// Mean.
+    /// Mean, in whole microseconds like the rest (`2.073`, not `2.0731004999999993`).
     pub mean: f64,
 }
 
@@ -108,7 +108,7 @@ impl Latency {
             p999: quantile_ms(h, 99.9),
             p9999: quantile_ms(h, 99.99),
             max: h.max() as f64 / 1000.0,
-            mean: h.mean() / 1000.0,
+            mean: h.mean().round() / 1000.0,
         }
     }
 }
@@ -267,5 +267,24 @@ impl Report {
         report.verdict = v;
         report.reasons = reasons;
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recorder::new_histogram;
+
+    #[test]
+    fn the_mean_is_whole_microseconds_like_the_percentiles() {
+        let mut h = new_histogram();
+        for us in [1000, 2000, 2001] {
+            h.record(us).expect("in range");
+        }
+        let l = Latency::of(&h);
+        // 5001 / 3 = 1667.0 µs after rounding: no float tail in the reports.
+        assert_eq!(l.mean.to_string(), "1.667");
+        assert_eq!(l.max, 2.001);
+        assert_eq!(Latency::of(&new_histogram()).mean, 0.0);
     }
 }
