@@ -108,15 +108,9 @@ async fn retries_timeouts_hostile_answers_and_the_external_heartbeat() {
         // 503 twice, then healthy: passes, and the two retries are published.
         "/flaky" if before < 2 => StubReply::json(503, r#"{"status":"unavailable"}"#),
         "/flaky" => StubReply::json(200, r#"{"status":"healthy"}"#),
-        "/slow" => StubReply {
-            delay: Duration::from_secs(5),
-            ..StubReply::json(200, "{}")
-        },
+        "/slow" => StubReply::json(200, "{}").delay(Duration::from_secs(5)),
         "/huge" => StubReply::json(200, &format!("\"{}\"", "x".repeat(400 * 1024))),
-        "/garbage" => StubReply {
-            bytes: b"\x00\xffnot http at all\r\n\r\n".to_vec(),
-            delay: Duration::ZERO,
-        },
+        "/garbage" => StubReply::raw(b"\x00\xffnot http at all\r\n\r\n"),
         "/always-500" => StubReply::json(500, "{}"),
         "/ping" => StubReply::json(200, "OK"),
         _ => StubReply::json(404, "{}"),
@@ -199,10 +193,7 @@ async fn retries_timeouts_hostile_answers_and_the_external_heartbeat() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_daemon_after_the_round_in_flight() {
     let stub = Stub::start(|req, _| match req.path.as_str() {
-        "/slow" => StubReply {
-            delay: Duration::from_millis(1500),
-            ..StubReply::json(200, "{}")
-        },
+        "/slow" => StubReply::json(200, "{}").delay(Duration::from_millis(1500)),
         _ => StubReply::json(404, "{}"),
     })
     .await;

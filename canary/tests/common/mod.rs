@@ -1,6 +1,7 @@
 //! Helpers for the canary's black-box tests: LocalStack's CloudWatch on a free port (started by
 //! `scripts/localstack.sh`, killed on drop; reusable by the dead-man test), the real service
-//! behind the local gateway, the real `canary` binary, and reading metrics back from CloudWatch.
+//! behind the local gateway, the real `canary` binary, reading metrics back from CloudWatch, and
+//! the shared stub server (`testkit::http_stub`) as a scripted target.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -316,136 +317,11 @@ pub async fn stat(
     Some(s)
 }
 
-/// What the stub server answers for one request.
-pub struct StubReply {
-    /// Raw bytes written back (a whole HTTP response, or garbage).
-    pub bytes: Vec<u8>,
-    /// Wait this long before answering.
-    pub delay: Duration,
-}
-
-impl StubReply {
-    /// A JSON response with `status`.
-    pub fn json(status: u16, body: &str) -> StubReply {
-        StubReply {
-            bytes: format!(
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            )
-            .into_bytes(),
-            delay: Duration::ZERO,
-        }
-    }
-}
-
-/// A request the stub received: method, path and headers (lower-case names).
-#[derive(Debug, Clone)]
-pub struct StubRequest {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-}
-
-type Handler = dyn Fn(&StubRequest, usize) -> StubReply + Send + Sync;
-
-/// A scripted HTTP/1.1 server on a free loopback port, for behaviour the real service cannot be
-/// made to show on demand (flaky 5xx, slowness, hostile answers). Runs until the test ends.
-pub struct Stub {
-    pub addr: std::net::SocketAddr,
-    pub requests: std::sync::Arc<std::sync::Mutex<Vec<StubRequest>>>,
-}
-
-impl Stub {
-    /// Starts the stub; `handler` gets each request and how many came before it on that path.
-    pub async fn start(
-        handler: impl Fn(&StubRequest, usize) -> StubReply + Send + Sync + 'static,
-    ) -> Stub {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the stub");
-        let addr = listener.local_addr().expect("stub address");
-        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<StubRequest>::new()));
-        let seen = requests.clone();
-        let handler: std::sync::Arc<Handler> = std::sync::Arc::new(handler);
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                let seen = seen.clone();
-                let handler = handler.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let end = loop {
-                        let Ok(n) = sock.read(&mut chunk).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i;
-                        }
-                        if buf.len() > 1 << 20 {
-                            return;
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                    let mut lines = head.split("\r\n");
-                    let mut first = lines.next().unwrap_or_default().split(' ');
-                    let request = StubRequest {
-                        method: first.next().unwrap_or_default().to_owned(),
-                        path: first.next().unwrap_or_default().to_owned(),
-                        headers: lines
-                            .filter_map(|l| l.split_once(':'))
-                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                            .collect(),
-                    };
-                    // Read (and ignore) a body announced by content-length.
-                    let len: usize = request
-                        .headers
-                        .iter()
-                        .find(|(k, _)| k == "content-length")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut have = buf.len() - end - 4;
-                    while have < len {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => have += n,
-                        }
-                    }
-                    let before = {
-                        let mut list = seen.lock().expect("stub log");
-                        let before = list.iter().filter(|r| r.path == request.path).count();
-                        list.push(request.clone());
-                        before
-                    };
-                    let reply = handler(&request, before);
-                    tokio::time::sleep(reply.delay).await;
-                    let _ = sock.write_all(&reply.bytes).await;
-                    let _ = sock.shutdown().await;
-                });
-            }
-        });
-        Stub { addr, requests }
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Requests received on `path` so far.
-    pub fn hits(&self, path: &str) -> usize {
-        self.requests
-            .lock()
-            .expect("stub log")
-            .iter()
-            .filter(|r| r.path == path)
-            .count()
-    }
-}
+/// The scripted HTTP/1.1 target for behaviour the real service cannot be made to show on demand
+/// (flaky 5xx, slowness, hostile answers); the handler gets each request and how many came before
+/// it on that path. (Only cli.rs uses it; the other test binaries share this module.)
+#[allow(unused_imports)]
+pub use testkit::http_stub::{Reply as StubReply, Request as StubRequest, Stub};
 
 /// A config file in its own temporary directory, removed on drop.
 pub struct TempConfig {

@@ -1,0 +1,8 @@
+//! Helpers shared by the black-box tests of several workspace crates; a dev-dependency only.
+//!
+//! [`http_stub`] is a scripted HTTP/1.1 server on a free loopback port: it parses each request,
+//! records it, asks the test's handler for the reply and writes that back. The canary's tests use
+//! it as a target that fails, stalls or answers garbage on demand; the gateway's tests use it as
+//! the upstream that echoes what the gateway forwarded.
+
+pub mod http_stub;
