@@ -21,6 +21,10 @@ use crate::selfcheck::{SelfCheck, ThreadBusy, ThreadClock};
 /// Name of the generator's runtime threads (the self-check reads their CPU accounting).
 pub const WORKER_THREAD_NAME: &str = "loadgen-worker";
 
+/// How long before --start-at the connections are opened (see [`execute`]): enough to open
+/// them all, short of any server's timeout for a connection's first request.
+pub const CONNECT_LEAD: Duration = Duration::from_secs(3);
+
 /// A slot picked up this much after it was due counts as queued (all connections were busy).
 const QUEUED_AFTER: Duration = Duration::from_millis(1);
 
@@ -231,7 +235,18 @@ pub async fn execute(
     });
 
     // Every thread connects first (bounded by the timeout), so that the schedule starts on
-    // warm connections; then the plan (start, schedule, recorder forks) is handed out.
+    // warm connections; then the plan (start, schedule, recorder forks) is handed out. With
+    // --start-at far ahead (generators started early to wait for each other), the connections
+    // are opened only shortly before it: servers close a connection that sends no request for
+    // a few seconds (actix answers it 408 after 5 s by default), and a stale connection would
+    // fail or mis-answer the run's first requests.
+    if let Some(wait) = cfg
+        .start_at
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .and_then(|ahead| ahead.checked_sub(CONNECT_LEAD))
+    {
+        tokio::time::sleep(wait).await;
+    }
     let threads = cfg.threads.clamp(1, workers);
     let connected = Arc::new(tokio::sync::Barrier::new(threads + 1));
     let mut gos = Vec::with_capacity(threads);
@@ -271,7 +286,15 @@ pub async fn execute(
     let now_i = Instant::now();
     let now_w = SystemTime::now();
     let start = match cfg.start_at {
-        Some(at) => now_i + at.duration_since(now_w).unwrap_or(Duration::ZERO),
+        Some(at) => {
+            if let Ok(late) = now_w.duration_since(at) {
+                tracing::warn!(
+                    late = ?late,
+                    "the connections were ready only after --start-at: this generator starts late"
+                );
+            }
+            now_i + at.duration_since(now_w).unwrap_or(Duration::ZERO)
+        }
         None => now_i + Duration::from_millis(20),
     };
     let (open, epoch, window_end) = match (cfg.model, cfg.stop) {

@@ -305,6 +305,46 @@ fn start_at_begins_the_schedule_at_an_absolute_time() {
 }
 
 #[test]
+fn connections_for_a_distant_start_at_are_opened_shortly_before_it() {
+    // Distributed generators start well before --start-at and wait for it. Connections opened
+    // at once would sit idle until then, and servers close those (actix answers 408 after 5 s
+    // without a request): the run's first requests would race the closes. loadgen opens them
+    // CONNECT_LEAD (3 s) before the start instead.
+    let s = TestServer::start(None);
+    let at = SystemTime::now() + Duration::from_secs(6);
+    let at_text = humantime::format_rfc3339_millis(at).to_string();
+    let url = s.url("/fast");
+    let generator = std::thread::spawn(move || {
+        run(&[
+            &url,
+            "-r",
+            "20",
+            "-z",
+            "1s",
+            "-c",
+            "4",
+            "--start-at",
+            &at_text,
+        ])
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let early = s
+        .seen
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(early, 0, "connections opened 4.5 s before --start-at");
+    let (r, _) = generator.join().expect("the run finishes");
+    assert!(
+        s.seen
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 4
+    );
+    assert!(r.requests.total >= 19, "{:?}", r.requests);
+    assert_eq!(r.requests.ok, r.requests.total, "{:?}", r.requests);
+}
+
+#[test]
 fn a_server_too_slow_for_the_rate_fails_and_owed_requests_are_not_forgotten() {
     // 2 connections x 100 ms per request carry at most 20 req/s of the 100 asked for: the
     // server (with this pool), not the generator, is the limit, so the verdict is fail.
