@@ -15,7 +15,6 @@ use std::process::ExitCode;
 
 use canary::cli::Settings;
 use canary::secret::Secret;
-use clap::Parser;
 use rand::Rng;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -28,18 +27,7 @@ async fn main() -> ExitCode {
         .unwrap_or_else(|| format!("local-canary-{:032x}", rand::rng().random::<u128>()));
     let origin = format!("local-origin-{:032x}", rand::rng().random::<u128>());
 
-    let mut service_config = service::Config::try_parse_from([
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-    ])
-    .expect("fixed service flags parse");
+    let mut service_config = service::Config::loopback(&[]).expect("fixed service flags parse");
     service_config.origin_secrets = vec![origin.clone()];
     let service = match service::start(service_config).await {
         Ok(s) => s,

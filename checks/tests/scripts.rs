@@ -232,19 +232,7 @@ async fn run_script(cmd: &mut tokio::process::Command) -> Output {
 }
 
 async fn target() -> service::RunningService {
-    use clap::Parser;
-    let config = service::Config::try_parse_from([
-        "service",
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-        "--shutdown-drain",
-        "0s",
-        "--shutdown-timeout",
-        "1s",
-    ])
-    .expect("service flags");
+    let config = service::Config::loopback(&[]).expect("service flags");
     service::start(config).await.expect("the service starts")
 }
 
