@@ -208,11 +208,11 @@ fn worker_thread(job: ThreadJob) {
         let start = taken(start_mark).await;
         let end = taken(end_mark).await.or(Some(finished));
         let busy = match (start, end) {
-            (Some((t0, Some(a))), Some((t1, Some(b)))) => Some(ThreadBusy {
-                busy_ns: b.busy_ns_since(&a),
-                window_ns: u64::try_from(t1.saturating_duration_since(t0).as_nanos())
-                    .unwrap_or(u64::MAX),
-            }),
+            (Some((t0, Some(a))), Some((t1, Some(b)))) => Some(ThreadBusy::between(
+                &a,
+                &b,
+                t1.saturating_duration_since(t0),
+            )),
             _ => None,
         };
         let _ = done.send((results, busy));
