@@ -2,12 +2,10 @@
 //! with a fixed JSON body (no parsing, no middleware, no metrics, no logs). It does read the
 //! body to the end, as the service does: a handler that leaves it unread makes actix close
 //! the connection after each answer, turning the baseline into a reconnect benchmark. The
-//! server settings are the service's defaults (keep-alive 75 s, request timeout 10 s): only
-//! the request handling differs between the two.
+//! server settings are the service's defaults (keep-alive, request timeout, read from its
+//! config): only the request handling differs between the two.
 //!
 //! Usage: `bare ADDR [WORKERS]`, e.g. `bare 127.0.0.1:18081 1`.
-
-use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -18,6 +16,9 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:18081".into());
     let workers = args.next().and_then(|w| w.parse().ok()).unwrap_or(1);
+    // The service's own defaults (keep-alive, request timeout), so that only the handling
+    // differs between the servers the benchmark compares.
+    let defaults = service::Config::loopback(&[]).expect("the service's defaults parse");
     HttpServer::new(|| {
         App::new().route(
             "/api/v1/sum",
@@ -31,8 +32,8 @@ async fn main() -> std::io::Result<()> {
         )
     })
     .workers(workers)
-    .keep_alive(Duration::from_secs(75))
-    .client_request_timeout(Duration::from_secs(10))
+    .keep_alive(defaults.keep_alive)
+    .client_request_timeout(defaults.body_timeout)
     .bind(addr)?
     .run()
     .await

@@ -3,11 +3,11 @@
 //! adds the numbers with `Iterator::sum` (not correctly rounded), and answers the service's
 //! shape (`sum`, `count`, `numbers`, `timestamp`, `request_id`) with `HttpResponse::json`; no
 //! validation beyond serde's, no metrics, no logs, no request id header, no origin check.
-//! Same server settings as the service's defaults and as `bare`.
+//! Same server settings as `bare`: the service's defaults.
 //!
 //! Usage: `plain ADDR [WORKERS]`, e.g. `plain 127.0.0.1:18082 1`.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use rand::Rng;
@@ -43,10 +43,13 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:18082".into());
     let workers = args.next().and_then(|w| w.parse().ok()).unwrap_or(1);
+    // The service's own defaults (keep-alive, request timeout), so that only the handling
+    // differs between the servers the benchmark compares.
+    let defaults = service::Config::loopback(&[]).expect("the service's defaults parse");
     HttpServer::new(|| App::new().route("/api/v1/sum", web::post().to(sum)))
         .workers(workers)
-        .keep_alive(Duration::from_secs(75))
-        .client_request_timeout(Duration::from_secs(10))
+        .keep_alive(defaults.keep_alive)
+        .client_request_timeout(defaults.body_timeout)
         .bind(addr)?
         .run()
         .await

@@ -11,10 +11,6 @@ use crate::request_id;
 /// The version reported by every health answer.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn request_id(req: &HttpRequest) -> Option<String> {
-    request_id::text_of(req)
-}
-
 /// `GET /healthz`: 200 `healthy` when every self-check passes, 503 `unhealthy` otherwise.
 pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     // The one thing this service can get wrong on its own is arithmetic.
@@ -26,7 +22,7 @@ pub async fn healthz(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         "version": VERSION,
         "uptime": clock::uptime_since(state.started),
         "checks": { "exact_sum": if sum_ok { "ok" } else { "failed" } },
-        "request_id": request_id(&req),
+        "request_id": request_id::text_of(&req),
     });
     if healthy {
         HttpResponse::Ok().json(body)
@@ -40,7 +36,7 @@ pub async fn live(req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "status": "alive",
         "timestamp": clock::now_rfc3339(),
-        "request_id": request_id(&req),
+        "request_id": request_id::text_of(&req),
     }))
 }
 
@@ -50,7 +46,7 @@ pub async fn ready(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "timestamp": clock::now_rfc3339(),
-        "request_id": request_id(&req),
+        "request_id": request_id::text_of(&req),
     });
     if ready {
         HttpResponse::Ok().json(body)

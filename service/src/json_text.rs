@@ -157,9 +157,10 @@ impl Write for Escaping<'_> {
     }
 }
 
-/// The text of a buffer these functions wrote (valid UTF-8 when every piece was), for tests
-/// and the rare paths that need a `String`; invalid bytes become U+FFFD.
-pub fn into_string(out: Vec<u8>) -> String {
+/// The text of a buffer these functions wrote (valid UTF-8 when every piece was), for the
+/// tests that compare it with serde_json's; invalid bytes become U+FFFD.
+#[cfg(test)]
+pub(crate) fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
