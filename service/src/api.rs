@@ -1,14 +1,12 @@
 //! The API handlers: `POST /api/v1/sum` (body checks, [`crate::numbers`], then [`crate::sum`]),
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
-use std::future::Future;
-use std::task::Poll;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::body::{self, BodyError};
 use crate::error::ApiError;
 use crate::request_id::RequestId;
 use crate::sum::{self, MAX_NUMBERS, MIN_NUMBERS, SumError};
@@ -98,36 +96,15 @@ async fn read_body(
     if declared.is_some_and(|n| n > state.max_body as u64) {
         return Err(too_large);
     }
-    let deadline = tokio::time::Instant::now() + state.body_timeout;
-    let mut read = std::pin::pin!(payload.to_bytes_limited(state.max_body));
-    // A body that came in the same packet as the headers is handed to the payload right after
-    // actix has called the handler: the first poll finds it missing, the next one complete.
-    // So the first `Pending` only asks to be polled again (waking this task itself, so that it
-    // is polled again even when no byte follows), and only a body still missing then arms the
-    // timer (a timer per request showed in the benchmark).
-    let mut polled = false;
-    let now = std::future::poll_fn(|cx| match read.as_mut().poll(cx) {
-        Poll::Ready(done) => Poll::Ready(Some(done)),
-        Poll::Pending if !polled => {
-            polled = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await;
-    let outcome = match now {
-        Some(done) => Ok(done),
-        None => tokio::time::timeout_at(deadline, read).await,
-    };
-    match outcome {
-        Err(_elapsed) => Err(ApiError::BodyTimeout),
-        Ok(Err(_limit)) => Err(too_large),
-        Ok(Ok(Err(e))) => Err(ApiError::InvalidBody {
-            details: format!("the body could not be read: {e}"),
-        }),
-        Ok(Ok(Ok(bytes))) => Ok(bytes),
-    }
+    body::read(payload.into_inner(), state.max_body, state.body_timeout)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => too_large,
+            BodyError::TimedOut => ApiError::BodyTimeout,
+            BodyError::Broken(why) => ApiError::InvalidBody {
+                details: format!("the body could not be read: {why}"),
+            },
+        })
 }
 
 /// `POST /api/v1/sum`.

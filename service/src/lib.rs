@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod app;
+pub mod body;
 pub mod clock;
 pub mod config;
 pub mod error;
