@@ -407,26 +407,36 @@ fn late_wakeups_make_the_run_invalid() {
 #[test]
 fn an_overloaded_generator_is_invalid_not_failed() {
     // nginx answers far faster than one generator thread can send: the generator is the
-    // bottleneck at a million requests a second.
+    // bottleneck at a million requests a second. On a shared machine nginx itself is sometimes
+    // starved (a burst of stolen time on its core), and then the server is the bottleneck and
+    // the scenario did not happen: such a run is retried. Every run whose generator was
+    // saturated must be invalid, and one of three must be.
     let n = Nginx::start(false);
     let url = format!("http://127.0.0.1:{}/", n.port);
-    let (r, _) = run(&[
-        &url,
-        "-r",
-        "1000000",
-        "-z",
-        "1s",
-        "-c",
-        "32",
-        "--threads",
-        "1",
-        "--timeout",
-        "1s",
-    ]);
-    let check = r.self_check.as_ref().expect("self-check");
-    assert!(r.achieved_rate < 990_000.0);
-    assert!(check.generator_busy.is_some_and(|b| b > 0.9), "{check:?}");
-    assert_eq!(r.verdict, Verdict::Invalid, "{:?}", r.reasons);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (r, _) = run(&[
+            &url,
+            "-r",
+            "1000000",
+            "-z",
+            "1s",
+            "-c",
+            "32",
+            "--threads",
+            "1",
+            "--timeout",
+            "1s",
+        ]);
+        let check = r.self_check.clone().expect("self-check");
+        assert!(r.achieved_rate < 990_000.0);
+        if check.generator_busy.is_some_and(|b| b > 0.9) {
+            assert_eq!(r.verdict, Verdict::Invalid, "{:?} {check:?}", r.reasons);
+            return;
+        }
+        seen.push((r.achieved_rate, check));
+    }
+    panic!("the generator was never saturated (nginx was the bottleneck each time): {seen:?}");
 }
 
 #[test]
