@@ -7,8 +7,9 @@
 //! (keeps or makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
 //! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`] →
 //! [`error::explain`] (turns unexpected failures into the generic JSON 500); `api` checks
-//! the body, reads the numbers with [`numbers`] and calls [`sum`], the exact summation that
-//! knows nothing of HTTP. [`json_text`] writes the JSON the hot path answers and logs.
+//! the body's headers, reads it whole with [`body`] (size limit, body timeout, no copy of a
+//! one-chunk body), reads the numbers with [`numbers`] and calls [`sum`], the exact summation
+//! that knows nothing of HTTP. [`json_text`] writes the JSON the hot path answers and logs.
 //! Every failure is one [`error::ApiError`] variant: one status, one stable code, one JSON
 //! shape. [`shutdown`] owns readiness and the drain; [`run`] ties it to SIGTERM/Ctrl-C.
 //! [`healthcheck`] is the container health check client, [`logging`] the log setup.
