@@ -8,6 +8,8 @@
 
 use thiserror::Error;
 
+pub mod reference;
+
 /// Fewest numbers a sum request may carry (the old service's rule).
 pub const MIN_NUMBERS: usize = 2;
 /// Most numbers a sum request may carry (the old service's rule).
@@ -301,62 +303,6 @@ mod tests {
         }
     }
 
-    /// Second, independent reference: Python's `math.fsum` (Shewchuk's partials with the
-    /// half-even correction), ported as written in CPython; `None` on intermediate overflow.
-    fn python_fsum(numbers: &[f64]) -> Option<f64> {
-        let mut partials: Vec<f64> = Vec::new();
-        for &x0 in numbers {
-            let mut x = x0;
-            let mut i = 0;
-            for j in 0..partials.len() {
-                let mut y = partials[j];
-                if x.abs() < y.abs() {
-                    std::mem::swap(&mut x, &mut y);
-                }
-                let hi = x + y;
-                let lo = y - (hi - x);
-                if lo != 0.0 {
-                    partials[i] = lo;
-                    i += 1;
-                }
-                x = hi;
-            }
-            if !x.is_finite() {
-                return None;
-            }
-            partials.truncate(i);
-            partials.push(x);
-        }
-        let mut n = partials.len();
-        let mut hi = 0.0;
-        if n > 0 {
-            n -= 1;
-            hi = partials[n];
-            let mut lo = 0.0;
-            while n > 0 {
-                let x = hi;
-                n -= 1;
-                let y = partials[n];
-                hi = x + y;
-                let yr = hi - x;
-                lo = y - yr;
-                if lo != 0.0 {
-                    break;
-                }
-            }
-            if n > 0 && ((lo < 0.0 && partials[n - 1] < 0.0) || (lo > 0.0 && partials[n - 1] > 0.0))
-            {
-                let y = lo * 2.0;
-                let x = hi + y;
-                let yr = x - hi;
-                if y == yr {
-                    hi = x;
-                }
-            }
-        }
-        Some(hi)
-    }
-
     #[test]
     fn random_full_range_cross_check_against_python_fsum() {
         use rand::{Rng, SeedableRng};
@@ -376,7 +322,7 @@ mod tests {
                     f64::from_bits(bits)
                 })
                 .collect();
-            if let Some(expected) = python_fsum(&numbers).filter(|x| x.is_finite()) {
+            if let Some(expected) = reference::fsum(&numbers).filter(|x| x.is_finite()) {
                 compared += 1;
                 assert_eq!(
                     exact_sum(&numbers).map(f64::to_bits),

@@ -1,34 +1,62 @@
-//! The fuzz target's corpus (`fuzz/corpus/numbers_parse`), replayed on stable in every test
-//! run: each input is read by the service exactly as by serde_json alone, and an echoed array
-//! is exactly what the answer writes (`service::numbers::agrees_with_serde`). The fuzzer
-//! (`cargo +nightly fuzz run numbers_parse`, see `fuzz/Cargo.toml`) grows the corpus; inputs
-//! that once broke the reader are kept in it.
+//! The fuzz targets' corpora (`fuzz/corpus/`), replayed on stable in every test run with the
+//! same checks the targets make. The fuzzer (`cargo +nightly fuzz run TARGET`, see
+//! `fuzz/Cargo.toml`) grows them; an input that once broke a check also gets a unit test of
+//! its own (`cargo fuzz cmin` may merge it away).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Every input of `target`'s corpus, with its path.
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "the fuzz corpus {} is in the repository: {e}",
+                dir.display()
+            )
+        })
+        .map(|entry| {
+            let path = entry.expect("corpus entry").path();
+            let data = std::fs::read(&path).expect("corpus file readable");
+            (path, data)
+        })
+        .collect()
+}
+
+/// Runs `check` on every input of `target`'s corpus; returns the inputs.
+fn replay(target: &str, check: fn(&[u8]) -> Result<(), String>) -> Vec<Vec<u8>> {
+    let inputs = corpus(target);
+    let failures: Vec<String> = inputs
+        .iter()
+        .filter_map(|(path, data)| {
+            check(data)
+                .err()
+                .map(|why| format!("{}: {why}", path.display()))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    inputs.into_iter().map(|(_, data)| data).collect()
+}
 
 #[test]
-fn every_fuzz_corpus_input_is_read_as_serde_reads_it() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/numbers_parse");
-    let mut inputs = 0;
-    let mut scanned = 0;
-    let mut disagreements = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("the fuzz corpus is in the repository") {
-        let path = entry.expect("corpus entry").path();
-        let body = std::fs::read(&path).expect("corpus file readable");
-        inputs += 1;
-        if service::numbers::parse(&body).is_ok_and(|n| n.echo.is_some() || !n.values.is_empty()) {
-            scanned += 1;
-        }
-        if let Err(why) = service::numbers::agrees_with_serde(&body) {
-            disagreements.push(format!("{}: {why}", path.display()));
-        }
-    }
-    // The corpus covers both readers: bodies the service accepts and ones it refuses.
+fn every_body_in_the_corpus_is_read_as_serde_reads_it() {
+    let inputs = replay("numbers_parse", service::numbers::agrees_with_serde);
+    // The corpus covers both readers: bodies the service reads and ones it refuses.
+    let with_numbers = inputs
+        .iter()
+        .filter(|body| service::numbers::parse(body).is_ok_and(|n| !n.values.is_empty()))
+        .count();
+    assert!(inputs.len() >= 1000, "only {} corpus inputs", inputs.len());
     assert!(
-        inputs >= 1000,
-        "only {inputs} corpus inputs in {}",
-        dir.display()
+        with_numbers >= 50,
+        "only {with_numbers} inputs carry numbers"
     );
-    assert!(scanned >= 50, "only {scanned} inputs carry numbers");
-    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+#[test]
+fn every_sum_in_the_corpus_is_fsums_and_the_same_backwards() {
+    let inputs = replay("exact_sum", service::sum::reference::agrees_with_fsum);
+    assert!(inputs.len() >= 100, "only {} corpus inputs", inputs.len());
 }
