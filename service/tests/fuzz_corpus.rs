@@ -5,6 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+#[path = "../../fuzz/fuzz_targets/http_case.rs"]
+mod http_case;
+
 /// Every input of `target`'s corpus, with its path.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,4 +62,23 @@ fn every_body_in_the_corpus_is_read_as_serde_reads_it() {
 fn every_sum_in_the_corpus_is_fsums_and_the_same_backwards() {
     let inputs = replay("exact_sum", service::sum::reference::agrees_with_fsum);
     assert!(inputs.len() >= 100, "only {} corpus inputs", inputs.len());
+}
+
+#[actix_web::test]
+async fn every_request_in_the_corpus_gets_a_well_formed_answer() {
+    let inputs = corpus("requests");
+    let state = http_case::state();
+    let mut failures = Vec::new();
+    let mut decoded = 0;
+    for (path, data) in &inputs {
+        let Some(case) = http_case::decode(data) else {
+            continue;
+        };
+        decoded += 1;
+        if let Err(why) = http_case::check(&state, case).await {
+            failures.push(format!("{}: {why}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(decoded >= 100, "only {decoded} corpus requests");
 }
