@@ -3,7 +3,13 @@
 //! the JSON body of the contract carrying that id. Shared by the `requests` fuzz target and
 //! `service/tests/fuzz_corpus.rs` (included by path), which replays its corpus on stable.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
 
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -83,62 +89,80 @@ pub fn decode(data: &[u8]) -> Option<Case> {
     })
 }
 
-/// The state of the service the cases go to: origin secret [`SECRET`], default limits. One for
-/// many cases, as in the running service (a registry per case would leave crossbeam's deferred
-/// frees of its histogram blocks to the leak detector).
-pub fn state() -> AppState {
-    AppState::new(
-        Metrics::new(true),
-        64 * 1024,
-        Duration::from_secs(5),
-        &[SECRET.to_owned()],
-    )
+/// The service the cases go to (origin secret [`SECRET`], default limits), built once: one app
+/// and one metrics registry for many cases, as in the running service.
+pub struct Target {
+    state: AppState,
+    call: Call,
 }
 
-/// Sends `case` to the service with `state` and checks the answer; `Err` describes what is
-/// wrong with it. Folds the recorded samples into the histograms afterwards, as the service's
-/// upkeep does, so that memory stays flat over millions of cases.
-pub async fn check(state: &AppState, case: Case) -> Result<(), String> {
-    let verdict = answer(state, case).await;
-    state.metrics.run_upkeep();
-    verdict
-}
+/// The app's service with its concrete types erased.
+type Call = Rc<dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = ServiceResponse<BoxBody>>>>>;
 
-async fn answer(state: &AppState, case: Case) -> Result<(), String> {
-    let svc = test::init_service(app(state.clone())).await;
-    let mut req = TestRequest::default()
-        .method(case.method.clone())
-        .uri(case.path);
-    for (name, value) in case.headers {
-        req = req.append_header((name, value));
+impl Target {
+    pub async fn new() -> Target {
+        let state = AppState::new(
+            Metrics::new(true),
+            64 * 1024,
+            Duration::from_secs(5),
+            &[SECRET.to_owned()],
+        );
+        let svc = Rc::new(test::init_service(app(state.clone())).await);
+        let call: Call = Rc::new(move |req| {
+            let svc = svc.clone();
+            Box::pin(async move {
+                test::call_service(&*svc, req.to_request())
+                    .await
+                    .map_into_boxed_body()
+            })
+        });
+        Target { state, call }
     }
-    let res = test::call_service(&svc, req.set_payload(case.body).to_request()).await;
-    let status = res.status();
-    let id = res
-        .headers()
-        .get("x-request-id")
-        .map(|v| v.as_bytes().to_vec())
-        .ok_or_else(|| format!("{status} without X-Request-ID"))?;
-    if id.is_empty() || id.len() > 128 || !id.iter().all(|b| (0x20..=0x7e).contains(b)) {
-        return Err(format!("{status} with a malformed X-Request-ID {id:?}"));
+
+    /// Sends `case` and checks the answer; `Err` describes what is wrong with it. Folds the
+    /// recorded samples into the histograms afterwards, as the service's upkeep does, so that
+    /// memory stays flat over millions of cases.
+    pub async fn check(&self, case: Case) -> Result<(), String> {
+        let verdict = self.answer(case).await;
+        self.state.metrics.run_upkeep();
+        verdict
     }
-    let body = test::read_body(res).await;
-    // The service starts ready and healthy: no answer may be a 5xx, 503 included.
-    if status.is_server_error() {
-        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
-    }
-    if status.is_client_error() && case.method != Method::HEAD {
-        let json: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("{status} with a body that is not JSON ({e})"))?;
-        let code = json["code"].as_str().unwrap_or_default();
-        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-            return Err(format!("{status} without a stable code: {json}"));
+
+    async fn answer(&self, case: Case) -> Result<(), String> {
+        let mut req = TestRequest::default()
+            .method(case.method.clone())
+            .uri(case.path);
+        for (name, value) in case.headers {
+            req = req.append_header((name, value));
         }
-        if json["request_id"].as_str().map(str::as_bytes) != Some(&id[..]) {
-            return Err(format!(
-                "{status}: the body's request_id is not the header's: {json}"
-            ));
+        let res = (self.call)(req.set_payload(case.body)).await;
+        let status = res.status();
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.as_bytes().to_vec())
+            .ok_or_else(|| format!("{status} without X-Request-ID"))?;
+        if id.is_empty() || id.len() > 128 || !id.iter().all(|b| (0x20..=0x7e).contains(b)) {
+            return Err(format!("{status} with a malformed X-Request-ID {id:?}"));
         }
+        let body = test::read_body(res).await;
+        // The service starts ready and healthy: no answer may be a 5xx, 503 included.
+        if status.is_server_error() {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+        }
+        if status.is_client_error() && case.method != Method::HEAD {
+            let json: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| format!("{status} with a body that is not JSON ({e})"))?;
+            let code = json["code"].as_str().unwrap_or_default();
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                return Err(format!("{status} without a stable code: {json}"));
+            }
+            if json["request_id"].as_str().map(str::as_bytes) != Some(&id[..]) {
+                return Err(format!(
+                    "{status}: the body's request_id is not the header's: {json}"
+                ));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
