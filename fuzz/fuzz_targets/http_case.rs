@@ -69,8 +69,11 @@ pub fn decode(data: &[u8]) -> Option<Case> {
     let (&path, mut rest) = rest.split_first()?;
     let mut headers = Vec::new();
     while let Some((&name, after)) = rest.split_first() {
-        if name == END_OF_HEADERS || headers.len() == 8 {
-            rest = if name == END_OF_HEADERS { after } else { rest };
+        if name == END_OF_HEADERS {
+            rest = after;
+            break;
+        }
+        if headers.len() == 8 {
             break;
         }
         let end = after.iter().position(|&b| b == 0).unwrap_or(after.len());
@@ -100,6 +103,7 @@ pub struct Target {
 type Call = Rc<dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = ServiceResponse<BoxBody>>>>>;
 
 impl Target {
+    /// Builds the app and its state.
     pub async fn new() -> Target {
         let state = AppState::new(
             Metrics::new(true),
