@@ -47,7 +47,10 @@ pub fn correctly_rounded_sum(xs: &[f64]) -> Result<f64, SumError> {
             x = hi;
         }
         partials.truncate(kept);
-        partials.push(x);
+        // No zero partial, as in CPython: `fsum([-0.0])` is 0.0, not -0.0.
+        if x != 0.0 {
+            partials.push(x);
+        }
     }
     Ok(round_partials(&partials))
 }
@@ -97,6 +100,15 @@ mod tests {
         );
         assert_eq!(correctly_rounded_sum(&[]), Ok(0.0));
         assert_eq!(correctly_rounded_sum(&[3.5, -1.25]), Ok(2.25));
+    }
+
+    #[test]
+    fn zeros_sum_to_positive_zero_as_in_cpython() {
+        // CPython 3.11-3.13: math.fsum([-0.0]) and math.fsum([-0.0, -0.0]) are 0.0.
+        for xs in [&[-0.0][..], &[-0.0, -0.0], &[0.0, -0.0], &[1.0, -1.0]] {
+            let sum = correctly_rounded_sum(xs).map(f64::to_bits);
+            assert_eq!(sum, Ok(0.0f64.to_bits()), "{xs:?}");
+        }
     }
 
     #[test]
