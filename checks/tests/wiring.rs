@@ -380,8 +380,24 @@ fn workflows_use_oidc_roles_and_existing_scripts_only() {
         }
         seen.insert(name);
     }
-    for expected in ["ci.yml", "release.yml", "terraform.yml"] {
+    for expected in ["ci.yml", "release.yml", "terraform.yml", "fuzz.yml"] {
         assert!(seen.contains(expected), "missing workflow {expected}");
+    }
+    // Every fuzz target is fuzzed by the nightly workflow (a new one is not forgotten).
+    let fuzz = read(".github/workflows/fuzz.yml");
+    let targets: Vec<String> = read("fuzz/Cargo.toml")
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|name| *name != "service-fuzz")
+        .map(str::to_owned)
+        .collect();
+    assert!(targets.len() >= 3, "fuzz targets: {targets:?}");
+    for target in targets {
+        assert!(
+            fuzz.contains(&format!("- target: {target}\n")),
+            "fuzz.yml does not fuzz {target}"
+        );
     }
     let release = read(".github/workflows/release.yml");
     for step in [
