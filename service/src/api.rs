@@ -34,12 +34,7 @@ fn sum_answer(total: f64, numbers: &numbers::Numbers<'_>, request_id: Option<&[u
         // The request's own text is already what the loop below would write.
         out.extend_from_slice(text);
     } else {
-        for (i, &x) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json_text::push_number(&mut out, x);
-        }
+        json_text::push_numbers(&mut out, values);
     }
     out.extend_from_slice(b"],\"timestamp\":\"");
     clock::write_now_rfc3339_millis(&mut out);

@@ -147,6 +147,17 @@ pub fn push_number(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// Appends `values` comma-separated, each as [`push_number`] writes it: the inside of the sum
+/// answer's `numbers` array.
+pub fn push_numbers(out: &mut Vec<u8>, values: &[f64]) {
+    for (i, &x) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_number(out, x);
+    }
+}
+
 /// A `fmt::Write` that escapes whatever is formatted through it (for `Debug` values).
 pub struct Escaping<'a>(pub &'a mut Vec<u8>);
 

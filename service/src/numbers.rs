@@ -20,11 +20,11 @@ pub struct Numbers<'a> {
     /// Every number, in order.
     pub values: Vec<f64>,
     /// The body's text of the whole array between `[` and `]`, when it is exactly what the
-    /// answer writes for these values ([`json_text::push_number`] for each, comma-separated,
-    /// no whitespace): the answer then copies it instead of formatting every number again.
-    /// Only compact arrays of short plain numbers (`1.5`, `-20`, `0.125`) qualify.
+    /// answer writes for these values ([`json_text::push_numbers`]): the answer then copies
+    /// it instead of formatting every number again. Only compact arrays of short plain numbers
+    /// (`1.5`, `-20`, `0.125`) qualify.
     ///
-    /// [`json_text::push_number`]: crate::json_text::push_number
+    /// [`json_text::push_numbers`]: crate::json_text::push_numbers
     pub echo: Option<&'a [u8]>,
 }
 
@@ -93,12 +93,7 @@ fn compare(
     }) = parsed
     {
         let mut written = Vec::new();
-        for (i, &x) in values.iter().enumerate() {
-            if i > 0 {
-                written.push(b',');
-            }
-            crate::json_text::push_number(&mut written, x);
-        }
+        crate::json_text::push_numbers(&mut written, values);
         if written != *text {
             return Err(format!(
                 "echoes {:?}, the answer would write {:?}",
