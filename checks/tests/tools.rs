@@ -1,7 +1,7 @@
 //! The real tools over the repository's data: `terraform fmt`, Terraform's own `templatefile`
 //! compared with the checks' renderer, checkov (offline) over `terraform/` and the three
-//! Dockerfiles, and promtool on the Prometheus rules and their unit tests. A missing tool fails the test and names the script
-//! that installs it.
+//! Dockerfiles, and promtool on the Prometheus rules and their unit tests. A missing tool fails
+//! the test and names the script that installs it.
 
 mod common;
 

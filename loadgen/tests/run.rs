@@ -409,7 +409,7 @@ fn an_overloaded_generator_is_invalid_not_failed() {
     // nginx answers far faster than one generator thread can send: the generator is the
     // bottleneck at a million requests a second. With enough connections it never waits for
     // nginx (with 32, a debug-built generator sent a burst on every connection, then idled
-    // ~15% of the time while nginx answered it, and read as 80-85% busy). On a shared machine
+    // ~15% of the time while nginx answered it, and read as 74-84% busy). On a shared machine
     // nginx itself is sometimes starved (a burst of stolen time on its core), and then the
     // server is the bottleneck and the scenario did not happen: such a run is retried. Every
     // run whose generator was saturated must be invalid, and one of three must be.
