@@ -337,10 +337,9 @@ async fn usage_errors_exit_64_and_unreachable_targets_exit_1() {
             "{args:?} should mention {expect:?}: {all}"
         );
     }
-    // Port 9 (discard) is closed on loopback: nothing answers at all.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/api/v1/sum", free.local_addr().unwrap());
-    drop(free);
+    // A port nobody listens on (held, so no other test's server is handed it): nothing answers.
+    let refused = testkit::RefusedPort::reserve().unwrap();
+    let url = format!("{}/api/v1/sum", refused.base_url());
     let out = loadgen(
         &[&url, "--limit", "10/minute", "--timeout", "2s"],
         &[("LOADGEN_API_KEY", "k")],

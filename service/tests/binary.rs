@@ -409,9 +409,8 @@ fn healthcheck_subcommand() {
     let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &missing], &[]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("404"), "{stderr}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let closed_url = format!("http://{}/healthz/live", closed.local_addr().expect("addr"));
-    drop(closed);
+    let closed = testkit::RefusedPort::reserve().expect("reserve a port");
+    let closed_url = format!("{}/healthz/live", closed.base_url());
     let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &closed_url], &[]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot reach"), "{stderr}");

@@ -4,5 +4,11 @@
 //! records it, asks the test's handler for the reply and writes that back. The canary's tests use
 //! it as a target that fails, stalls or answers garbage on demand; the gateway's tests use it as
 //! the upstream that echoes what the gateway forwarded.
+//!
+//! [`refused_port`] reserves a loopback port that refuses connections for as long as a test
+//! holds it, for "the upstream is down" without racing other tests for the port.
 
 pub mod http_stub;
+pub mod refused_port;
+
+pub use refused_port::RefusedPort;

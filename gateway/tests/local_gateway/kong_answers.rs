@@ -375,12 +375,9 @@ async fn drop_stops_nginx_and_removes_the_prefix() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_gives_kongs_502_with_rate_limit_headers() {
-    // A port nobody listens on.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let gw = start(builder(dead));
+    // A port nobody listens on, held so that no other test's server is handed it meanwhile.
+    let dead = testkit::RefusedPort::reserve().unwrap();
+    let gw = start(builder(dead.addr()));
     let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
     assert_eq!(num(&r, "ratelimit-limit"), 20, "{:?}", r.headers());
     assert_eq!(num(&r, "ratelimit-remaining"), 19);
