@@ -59,6 +59,7 @@ pub struct Settings {
     #[arg(long, env = "CANARY_CONFIG", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Base URL of the API as clients reach it (the gateway), e.g. https://api.example.com.
+    #[allow(rustdoc::bare_urls)] // clap prints this text as --help, where <...> would show.
     #[arg(long, env = "CANARY_TARGET", value_name = "URL")]
     pub target: Option<String>,
     /// Environment name, the `Environment` dimension of every metric [default: dev].

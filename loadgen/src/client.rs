@@ -1,7 +1,7 @@
 //! The HTTP client: connections (HTTP/1.1 keep-alive or HTTP/2, plain or TLS via rustls with
 //! the ring provider) and one request exchange that classifies its outcome.
 //!
-//! Plain-HTTP HTTP/1.1 (the common load-test case) uses the lean driver in [`lean`]: the
+//! Plain-HTTP HTTP/1.1 (the common load-test case) uses the lean driver in `lean`: the
 //! request written with one write from a reusable buffer, the response framed with `httparse`
 //! in a reusable read buffer, body bytes dropped uncopied. TLS and HTTP/2 go through
 //! `hyper::client::conn`; a hyper HTTP/1.1 connection is driven inside the task that uses it

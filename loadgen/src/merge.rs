@@ -1,5 +1,5 @@
 //! `loadgen merge A.hlog B.hlog …` and `loadgen report FILE.hlog`: rebuild one exact
-//! [`Summary`] from interval logs ([`report::hlog::summarize`]: by absolute time, histograms
+//! [`Summary`] from interval logs ([`crate::report::hlog::summarize`]: by absolute time, histograms
 //! added, never percentiles averaged), then judge and render it with the same code as a live
 //! run (`Report::build`, `verdict`, `report::{text, json, hgrm, html}`), so merged runs get the
 //! same SLO gates, baseline comparison, exit codes and reports.

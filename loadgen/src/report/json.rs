@@ -22,7 +22,7 @@ pub fn write(r: &Report, dest: &str) -> std::io::Result<()> {
     }
 }
 
-/// Reads a report written by [`write`].
+/// Reads a report written by [`write()`].
 pub fn read(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;

@@ -100,7 +100,7 @@ pub(super) fn enable_direct(writer: BufferedStderr) {
 
 /// Writes a line straight to the installed writer: `write` appends the whole line (newline
 /// included) to an empty per-thread buffer. For the one line per request
-/// ([`crate::observe::AccessLine`]), which writes the bytes [`JsonLines`] would write for its
+/// (`observe::AccessLine`), which writes the bytes [`JsonLines`] would write for its
 /// event without the event's dispatch and field visits; the caller checks the level filter
 /// first (`tracing::enabled!`). Returns `false`, writing nothing, when no JSON subscriber of
 /// ours is installed (text format, or a test's own subscriber): then the caller logs through
