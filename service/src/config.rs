@@ -14,6 +14,13 @@ pub const ORIGIN_SECRET_ENV: &str = "SERVICE_ORIGIN_SECRET";
 /// Largest body limit accepted by `--max-body` (16 MiB); the API needs a few KiB.
 pub const MAX_BODY_CEILING: usize = 16 * 1024 * 1024;
 
+/// Largest origin secret file read (64 KiB): a few secrets, one per line, fit many times over;
+/// a wrong path such as a device or a log file is refused instead of read into memory.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// The sum API: a drop-in replacement for the Go sum service, with exact sums, metrics and
 /// graceful shutdown.
 ///
@@ -39,24 +46,25 @@ pub struct Config {
     #[arg(long, env = "SERVICE_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body: usize,
 
-    /// How long a client may take to send a request body, e.g. `10s`.
-    #[arg(long, env = "SERVICE_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// How long a client may take to send a request body, e.g. `10s` (1ms to 1h).
+    #[arg(long, env = "SERVICE_BODY_TIMEOUT", default_value = "10s", value_parser = duration_within(Duration::from_millis(1), HOUR))]
     pub body_timeout: Duration,
 
     /// After SIGTERM/Ctrl-C: how long to keep serving everything while readiness reports 503,
-    /// so the load balancer can deregister the task, e.g. `5s`.
-    #[arg(long, env = "SERVICE_SHUTDOWN_DRAIN", default_value = "5s", value_parser = humantime::parse_duration)]
+    /// so the load balancer can deregister the task, e.g. `5s` (0s to 10m).
+    #[arg(long, env = "SERVICE_SHUTDOWN_DRAIN", default_value = "5s", value_parser = duration_within(Duration::ZERO, 10 * MINUTE))]
     pub shutdown_drain: Duration,
 
     /// After the drain: how long in-flight requests may take to finish before the process
-    /// exits anyway, e.g. `15s`.
-    #[arg(long, env = "SERVICE_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    /// exits anyway, e.g. `15s` (1ms to 10m).
+    #[arg(long, env = "SERVICE_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = duration_within(Duration::from_millis(1), 10 * MINUTE))]
     pub shutdown_timeout: Duration,
 
     /// How long an idle keep-alive connection stays open, e.g. `75s`. Keep it longer than the
     /// load balancer's idle timeout (60 s on an ALB) so that it never reuses a closed one.
-    /// Graceful shutdown waits for idle connections too (at most --shutdown-timeout).
-    #[arg(long, env = "SERVICE_KEEP_ALIVE", default_value = "75s", value_parser = humantime::parse_duration)]
+    /// Graceful shutdown waits for idle connections too (at most --shutdown-timeout). `0s`
+    /// closes every connection after its answer (0s to 1h).
+    #[arg(long, env = "SERVICE_KEEP_ALIVE", default_value = "75s", value_parser = duration_within(Duration::ZERO, HOUR))]
     pub keep_alive: Duration,
 
     /// Worker threads of the public listener (1 to 256); default: one per CPU.
@@ -98,8 +106,8 @@ pub enum Command {
             default_value = "http://127.0.0.1:8080/healthz/live"
         )]
         url: String,
-        /// Give up after this long, e.g. `3s`.
-        #[arg(long, env = "SERVICE_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+        /// Give up after this long, e.g. `3s` (1ms to 5m).
+        #[arg(long, env = "SERVICE_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = duration_within(Duration::from_millis(1), 5 * MINUTE))]
         timeout: Duration,
     },
 }
@@ -124,9 +132,6 @@ pub enum ConfigError {
     /// `--workers` outside its range.
     #[error("--workers / SERVICE_WORKERS must be between 1 and 256, got {0}")]
     Workers(usize),
-    /// A zero duration where one is needed.
-    #[error("{0} must be greater than zero")]
-    ZeroDuration(&'static str),
     /// Both listeners on the same address.
     #[error(
         "--listen and --metrics-listen must differ (metrics never go on the public port), both are {0}"
@@ -140,6 +145,11 @@ pub enum ConfigError {
         /// Why it could not be read.
         source: std::io::Error,
     },
+    /// The secret file is larger than any list of secrets would be.
+    #[error(
+        "the origin secret file {0} is larger than {MAX_SECRET_FILE_BYTES} bytes; it should hold a few secrets, one per line"
+    )]
+    SecretFileTooLarge(PathBuf),
     /// The secret file exists but holds no secret.
     #[error("the origin secret file {0} holds no secret; remove the setting or fill the file")]
     EmptySecretFile(PathBuf),
@@ -173,10 +183,7 @@ impl Config {
             self.origin_secrets.extend(split_secrets(&value, ','));
         }
         if let Some(path) = &self.origin_secret_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
-                path: path.clone(),
-                source,
-            })?;
+            let text = read_secret_file(path)?;
             let before = self.origin_secrets.len();
             self.origin_secrets.extend(split_secrets(&text, '\n'));
             if self.origin_secrets.len() == before {
@@ -196,21 +203,51 @@ impl Config {
         {
             return Err(ConfigError::Workers(w));
         }
-        if self.body_timeout.is_zero() {
-            return Err(ConfigError::ZeroDuration(
-                "--body-timeout / SERVICE_BODY_TIMEOUT",
-            ));
-        }
-        if self.shutdown_timeout.is_zero() {
-            return Err(ConfigError::ZeroDuration(
-                "--shutdown-timeout / SERVICE_SHUTDOWN_TIMEOUT",
-            ));
-        }
         if self.listen == self.metrics_listen && self.listen.port() != 0 {
             return Err(ConfigError::SameListener(self.listen));
         }
         Ok(())
     }
+}
+
+/// A duration parser for clap that refuses values outside `min..=max`: clap then names the
+/// flag (or its environment variable) in the usage error. The bounds keep every later
+/// `Instant + duration` from overflowing and a typo such as `15000h` from being obeyed.
+fn duration_within(
+    min: Duration,
+    max: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+        if (min..=max).contains(&d) {
+            Ok(d)
+        } else {
+            Err(format!(
+                "must be between {} and {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ))
+        }
+    }
+}
+
+/// Reads the origin secret file, refusing one over [`MAX_SECRET_FILE_BYTES`] without reading
+/// more than that (a device such as `/dev/zero` never ends).
+fn read_secret_file(path: &std::path::Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let io = |source| ConfigError::SecretFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SECRET_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(ConfigError::SecretFileTooLarge(path.to_path_buf()));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 fn split_secrets(text: &str, separator: char) -> impl Iterator<Item = String> + '_ {
@@ -267,11 +304,38 @@ mod tests {
             .validate()
             .expect_err("0 workers");
         assert!(err.to_string().contains("--workers"), "{err}");
-        let err = parse(&["--shutdown-timeout", "0s"])
-            .expect("parses")
-            .validate()
-            .expect_err("0s");
-        assert!(err.to_string().contains("--shutdown-timeout"), "{err}");
+        // Durations out of their range are refused by the parser, naming the flag and range.
+        for (flag, value, range) in [
+            ("--shutdown-timeout", "0s", "between 1ms and 10m"),
+            ("--shutdown-timeout", "10m 1s", "between 1ms and 10m"),
+            (
+                "--shutdown-drain",
+                "18446744073709551615s",
+                "between 0s and 10m",
+            ),
+            ("--body-timeout", "0s", "between 1ms and 1h"),
+            ("--keep-alive", "2h", "between 0s and 1h"),
+        ] {
+            let err = parse(&[flag, value]).expect_err(value).to_string();
+            assert!(
+                err.contains(flag) && err.contains(range),
+                "{flag} {value}: {err}"
+            );
+        }
+        // The bounds themselves are accepted; `0s` turns keep-alive off.
+        let c = parse(&[
+            "--shutdown-drain",
+            "0s",
+            "--keep-alive",
+            "0s",
+            "--body-timeout",
+            "1h",
+        ])
+        .expect("bounds are inclusive");
+        assert_eq!(
+            (c.shutdown_drain, c.keep_alive, c.body_timeout),
+            (Duration::ZERO, Duration::ZERO, HOUR)
+        );
         let same = [
             "--listen",
             "127.0.0.1:7000",
@@ -313,6 +377,32 @@ mod tests {
             c.load_origin_secrets(),
             Err(ConfigError::SecretFile { .. })
         ));
+
+        // Larger than any list of secrets: refused without reading it all (a device never ends).
+        std::fs::write(&file, "s".repeat(MAX_SECRET_FILE_BYTES as usize + 1)).expect("write");
+        let mut c =
+            parse(&["--origin-secret-file", file.to_str().expect("utf-8 path")]).expect("parses");
+        assert!(matches!(
+            c.load_origin_secrets(),
+            Err(ConfigError::SecretFileTooLarge(_))
+        ));
+        let mut c = parse(&["--origin-secret-file", "/dev/zero"]).expect("parses");
+        assert!(matches!(
+            c.load_origin_secrets(),
+            Err(ConfigError::SecretFileTooLarge(_))
+        ));
+        // Exactly the limit is fine; bytes that are not UTF-8 are an error naming the file.
+        let at_limit = format!("{}\n", "s".repeat(MAX_SECRET_FILE_BYTES as usize - 1));
+        std::fs::write(&file, at_limit).expect("write");
+        let mut c =
+            parse(&["--origin-secret-file", file.to_str().expect("utf-8 path")]).expect("parses");
+        c.load_origin_secrets()
+            .expect("a file of exactly the limit is read");
+        std::fs::write(&file, b"secret-\xff\xfe-0123456\n").expect("write");
+        let mut c =
+            parse(&["--origin-secret-file", file.to_str().expect("utf-8 path")]).expect("parses");
+        let err = c.load_origin_secrets().expect_err("not UTF-8");
+        assert!(err.to_string().contains("secret"), "{err}");
 
         std::fs::remove_dir_all(&dir).ok();
     }

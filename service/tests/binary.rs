@@ -365,6 +365,65 @@ fn invalid_configuration_exits_64_before_binding() {
             vec![],
             "--no-such-flag",
         ),
+        // Oversized values: refused before they can overflow a deadline (these panicked the
+        // worker on every connection, or main at start) or be obeyed as a typo.
+        (
+            vec!["--listen", &port, "--keep-alive", "18446744073709551615s"],
+            vec![],
+            "--keep-alive",
+        ),
+        (
+            vec!["--listen", &port],
+            vec![("SERVICE_BODY_TIMEOUT", "18446744073709551615s")],
+            "--body-timeout",
+        ),
+        (
+            vec!["--listen", &port, "--body-timeout", "0s"],
+            vec![],
+            "--body-timeout",
+        ),
+        (
+            vec!["--listen", &port, "--shutdown-timeout", "584942417355y"],
+            vec![],
+            "--shutdown-timeout",
+        ),
+        (
+            vec!["--listen", &port, "--shutdown-drain", "11m"],
+            vec![],
+            "between 0s and 10m",
+        ),
+        (
+            vec!["--listen", &port, "--max-body", "16777217"],
+            vec![],
+            "--max-body",
+        ),
+        (
+            vec!["--listen", &port, "--workers", "257"],
+            vec![],
+            "--workers",
+        ),
+        (
+            vec!["--listen", &port, "--workers", "many"],
+            vec![],
+            "--workers",
+        ),
+        (
+            vec!["--listen", &port, "--metrics-listen", "localhost"],
+            vec![],
+            "--metrics-listen",
+        ),
+        // A device or a huge file named as the secret file is refused, not read forever.
+        (
+            vec!["--listen", &port, "--origin-secret-file", "/dev/zero"],
+            vec![],
+            "larger than 65536 bytes",
+        ),
+        // A flag without its value.
+        (
+            vec!["--listen", &port, "--keep-alive"],
+            vec![],
+            "--keep-alive",
+        ),
     ];
     for (args, envs, mentions) in cases {
         let (code, _, stderr) = common::run_to_exit(&args, &envs);
@@ -431,6 +490,27 @@ fn healthcheck_subcommand() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(stderr.contains("no answer"), "{stderr}");
+    // A timeout that could never pass, or that would hang the container's check, is a usage
+    // error, not "unhealthy".
+    for (args, envs) in [
+        (
+            vec!["healthcheck", "--url", &url, "--timeout", "0s"],
+            vec![],
+        ),
+        (
+            vec!["healthcheck", "--url", &url],
+            vec![("SERVICE_HEALTHCHECK_TIMEOUT", "1000d")],
+        ),
+        (
+            vec!["healthcheck", "--url", &url, "--timeout", "soon"],
+            vec![],
+        ),
+        (vec!["healthcheck", "--url", &url, "--timeout"], vec![]),
+    ] {
+        let (code, _, stderr) = common::run_to_exit(&args, &envs);
+        assert_eq!(code, Some(64), "{args:?} {envs:?}: {stderr}");
+        assert!(stderr.contains("--timeout"), "{stderr}");
+    }
 }
 
 #[test]
