@@ -24,6 +24,20 @@ pub const MAX_TARGETS: usize = 10_000;
 /// Largest connection count.
 pub const MAX_CONNECTIONS: usize = 100_000;
 
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Longest measured duration (a week: soak tests included).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest warmup.
+pub const MAX_WARMUP: Duration = DAY;
+/// Longest per-request timeout.
+pub const MAX_TIMEOUT: Duration = HOUR;
+/// Largest tolerated schedule lag of the self-check.
+pub const MAX_MAX_LAG: Duration = Duration::from_secs(60);
+/// Farthest ahead `--start-at` may be: generators wait for it, so a wrong date would keep them
+/// waiting for years.
+pub const MAX_START_AHEAD: Duration = DAY;
+
 /// A usage error: the run cannot start as asked. Maps to exit code 64.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -186,6 +200,36 @@ fn invalid(msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(msg.into())
 }
 
+/// Refuses a duration flag outside `min..=max` (`min` exclusive when it is zero: a zero
+/// timeout or lag bound is never meant). The bounds also keep every `Instant + duration` of
+/// the run from overflowing.
+fn check_duration(
+    flag: &str,
+    d: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    let low_ok = if min.is_zero() {
+        !d.is_zero()
+    } else {
+        d >= min
+    };
+    if low_ok && d <= max {
+        return Ok(());
+    }
+    let fmt = humantime::format_duration;
+    let low = if min.is_zero() {
+        "longer than 0s".to_string()
+    } else {
+        format!("at least {}", fmt(min))
+    };
+    Err(invalid(format!(
+        "{flag} {}: must be {low} and at most {}",
+        fmt(d),
+        fmt(max)
+    )))
+}
+
 impl RunConfig {
     /// Validates `args`, reading body, targets and baseline files and `--header-env` variables.
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, ConfigError> {
@@ -243,14 +287,20 @@ impl RunConfig {
         let stop = match (args.duration, args.requests) {
             (_, Some(0)) => return Err(invalid("--requests must be at least 1")),
             (_, Some(n)) => Stop::Requests(n),
-            (Some(d), None) if d.is_zero() => {
-                return Err(invalid("--duration must be longer than 0s"));
+            (Some(d), None) => {
+                check_duration("--duration", d, Duration::ZERO, MAX_DURATION)?;
+                Stop::Duration(d)
             }
-            (Some(d), None) => Stop::Duration(d),
             (None, None) => Stop::Duration(Duration::from_secs(10)),
         };
-        if args.timeout.is_zero() {
-            return Err(invalid("--timeout must be longer than 0s"));
+        check_duration("--timeout", args.timeout, Duration::ZERO, MAX_TIMEOUT)?;
+        check_duration("--max-lag", args.max_lag, Duration::ZERO, MAX_MAX_LAG)?;
+        if args.warmup > MAX_WARMUP {
+            return Err(invalid(format!(
+                "--warmup {}: must be at most {}",
+                humantime::format_duration(args.warmup),
+                humantime::format_duration(MAX_WARMUP)
+            )));
         }
         let max_regression = parse_fraction(&args.max_regression)
             .map_err(|e| invalid(format!("--max-regression {e}")))?;
@@ -290,6 +340,16 @@ impl RunConfig {
                     return Err(invalid(format!(
                         "--start-at `{s}` is {} in the past; choose a time a little ahead so all generators can wait for it",
                         humantime::format_duration(Duration::from_secs(late.as_secs()))
+                    )));
+                }
+                let ahead = t
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                if ahead > MAX_START_AHEAD {
+                    return Err(invalid(format!(
+                        "--start-at `{s}` is {} ahead; at most {} (the generators wait for it)",
+                        humantime::format_duration(Duration::from_secs(ahead.as_secs())),
+                        humantime::format_duration(MAX_START_AHEAD)
                     )));
                 }
                 Some(t)

@@ -815,6 +815,7 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
         &format!(r#"[{{"url":"{url}","headers":{{"bad name":"x"}}}}]"#),
     );
     let huge = "x".repeat(100_000);
+    let long_id = "g".repeat(129);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run"], "URL"),
         (vec!["run", "ftp://127.0.0.1/"], "scheme"),
@@ -885,9 +886,57 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
         (vec!["run", &url, "--json", ""], "json"),
         (vec!["run", &url, "--threads", "0"], "threads"),
         (vec!["frobnicate"], "frobnicate"),
+        // Oversized values: refused before a deadline overflows (a huge --timeout panicked,
+        // a huge --warmup waited forever) or a wrong date keeps the generators waiting.
+        (
+            vec!["run", &url, "--timeout", "18446744073709551615s"],
+            "--timeout",
+        ),
+        (vec!["run", &url, "--timeout", "61m"], "at most 1h"),
+        (
+            vec!["run", &url, "--warmup", "18446744073709551615s"],
+            "--warmup",
+        ),
+        (vec!["run", &url, "-z", "8d"], "at most 7days"),
+        (
+            vec!["run", &url, "-z", "18446744073709551615s"],
+            "--duration",
+        ),
+        (vec!["run", &url, "--max-lag", "0s"], "--max-lag"),
+        (vec!["run", &url, "--max-lag", "2m"], "at most 1m"),
+        (
+            vec!["run", &url, "--start-at", "9999-01-01T00:00:00Z"],
+            "ahead",
+        ),
+        (vec!["run", &url, "-c", "100001"], "connections"),
+        (vec!["run", &url, "-n", "-1"], "-1"),
+        (vec!["run", &url, "-n", "18446744073709551616"], "requests"),
+        (vec!["run", &url, "-r", "1e8"], "rate"),
+        (
+            vec!["run", &url, "--generator-id", &long_id],
+            "generator-id",
+        ),
+        (
+            vec!["run", &url, "--generator-id", "a\u{1}b"],
+            "generator-id",
+        ),
+        (vec!["run", &url, "--body-file", "/tmp"], "body file"),
+        (vec!["run", &url, "--timeout"], "--timeout"),
+        (
+            vec![
+                "run",
+                &url,
+                "--header-env",
+                "apikey=LOADGEN_TEST_HOSTILE_VAR",
+            ],
+            "LOADGEN_TEST_HOSTILE_VAR",
+        ),
     ];
     for (args, needle) in cases {
-        let o = loadgen(&args, &[]);
+        let o = loadgen(
+            &args,
+            &[("LOADGEN_TEST_HOSTILE_VAR", "key\r\nX-Injected: 1")],
+        );
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
         assert!(
@@ -895,6 +944,10 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
             "{args:?}: stderr lacks `{needle}`: {err}"
         );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            !err.contains("X-Injected"),
+            "{args:?}: a header value from the environment (a secret) is never echoed: {err}"
+        );
     }
     assert_eq!(
         s.requests(),
