@@ -4,6 +4,7 @@
 //! Exit codes: 0 stopped by SIGTERM/Ctrl-C (or check passed), 1 failure (nginx missing or
 //! died, secret missing), 64 usage error (bad flag or invalid policy).
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -72,10 +73,10 @@ pub fn parse() -> Result<Cli, i32> {
 /// Runs the binary; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     let (text, source) = match &cli.policy {
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match crate::policy::read_text(p) {
             Ok(t) => (t, p.display().to_string()),
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", p.display());
+                eprintln!("error: --policy: {e}");
                 return EXIT_USAGE;
             }
         },
@@ -84,10 +85,8 @@ pub async fn run(cli: Cli) -> i32 {
             "built-in gateway/kong.yaml".to_owned(),
         ),
     };
-    if cli.deck_template {
-        print!("{}", crate::deck::template(&text));
-        return 0;
-    }
+    // Every mode validates first: a decK template of an invalid policy (or of one holding a
+    // literal secret) must not reach a real Kong either.
     let policy = match Policy::parse(&text) {
         Ok(p) => p,
         Err(e) => {
@@ -95,11 +94,28 @@ pub async fn run(cli: Cli) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if cli.check {
-        println!("{}", summary(&policy));
+    // Written without print!, which panics when stdout is a pipe closed early (`| head`).
+    if cli.deck_template {
+        let _ = std::io::stdout().write_all(crate::deck::template(&text).as_bytes());
         return 0;
     }
-    match serve(cli, policy, &source).await {
+    if cli.check {
+        let _ = writeln!(std::io::stdout(), "{}", summary(&policy));
+        return 0;
+    }
+    // clap counts GATEWAY_CHECK=false as present, so --upstream may still be missing here.
+    let Some(upstream) = cli.upstream else {
+        eprintln!("error: --upstream is required (the service to front, e.g. 127.0.0.1:8080)");
+        return EXIT_USAGE;
+    };
+    if proxies_to_itself(cli.listen, upstream) {
+        eprintln!(
+            "error: --listen {} and --upstream {upstream} are the same address: nginx would proxy to itself",
+            cli.listen
+        );
+        return EXIT_USAGE;
+    }
+    match serve(cli, upstream, policy, &source).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -112,8 +128,16 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn serve(cli: Cli, policy: Policy, source: &str) -> anyhow::Result<()> {
-    let upstream = cli.upstream.context("--upstream is required")?;
+/// Whether nginx listening on `listen` would reach itself at `upstream`: the same address, or a
+/// wildcard listener and a local upstream on the same port.
+fn proxies_to_itself(listen: SocketAddr, upstream: SocketAddr) -> bool {
+    listen == upstream
+        || (listen.ip().is_unspecified()
+            && listen.port() == upstream.port()
+            && (upstream.ip().is_loopback() || upstream.ip().is_unspecified()))
+}
+
+async fn serve(cli: Cli, upstream: SocketAddr, policy: Policy, source: &str) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives while nginx starts must still stop it cleanly.
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

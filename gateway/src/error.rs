@@ -14,6 +14,16 @@ pub enum PolicyError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is larger than [`crate::policy::MAX_POLICY_BYTES`].
+    #[error(
+        "the gateway policy {path} is larger than {max} bytes; a Kong declarative file for one service is a few KiB"
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap in bytes.
+        max: u64,
+    },
     /// The YAML does not parse into Kong's declarative format.
     #[error("the gateway policy is not valid Kong declarative YAML: {0}")]
     Yaml(#[from] serde_norway::Error),

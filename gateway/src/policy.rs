@@ -5,6 +5,7 @@
 //! the local gateway never silently differs from Kong.
 
 use std::collections::BTreeSet;
+use std::io::Read as _;
 use std::path::Path;
 
 use crate::error::PolicyError;
@@ -14,6 +15,31 @@ use crate::vault::{self, EnvReference};
 /// The repository's `gateway/kong.yaml`, embedded at build time so that tests and binaries
 /// always run the policy that is committed.
 pub const KONG_YAML: &str = include_str!("../kong.yaml");
+
+/// Largest policy file read (1 MiB). The committed file is a few KiB; the bounded read keeps a
+/// wrong path such as /dev/zero or a huge file from exhausting memory.
+pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+
+/// Reads a policy file as text, at most [`MAX_POLICY_BYTES`] of it.
+pub fn read_text(path: &Path) -> Result<String, PolicyError> {
+    let read = |source| PolicyError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read)?
+        .take(MAX_POLICY_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read)?;
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError::TooLarge {
+            path: path.to_owned(),
+            max: MAX_POLICY_BYTES,
+        });
+    }
+    Ok(text)
+}
 
 /// A validated gateway policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -336,11 +362,7 @@ pub struct Transformer {
 impl Policy {
     /// Parses and validates a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Policy::parse(&text)
+        Policy::parse(&read_text(path)?)
     }
 
     /// The committed `gateway/kong.yaml`.

@@ -21,6 +21,25 @@ fn output_text(o: &std::process::Output) -> String {
     )
 }
 
+/// Runs `cmd` to completion, killing it after 20 s so that an unbounded read fails the test
+/// instead of hanging it.
+fn output_within_20s(mut cmd: std::process::Command) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn binary_check_and_deck_template() {
     let out = local_gateway().arg("--check").output().unwrap();
@@ -38,6 +57,9 @@ fn binary_check_and_deck_template() {
     assert!(t.contains("${{ env \"DECK_CANARY_API_KEY\" }}"), "{t}");
     assert!(!t.contains("vault://"));
 }
+
+/// Arguments, environment, and what the output must mention.
+type EnvCase<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
 #[test]
 fn binary_usage_errors_exit_64() {
@@ -94,6 +116,91 @@ fn binary_usage_errors_exit_64() {
         assert_eq!(out.status.code(), Some(64), "{args:?}: {t}");
         assert!(t.contains(expect), "{args:?} should say {expect:?}: {t}");
     }
+
+    // Refused before anything is printed or started: --deck-template validates the policy like
+    // the other modes, --policy is read through a 1 MiB cap (a huge file, an endless device),
+    // nginx may not proxy to itself, and a boolean environment fallback takes only true/false.
+    let huge = dir.join("huge.yaml");
+    std::fs::write(
+        &huge,
+        format!("{}# {}\n", gateway::policy::KONG_YAML, "x".repeat(2 << 20)),
+    )
+    .unwrap();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let cases: Vec<EnvCase> = vec![
+        (
+            vec!["--deck-template".into(), "--policy".into(), path(&literal)],
+            vec![],
+            vec!["never a literal secret"],
+        ),
+        (
+            vec!["--deck-template".into(), "--policy".into(), path(&garbage)],
+            vec![],
+            vec!["error"],
+        ),
+        (
+            vec!["--check".into(), "--policy".into(), path(&huge)],
+            vec![],
+            vec!["--policy", "larger than 1048576 bytes"],
+        ),
+        (
+            vec![
+                "--deck-template".into(),
+                "--policy".into(),
+                "/dev/zero".into(),
+            ],
+            vec![],
+            vec!["--policy", "larger than 1048576 bytes"],
+        ),
+        (
+            vec![
+                "--upstream".into(),
+                "127.0.0.1:9".into(),
+                "--listen".into(),
+                "127.0.0.1:9".into(),
+            ],
+            vec![],
+            vec!["--listen", "--upstream", "proxy to itself"],
+        ),
+        (
+            vec![
+                "--upstream".into(),
+                "127.0.0.1:9".into(),
+                "--listen".into(),
+                "0.0.0.0:9".into(),
+            ],
+            vec![],
+            vec!["proxy to itself"],
+        ),
+        (
+            vec!["--check".into()],
+            vec![("GATEWAY_KEEP_PREFIX", "banana")],
+            vec!["--keep-prefix", "banana", "possible values: true, false"],
+        ),
+        (
+            vec!["--check".into()],
+            vec![("GATEWAY_KEEP_PREFIX", "1")],
+            vec!["--keep-prefix", "possible values: true, false"],
+        ),
+        // clap counts GATEWAY_CHECK=false as present, which lifts --upstream's requirement.
+        (
+            vec![],
+            vec![("GATEWAY_CHECK", "false")],
+            vec!["--upstream is required"],
+        ),
+    ];
+    for (args, env, expect) in cases {
+        let mut cmd = local_gateway();
+        cmd.args(&args).envs(env.iter().copied());
+        let out = output_within_20s(cmd);
+        let t = output_text(&out);
+        assert_eq!(out.status.code(), Some(64), "{args:?} {env:?}: {t}");
+        assert!(out.stdout.is_empty(), "{args:?} {env:?} printed: {t}");
+        for e in expect {
+            assert!(t.contains(e), "{args:?} {env:?} should say {e:?}: {t}");
+        }
+    }
+
     let out = local_gateway().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Exit codes"));
