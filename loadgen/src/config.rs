@@ -200,10 +200,22 @@ fn invalid(msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(msg.into())
 }
 
+/// `url` as it may be printed: credentials before an `@` in the authority become `***`.
+fn without_credentials(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
 /// Refuses a duration flag outside `min..=max` (`min` exclusive when it is zero: a zero
 /// timeout or lag bound is never meant). The bounds also keep every `Instant + duration` of
 /// the run from overflowing.
-fn check_duration(
+pub(crate) fn check_duration(
     flag: &str,
     d: Duration,
     min: Duration,
@@ -467,7 +479,7 @@ fn make_target(
     weight: u32,
 ) -> Result<Target, ConfigError> {
     let bad = |why: &str| ConfigError::Url {
-        url: url.to_string(),
+        url: without_credentials(url),
         why: why.to_string(),
     };
     let uri: Uri = url

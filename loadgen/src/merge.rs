@@ -84,13 +84,17 @@ pub fn check_output(flag: &str, p: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// For `run`: checks `--hgrm`/`--html`/`--hlog` paths and opens the interval log, whose
-/// writer streams each second during the run. Errors are usage errors (exit 64).
+/// For `run`: checks `--json`/`--hgrm`/`--html`/`--hlog` paths and opens the interval log,
+/// whose writer streams each second during the run. Errors are usage errors (exit 64), so a
+/// typo in a path never costs a whole run.
 pub fn run_outputs(
     args: &RunArgs,
     cfg: &RunConfig,
 ) -> Result<Option<Box<dyn IntervalSink>>, String> {
     args.files.check()?;
+    if let Some(j) = args.json.as_deref().filter(|j| *j != "-") {
+        check_output("--json", Path::new(j))?;
+    }
     let Some(path) = &args.hlog else {
         return Ok(None);
     };

@@ -211,7 +211,8 @@ async fn fails_against_a_gateway_without_auth() {
         "{all}"
     );
 
-    // A JSON file that cannot be written is a failure of its own (exit 1), named.
+    // A JSON file that passes the up-front check but cannot be written (a full disk) is a
+    // failure of its own (exit 1), named. A bad path is a usage error: see the usage test.
     let mut args = vec![
         url.as_str(),
         "--key-env",
@@ -219,13 +220,13 @@ async fn fails_against_a_gateway_without_auth() {
         "--limit",
         "5/second",
         "--json",
-        "/nonexistent-dir/ratelimit.json",
+        "/dev/full",
     ];
     args.extend(POST);
     let out = loadgen(&args, &[("K1", CANARY)]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("/nonexistent-dir/ratelimit.json"),
+        text(&out).contains("writing /dev/full failed"),
         "{}",
         text(&out)
     );
@@ -337,6 +338,48 @@ async fn usage_errors_exit_64_and_unreachable_targets_exit_1() {
             "{args:?} should mention {expect:?}: {all}"
         );
     }
+    // Refused before the first request: a target that answers everything sees no traffic.
+    let stub =
+        testkit::http_stub::Stub::start(|_, _| testkit::http_stub::Reply::json(200, "{}")).await;
+    let url = format!("{}/api", stub.url());
+    let with_userinfo = url.replacen("http://", "http://user:pw@", 1);
+    let dir = std::env::temp_dir();
+    let dir = dir.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec![&url, "--json", "/nonexistent-dir/ratelimit.json"],
+            vec!["--json", "/nonexistent-dir", "does not exist"],
+        ),
+        (vec![&url, "--json", dir], vec!["--json", "is a directory"]),
+        (vec![&url, "--json", ""], vec!["--json", "empty file name"]),
+        (
+            vec![&with_userinfo],
+            vec!["credentials in the URL are not supported"],
+        ),
+        (
+            vec![&url, "--timeout", "0s"],
+            vec!["--timeout", "longer than 0s"],
+        ),
+        (
+            vec![&url, "--timeout", "18446744073709551615s"],
+            vec!["--timeout", "at most 1h"],
+        ),
+    ];
+    for (mut args, expect) in cases {
+        args.extend(["--limit", "10/minute"]);
+        let out = loadgen(&args, &[("LOADGEN_API_KEY", "k")]).await;
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {all}");
+        for e in expect {
+            assert!(all.contains(e), "{args:?} should mention {e:?}: {all}");
+        }
+        assert!(
+            !all.contains("pw@"),
+            "the URL's password is not echoed: {all}"
+        );
+        assert!(stub.requests().is_empty(), "{args:?} sent requests: {all}");
+    }
+
     // A port nobody listens on (held, so no other test's server is handed it): nothing answers.
     let refused = testkit::RefusedPort::reserve().unwrap();
     let url = format!("{}/api/v1/sum", refused.base_url());

@@ -530,20 +530,31 @@ fn exit_codes_of_the_binary() {
     let unknown_flag = loadgen(&["run", &url, "--no-such-flag"], &[]);
     assert_eq!(unknown_flag.status.code(), Some(64));
 
+    // A report path in a missing directory is a usage error before the run; a report that
+    // cannot be written after it (a full disk) is a failure of its own.
     let dir = temp_dir("exit");
     let unwritable = dir.join("missing-dir").join("r.json");
-    let other = loadgen(
+    let started = std::time::Instant::now();
+    let usage = loadgen(
         &[
             "run",
             &url,
-            "-n",
-            "5",
+            "-z",
+            "30s",
             "--json",
             unwritable.to_str().expect("utf-8"),
         ],
         &[],
     );
+    assert_eq!(usage.status.code(), Some(64), "{}", stderr(&usage));
+    assert!(stderr(&usage).contains("--json"), "{}", stderr(&usage));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "refused before the run"
+    );
+    let other = loadgen(&["run", &url, "-n", "5", "--json", "/dev/full"], &[]);
     assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(stderr(&other).contains("/dev/full"), "{}", stderr(&other));
 
     let help = loadgen(&["run", "--help"], &[]);
     assert_eq!(help.status.code(), Some(0));
@@ -944,6 +955,10 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
             "{args:?}: stderr lacks `{needle}`: {err}"
         );
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            !err.contains("pw@"),
+            "{args:?}: a password in the URL is never echoed: {err}"
+        );
         assert!(
             !err.contains("X-Injected"),
             "{args:?}: a header value from the environment (a secret) is never echoed: {err}"

@@ -65,6 +65,9 @@ pub enum RequestError {
     /// Bad URL.
     #[error("bad URL {0:?}: use http://host:port/path or https://...")]
     Url(String),
+    /// Credentials in the URL; the URL is not repeated, since it holds a password.
+    #[error("bad URL: credentials in the URL are not supported; the key comes from --key-env")]
+    Credentials,
     /// Bad header.
     #[error("bad header {0:?}: write `Name: value`")]
     Header(String),
@@ -96,6 +99,10 @@ impl Requester {
             .authority()
             .ok_or_else(|| RequestError::Url(url.to_owned()))?
             .clone();
+        // As `loadgen run` refuses them: they would be sent in Host, and logged.
+        if authority.as_str().contains('@') {
+            return Err(RequestError::Credentials);
+        }
         let base: Uri = format!("{}://{authority}", if https { "https" } else { "http" })
             .parse()
             .map_err(|_| RequestError::Url(url.to_owned()))?;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod report;
 pub mod scenario;
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use clap::Args;
@@ -26,7 +27,8 @@ Exit codes:
   0   the gateway behaves as declared (skipped checks do not fail)
   1   the target could not be reached at all, or the JSON file could not be written
   2   at least one check failed (the table names it)
-  64  usage error: bad --limit, URL, header, or a key variable that is unset or empty";
+  64  usage error: bad --limit, URL, header, --timeout or --json path, or a key variable that
+      is unset or empty";
 
 /// Flags of `loadgen ratelimit`.
 #[derive(Debug, Args)]
@@ -99,6 +101,20 @@ pub fn command(args: &RatelimitArgs) -> u8 {
         eprintln!("loadgen ratelimit: {msg}");
         exit::USAGE
     };
+    if let Err(e) = crate::config::check_duration(
+        "--timeout",
+        args.timeout,
+        std::time::Duration::ZERO,
+        crate::config::MAX_TIMEOUT,
+    ) {
+        return usage(e.to_string());
+    }
+    // Checked now, as `run` checks its output files: a typo must not cost a full scenario.
+    if let Some(path) = args.json.as_deref().filter(|p| *p != "-")
+        && let Err(e) = crate::merge::check_output("--json", std::path::Path::new(path))
+    {
+        return usage(e);
+    }
     let expected: Expected = match args.limit.parse() {
         Ok(e) => e,
         Err(e) => return usage(e.to_string()),
@@ -181,9 +197,10 @@ pub fn command(args: &RatelimitArgs) -> u8 {
     let json_to_stdout = args.json.as_deref() == Some("-");
     if json_to_stdout {
         eprint!("{}", report.text());
-        println!("{}", report.json());
+        // Not println!, which panics when stdout is a pipe closed early (`| head`).
+        let _ = writeln!(std::io::stdout(), "{}", report.json());
     } else {
-        print!("{}", report.text());
+        let _ = std::io::stdout().write_all(report.text().as_bytes());
     }
     if let Some(path) = args.json.as_deref().filter(|p| *p != "-")
         && let Err(e) = std::fs::write(path, report.json())
