@@ -1,5 +1,6 @@
 //! Thin entry point: parse, set up logging, run, map the outcome to an exit code.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -22,7 +23,8 @@ async fn main() -> ExitCode {
     match canary::execute(cli).await {
         Ok(done) => {
             if let canary::Completed::Valid(summary) = &done {
-                println!("{summary}");
+                // Not println!, which panics when stdout is a pipe closed early.
+                let _ = writeln!(std::io::stdout(), "{summary}");
             }
             ExitCode::from(done.exit_code())
         }

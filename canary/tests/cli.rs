@@ -453,6 +453,51 @@ async fn bad_usage_exits_64_without_running() {
         );
     }
 
+    // Out of range or duplicated: 64, and the message names the setting and the rule.
+    let env_256 = "e".repeat(256);
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["--every", "25h"],
+            vec!["--every", "\"25h\" must be 1s to 24h"],
+        ),
+        (
+            vec!["--once", "--environment", &env_256],
+            vec!["`environment`", "must be 1-255 characters"],
+        ),
+        (
+            vec!["--once", "--sink", "stdout,stdout"],
+            vec!["`sinks`", "\"stdout\" is listed twice"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut cmd = canary(None);
+        cmd.args(["run", "--target", "http://127.0.0.1:1"])
+            .args(&args);
+        let run = finish(cmd).await;
+        assert_eq!(run.code, 64, "{args:?}\n{}", run.all());
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.all());
+        for e in expected {
+            assert!(
+                run.stderr.contains(e),
+                "{args:?}: {e} not in\n{}",
+                run.all()
+            );
+        }
+    }
+    // The bounds themselves are accepted.
+    let env_255 = "e".repeat(255);
+    let mut cmd = canary(None);
+    cmd.args([
+        "validate",
+        "--target",
+        "http://127.0.0.1:1",
+        "--environment",
+    ])
+    .arg(&env_255)
+    .args(["--sink", "stdout,emf"]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+
     // The key variable unset: a clear message naming it.
     let mut cmd = canary(None);
     cmd.env_remove("CANARY_API_KEY")
