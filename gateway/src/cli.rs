@@ -48,13 +48,14 @@ pub struct Cli {
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
-    /// Validate the policy, print a summary and exit.
-    #[arg(long, env = "GATEWAY_CHECK")]
+    /// Validate the policy, print a summary and exit. (A mode, so no environment fallback:
+    /// clap would count `GATEWAY_CHECK=false` as given.)
+    #[arg(long)]
     pub check: bool,
 
     /// Print the policy with every {vault://env/x} turned into decK's ${{ env "DECK_X" }}, for a
     /// real Kong (see README, gateway), and exit.
-    #[arg(long, env = "GATEWAY_DECK_TEMPLATE", conflicts_with = "check")]
+    #[arg(long, conflicts_with = "check")]
     pub deck_template: bool,
 
     /// Keep the temporary nginx prefix (config, logs) after exit, for debugging.
@@ -103,7 +104,7 @@ pub async fn run(cli: Cli) -> i32 {
         let _ = writeln!(std::io::stdout(), "{}", summary(&policy));
         return 0;
     }
-    // clap counts GATEWAY_CHECK=false as present, so --upstream may still be missing here.
+    // clap requires --upstream unless a mode was given; this only keeps the type honest.
     let Some(upstream) = cli.upstream else {
         eprintln!("error: --upstream is required (the service to front, e.g. 127.0.0.1:8080)");
         return EXIT_USAGE;

@@ -182,11 +182,15 @@ fn binary_usage_errors_exit_64() {
             vec![("GATEWAY_KEEP_PREFIX", "1")],
             vec!["--keep-prefix", "possible values: true, false"],
         ),
-        // clap counts GATEWAY_CHECK=false as present, which lifts --upstream's requirement.
+        // The modes have no environment fallback (clap would count GATEWAY_CHECK=false as
+        // --check): serving still needs --upstream.
         (
             vec![],
-            vec![("GATEWAY_CHECK", "false")],
-            vec!["--upstream is required"],
+            vec![
+                ("GATEWAY_CHECK", "false"),
+                ("GATEWAY_DECK_TEMPLATE", "true"),
+            ],
+            vec!["--upstream"],
         ),
     ];
     for (args, env, expect) in cases {
