@@ -245,21 +245,24 @@ fn running_in_aws() -> bool {
 
 /// Reads the config file named by `--config`, if any.
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    use std::io::Read as _;
+    const MAX_BYTES: u64 = 1024 * 1024;
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
-        path: shown.clone(),
-        source,
-    })?;
-    if meta.len() > 1024 * 1024 {
+    // The cap applies to what is read, not to the metadata's length: a device such as
+    // /dev/zero reports 0 and never ends.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_BYTES {
         return Err(ConfigError::Parse {
             path: shown,
             message: "larger than 1 MiB; a canary config is a few hundred bytes".into(),
         });
     }
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: shown.clone(),
-        source,
-    })?;
     let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
         path: shown.clone(),
         message: "not UTF-8 text; a config file is TOML".into(),

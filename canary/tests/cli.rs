@@ -356,6 +356,11 @@ async fn validate_names_invalid_fields_and_exits_64() {
             vec!["--config".into(), huge.display().to_string()],
             vec!["larger than 1 MiB"],
         ),
+        // A device reports a length of 0 and never ends: the cap is on what is read.
+        (
+            vec!["--config".into(), "/dev/zero".into()],
+            vec!["larger than 1 MiB"],
+        ),
         (
             vec!["--config".into(), garbage.display().to_string()],
             vec!["is invalid"],

@@ -12,7 +12,6 @@ use http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
-use crate::report::Report;
 use crate::slo::{Slo, SloError, parse_fraction};
 use crate::verdict::Baseline;
 
@@ -319,17 +318,8 @@ impl RunConfig {
         let baseline = match &args.baseline {
             None => None,
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    what: "baseline report",
-                    path: p.clone(),
-                    source,
-                })?;
-                let report: Report = serde_json::from_str(&text).map_err(|e| {
-                    invalid(format!(
-                        "baseline `{}` is not a loadgen JSON report: {e}",
-                        p.display()
-                    ))
-                })?;
+                let report = crate::report::json::read(p)
+                    .map_err(|e| invalid(format!("--baseline: {e}")))?;
                 Some(Baseline {
                     source: p.display().to_string(),
                     report,
@@ -455,20 +445,17 @@ fn check_body_len(b: Bytes) -> Result<Bytes, ConfigError> {
     Ok(b)
 }
 
-fn read_body(path: &Path) -> Result<Bytes, ConfigError> {
-    let read = |source| ConfigError::Read {
-        what: "body file",
+/// Reads an input file of at most [`MAX_BODY_BYTES`] (see [`crate::input::read_capped`]).
+fn read_input(what: &'static str, path: &Path, text: bool) -> Result<Vec<u8>, ConfigError> {
+    crate::input::read_capped(path, MAX_BODY_BYTES, text).map_err(|source| ConfigError::Read {
+        what,
         path: path.to_path_buf(),
         source,
-    };
-    let len = std::fs::metadata(path).map_err(read)?.len();
-    if len > MAX_BODY_BYTES {
-        return Err(invalid(format!(
-            "body file `{}` is {len} bytes; at most {MAX_BODY_BYTES}",
-            path.display()
-        )));
-    }
-    Ok(Bytes::from(std::fs::read(path).map_err(read)?))
+    })
+}
+
+fn read_body(path: &Path) -> Result<Bytes, ConfigError> {
+    read_input("body file", path, false).map(Bytes::from)
 }
 
 fn make_target(
@@ -531,22 +518,8 @@ fn read_targets(path: &Path, common: &HeaderMap) -> Result<Vec<Target>, ConfigEr
         path: path.to_path_buf(),
         why,
     };
-    let len = std::fs::metadata(path)
-        .map_err(|source| ConfigError::Read {
-            what: "targets file",
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
-    if len > MAX_BODY_BYTES {
-        return Err(bad(format!("{len} bytes is too large")));
-    }
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        what: "targets file",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let entries: Vec<TargetEntry> = serde_json::from_str(&text).map_err(|e| {
+    let text = read_input("targets file", path, true)?;
+    let entries: Vec<TargetEntry> = serde_json::from_slice(&text).map_err(|e| {
         bad(format!("{e}; expected a JSON array of {{\"url\", \"method\", \"headers\", \"header_env\", \"body\" or \"body_file\", \"weight\"}}"))
     })?;
     if entries.is_empty() {

@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod input;
 pub mod merge;
 pub mod progress;
 pub mod ratelimit;

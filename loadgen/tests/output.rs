@@ -304,6 +304,7 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
     let empty = write("empty.hlog", b"");
     let garbage = write("garbage.hlog", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let binary = write("binary.hlog", &[0u8, 159, 146, 150, 10]);
+    let latin1 = write("latin1.hlog", &[b'#', 0xe9, b'\n']);
     let truncated = write("truncated.hlog", &text.as_bytes()[..text.len() * 2 / 3]);
     let huge_line = write(
         "huge.hlog",
@@ -321,7 +322,7 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
             vec!["report", s(&garbage)],
             "garbage.hlog` line 1: not an interval log line",
         ),
-        (vec!["report", s(&binary)], "not UTF-8"),
+        (vec!["report", s(&binary)], "not a text file"),
         (vec!["report", s(&truncated)], "truncated"),
         (vec!["report", s(&huge_line)], "huge.hlog"),
         (
@@ -356,6 +357,14 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
         (
             vec!["report", s(&good), "--baseline", s(&good)],
             "--baseline",
+        ),
+        (vec!["report", s(&latin1)], "not UTF-8"),
+        // Devices that never end (and report a length of 0): refused, not read forever.
+        (vec!["report", "/dev/zero"], "not a text file"),
+        (vec!["merge", "/dev/zero", s(&good)], "not a text file"),
+        (
+            vec!["report", s(&good), "--baseline", "/dev/zero"],
+            "not a text file",
         ),
     ];
     for (args, want) in cases {

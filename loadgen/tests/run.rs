@@ -825,6 +825,13 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
         "t7.json",
         &format!(r#"[{{"url":"{url}","headers":{{"bad name":"x"}}}}]"#),
     );
+    let too_many = write(
+        "t8.json",
+        &format!(
+            "[{}]",
+            vec![format!(r#"{{"url":"{url}"}}"#); 10_001].join(",")
+        ),
+    );
     let huge = "x".repeat(100_000);
     let long_id = "g".repeat(129);
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -932,6 +939,25 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
             "generator-id",
         ),
         (vec!["run", &url, "--body-file", "/tmp"], "body file"),
+        (vec!["run", "--targets", &too_many], "at most 10000"),
+        (vec!["run", "--targets", "/dev/zero"], "targets file"),
+        (
+            vec!["run", &url, "--body-file", "/dev/zero"],
+            "larger than 67108864 bytes",
+        ),
+        (
+            vec!["run", &url, "--baseline", "/dev/zero"],
+            "not a text file",
+        ),
+        (
+            vec![
+                "run",
+                &url,
+                "--header-env",
+                "bad name=LOADGEN_TEST_HOSTILE_VAR",
+            ],
+            "not a valid header name",
+        ),
         (vec!["run", &url, "--timeout"], "--timeout"),
         (
             vec![

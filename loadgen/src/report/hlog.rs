@@ -37,6 +37,9 @@ const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
 const UNCORRECTED: &str = ".uncorrected";
 const STATUS_PREFIX: &str = "#[StatusCounts:";
+/// Largest interval log read back (1 GiB): a day at one interval per second is a few hundred
+/// MiB; anything larger is not one of ours.
+const MAX_HLOG_BYTES: u64 = 1 << 30;
 /// Largest gap between generators' logs that still counts as one run.
 const MAX_GAP: Duration = Duration::from_secs(60);
 
@@ -228,9 +231,11 @@ pub struct HlogFile {
 impl HlogFile {
     /// Reads and checks `path` (its histograms are checked when summarized).
     pub fn read(path: &Path) -> Result<HlogFile, HlogError> {
-        let bytes = std::fs::read(path).map_err(|source| HlogError::Read {
-            path: path.to_owned(),
-            source,
+        let bytes = crate::input::read_capped(path, MAX_HLOG_BYTES, true).map_err(|source| {
+            HlogError::Read {
+                path: path.to_owned(),
+                source,
+            }
         })?;
         Self::parse(path, &bytes)
     }

@@ -22,10 +22,13 @@ pub fn write(r: &Report, dest: &str) -> std::io::Result<()> {
     }
 }
 
+/// Largest report read back (a report is a few KiB, its per-second series included).
+const MAX_REPORT_BYTES: u64 = 64 << 20;
+
 /// Reads a report written by [`write()`].
 pub fn read(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path)
+    let bytes = crate::input::read_capped(path, MAX_REPORT_BYTES, true)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    serde_json::from_str(&text)
+    serde_json::from_slice(&bytes)
         .map_err(|e| format!("`{}` is not a loadgen JSON report: {e}", path.display()))
 }
