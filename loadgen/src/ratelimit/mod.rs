@@ -101,12 +101,9 @@ pub fn command(args: &RatelimitArgs) -> u8 {
         eprintln!("loadgen ratelimit: {msg}");
         exit::USAGE
     };
-    if let Err(e) = crate::config::check_duration(
-        "--timeout",
-        args.timeout,
-        std::time::Duration::ZERO,
-        crate::config::MAX_TIMEOUT,
-    ) {
+    if let Err(e) =
+        crate::config::check_duration("--timeout", args.timeout, false, crate::config::MAX_TIMEOUT)
+    {
         return usage(e.to_string());
     }
     // Checked now, as `run` checks its output files: a typo must not cost a full scenario.
