@@ -37,6 +37,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use tokio::task::JoinHandle;
@@ -147,7 +148,16 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     let metrics_server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(exposition.clone()))
-            .route("/metrics", web::get().to(render_metrics))
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(render_metrics))
+                    .route(web::head().to(render_metrics))
+                    .default_service(web::to(|| async {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header((header::ALLOW, "GET, HEAD"))
+                            .body("only GET /metrics here\n")
+                    })),
+            )
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().body("only /metrics here\n")
             }))

@@ -155,6 +155,76 @@ async fn scraped_metrics_pass_promtool() {
     assert_eq!(common::get(bin.metrics_addr, "/").await.status, 404);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_metrics_port_serves_only_get_metrics_and_never_a_5xx() {
+    let bin = Binary::spawn(&[], &[]);
+    let m = bin.metrics_addr;
+    // HEAD is GET without the body; a query string is ignored.
+    let head = common::raw(m, "HEAD /metrics HTTP/1.1\r\nHost: t", b"").await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty(), "HEAD has no body");
+    assert_eq!(common::get(m, "/metrics?debug=1&x=%zz").await.status, 200);
+    // Other methods on /metrics: 405 naming what is allowed, even with a body.
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
+        let res = common::raw(
+            m,
+            &format!("{method} /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 5"),
+            b"hello",
+        )
+        .await;
+        assert_eq!(res.status, 405, "{method}");
+        assert_eq!(res.header("allow"), Some("GET, HEAD"), "{method}");
+    }
+    // Other paths, odd and hostile requests: a 4xx (or a closed connection), never a 5xx.
+    let long_path = format!("GET /{} HTTP/1.1\r\nHost: t", "m".repeat(100_000));
+    let many_headers = format!(
+        "GET /metrics HTTP/1.1\r\nHost: t{}",
+        "\r\nX-Junk: 1".repeat(200)
+    );
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "a trailing slash",
+            b"GET /metrics/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        (
+            "traversal",
+            b"GET /../metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_vec(),
+        ),
+        ("a 100 KB path", format!("{long_path}\r\n\r\n").into_bytes()),
+        (
+            "200 headers",
+            format!("{many_headers}\r\n\r\n").into_bytes(),
+        ),
+        ("a malformed request line", b"GET\r\n\r\n".to_vec()),
+        (
+            "binary junk",
+            vec![0u8, 159, 146, 150, 255, b'\r', b'\n', b'\r', b'\n'],
+        ),
+        (
+            "a bad content length",
+            b"POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n".to_vec(),
+        ),
+    ];
+    for (what, request) in hostile {
+        let bytes = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut stream = tokio::net::TcpStream::connect(m).await.expect("connect");
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, &request).await;
+            let mut out = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut out).await;
+            out
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer or close within 10 s"));
+        if bytes.is_empty() {
+            continue; // closed without an answer: fine for garbage
+        }
+        let status = common::parse_response(&bytes).status;
+        assert!((400..500).contains(&status), "{what}: answered {status}");
+    }
+    // Still serving after all of it.
+    assert_eq!(common::get(m, "/metrics").await.status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_drains_without_failing_a_request_and_exits_zero() {
     let drain = Duration::from_millis(2500);
