@@ -179,9 +179,17 @@ async fn serve(cli: Cli, upstream: SocketAddr, policy: Policy, source: &str) -> 
 
 /// A human summary of the policy: routes, protection, quotas.
 pub fn summary(policy: &Policy) -> String {
+    let s = &policy.service;
     let mut out = format!(
-        "policy OK: service {} -> {}://{}:{}\n",
-        policy.service.name, policy.service.protocol, policy.service.host, policy.service.port
+        "policy OK: service {} -> {}://{}:{}\n  timeouts (per try): connect {} ms, write {} ms, read {} ms; retries: {}\n",
+        s.name,
+        s.protocol,
+        s.host,
+        s.port,
+        s.connect_timeout_ms,
+        s.write_timeout_ms,
+        s.read_timeout_ms,
+        s.retries
     );
     for plan in crate::plan::plan(policy) {
         let auth = match &plan.key_auth {

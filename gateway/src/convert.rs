@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use crate::error::PolicyError;
 use crate::kong_yaml as raw;
 use crate::policy::{
-    Consumer, KeyAuth, LimitBy, Plugin, PluginInstance, Policy, RateLimiting, RateLimits, Route,
-    Scope, Service, SizeLimit, Transformer, header_entry,
+    Consumer, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, KeyAuth, LimitBy, MAX_RETRIES, MAX_TIMEOUT_MS,
+    Plugin, PluginInstance, Policy, RateLimiting, RateLimits, Route, Scope, Service, SizeLimit,
+    Transformer, header_entry,
 };
 use crate::vault;
 
@@ -182,6 +183,10 @@ fn convert_service(s: &raw::Service) -> Result<Service, PolicyError> {
         )));
     }
     Ok(Service {
+        connect_timeout_ms: service_timeout(&name, "connect_timeout", s.connect_timeout.as_ref())?,
+        write_timeout_ms: service_timeout(&name, "write_timeout", s.write_timeout.as_ref())?,
+        read_timeout_ms: service_timeout(&name, "read_timeout", s.read_timeout.as_ref())?,
+        retries: service_retries(&name, s.retries.as_ref())?,
         name,
         protocol,
         host,
@@ -504,4 +509,68 @@ fn check_scopes(p: &Policy) -> Result<(), PolicyError> {
         }
     }
     Ok(())
+}
+
+/// A service timeout in milliseconds: absent (or null) is Kong's default, anything but a whole
+/// number from 1 to [`MAX_TIMEOUT_MS`] is refused, naming the field.
+fn service_timeout(
+    service: &str,
+    field: &str,
+    value: Option<&serde_norway::Value>,
+) -> Result<u32, PolicyError> {
+    let n = whole_number(
+        service,
+        field,
+        value,
+        1,
+        u64::from(MAX_TIMEOUT_MS),
+        " of milliseconds",
+    )?;
+    Ok(n.map_or(DEFAULT_TIMEOUT_MS, |n| {
+        u32::try_from(n).expect("checked against MAX_TIMEOUT_MS")
+    }))
+}
+
+/// The service retries: absent (or null) is Kong's default, anything but a whole number from 0
+/// to [`MAX_RETRIES`] is refused, naming the field.
+fn service_retries(service: &str, value: Option<&serde_norway::Value>) -> Result<u16, PolicyError> {
+    let n = whole_number(service, "retries", value, 0, u64::from(MAX_RETRIES), "")?;
+    Ok(n.map_or(DEFAULT_RETRIES, |n| {
+        u16::try_from(n).expect("checked against MAX_RETRIES")
+    }))
+}
+
+fn whole_number(
+    service: &str,
+    field: &str,
+    value: Option<&serde_norway::Value>,
+    min: u64,
+    max: u64,
+    unit: &str,
+) -> Result<Option<u64>, PolicyError> {
+    use serde_norway::Value;
+    let found = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => {
+            // Kong's integers are Lua numbers: 300.0 is 300, 300.5 is not an integer.
+            let whole = n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= max as f64)
+                    .map(|f| f as u64)
+            });
+            match whole {
+                Some(w) if (min..=max).contains(&w) => return Ok(Some(w)),
+                _ => n.to_string(),
+            }
+        }
+        Some(Value::String(s)) => format!("the string {s:?}"),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Sequence(_)) => "a list".to_owned(),
+        Some(Value::Mapping(_)) => "a mapping".to_owned(),
+        Some(_) => "a tagged value".to_owned(),
+    };
+    Err(PolicyError::Invalid(format!(
+        "service `{service}`: {field} must be a whole number{unit} from {min} to {max} \
+         (Kong's limits), found {found}"
+    )))
 }

@@ -1,7 +1,8 @@
 //! The subset of Kong's declarative format (decK `_format_version: "3.0"`) that the policy
-//! uses, as serde types. Entities accept Kong's other fields (timeouts, tags, ...) and ignore
-//! them; plugin configs are strict (`deny_unknown_fields`) so that a typo in a limit is an
-//! error rather than a silently missing limit. Defaults are Kong's.
+//! uses, as serde types. Entities accept Kong's other fields (tags, ...) and ignore them; the
+//! service's timeouts and retries are kept as raw values so that validation can name the field
+//! of a bad one; plugin configs are strict (`deny_unknown_fields`) so that a typo in a limit is
+//! an error rather than a silently missing limit. Defaults are Kong's.
 
 use serde::Deserialize;
 
@@ -31,6 +32,10 @@ pub(crate) struct Service {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub path: Option<String>,
+    pub connect_timeout: Option<serde_norway::Value>,
+    pub write_timeout: Option<serde_norway::Value>,
+    pub read_timeout: Option<serde_norway::Value>,
+    pub retries: Option<serde_norway::Value>,
     #[serde(default)]
     pub routes: Vec<Route>,
     #[serde(default)]

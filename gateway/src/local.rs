@@ -98,6 +98,11 @@ impl LocalGateway {
         std::fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
     }
 
+    /// The access log so far: one line per request, without query strings or headers.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.prefix.join("logs/access.log")).unwrap_or_default()
+    }
+
     /// Whether nginx is still running.
     pub fn is_running(&mut self) -> bool {
         match &mut self.child {
@@ -279,6 +284,7 @@ impl LocalGatewayBuilder {
                 == 0;
             let input = RenderInput {
                 plans: &plans,
+                service: &self.policy.service,
                 credentials: &credentials,
                 secrets: &secrets,
                 listen,

@@ -67,7 +67,25 @@ pub struct Service {
     pub port: u16,
     /// Upstream base path (only `/` is supported).
     pub path: String,
+    /// Time to establish a connection to the service, per try (Kong: `connect_timeout`).
+    pub connect_timeout_ms: u32,
+    /// Time between two writes of the request to the service, per try (`write_timeout`).
+    pub write_timeout_ms: u32,
+    /// Time between two reads of the response from the service, per try (`read_timeout`).
+    pub read_timeout_ms: u32,
+    /// Further tries after a connection error or a timeout, never after an HTTP answer
+    /// (`retries`).
+    pub retries: u16,
 }
+
+/// Kong's default for each service timeout (60 s).
+pub const DEFAULT_TIMEOUT_MS: u32 = 60_000;
+/// Kong's largest service timeout (2^31 - 2 ms, about 24.8 days); the smallest is 1 ms.
+pub const MAX_TIMEOUT_MS: u32 = 2_147_483_646;
+/// Kong's default service retries.
+pub const DEFAULT_RETRIES: u16 = 5;
+/// Kong's largest service retries; the smallest is 0.
+pub const MAX_RETRIES: u16 = 32_767;
 
 /// A route: prefix paths, optional methods.
 #[derive(Debug, Clone, PartialEq)]
@@ -497,4 +515,124 @@ pub(crate) fn header_entry(entry: &str) -> Result<(String, HeaderValue), PolicyE
         HeaderValue::Literal(value.to_owned())
     };
     Ok((name.to_owned(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed policy with the service-level `field` line set to `value` (or removed).
+    fn with_service_field(field: &str, value: Option<&str>) -> String {
+        let prefix = format!("    {field}:");
+        let mut found = false;
+        let text: Vec<String> = KONG_YAML
+            .lines()
+            .filter_map(|line| {
+                if !line.starts_with(&prefix) {
+                    return Some(line.to_owned());
+                }
+                found = true;
+                value.map(|v| format!("{prefix} {v}"))
+            })
+            .collect();
+        assert!(found, "kong.yaml's service sets {field}");
+        text.join("\n")
+    }
+
+    fn service(text: &str) -> Service {
+        Policy::parse(text)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .service
+    }
+
+    #[test]
+    fn service_timeouts_and_retries_follow_kong() {
+        let s = service(KONG_YAML);
+        assert_eq!(
+            (
+                s.connect_timeout_ms,
+                s.write_timeout_ms,
+                s.read_timeout_ms,
+                s.retries
+            ),
+            (5000, 10_000, 10_000, 2),
+            "as committed"
+        );
+
+        let mut text = KONG_YAML.to_owned();
+        for field in [
+            "connect_timeout",
+            "write_timeout",
+            "read_timeout",
+            "retries",
+        ] {
+            text = text
+                .lines()
+                .filter(|l| !l.starts_with(&format!("    {field}:")))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        let s = service(&text);
+        assert_eq!(
+            (
+                s.connect_timeout_ms,
+                s.write_timeout_ms,
+                s.read_timeout_ms,
+                s.retries
+            ),
+            (60_000, 60_000, 60_000, 5),
+            "absent fields take Kong's defaults"
+        );
+        assert_eq!(
+            service(&with_service_field("read_timeout", Some("~"))).read_timeout_ms,
+            60_000,
+            "null is absent"
+        );
+
+        for (field, value, read, retries) in [
+            ("read_timeout", "1", 1, 2),
+            ("read_timeout", "2147483646", MAX_TIMEOUT_MS, 2),
+            ("read_timeout", "300.0", 300, 2),
+            ("retries", "0", 10_000, 0),
+            ("retries", "32767", 10_000, MAX_RETRIES),
+        ] {
+            let s = service(&with_service_field(field, Some(value)));
+            assert_eq!(
+                (s.read_timeout_ms, s.retries),
+                (read, retries),
+                "{field}: {value}"
+            );
+        }
+
+        for (field, value) in [
+            ("read_timeout", "-1"),
+            ("read_timeout", "0"),
+            ("connect_timeout", "1e12"),
+            ("write_timeout", "2147483647"),
+            ("read_timeout", "300.5"),
+            ("read_timeout", "\"10s\""),
+            ("connect_timeout", "[5000]"),
+            ("write_timeout", ".nan"),
+            ("retries", "-1"),
+            ("retries", "32768"),
+            ("retries", "1.5"),
+            ("retries", "\"2\""),
+            ("retries", "true"),
+        ] {
+            let err = Policy::parse(&with_service_field(field, Some(value)))
+                .expect_err(&format!("{field}: {value}"));
+            assert!(
+                matches!(err, PolicyError::Invalid(_)),
+                "{field}: {value}: {err:?}"
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!(
+                    "service `sum-api`: {field} must be a whole number"
+                )),
+                "{field}: {value}: {msg}"
+            );
+            assert!(msg.contains("(Kong's limits)"), "{msg}");
+        }
+    }
 }

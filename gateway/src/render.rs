@@ -1,7 +1,9 @@
 //! Renders the local gateway from the resolved plan: `nginx.conf` (modules, temp paths in the
-//! prefix, one upstream, one server) and `local_gateway_policy.lua` (the plan and the resolved
-//! credentials as a Lua table). The request logic itself is the fixed module
-//! `lua/local_gateway.lua`; nothing is hand-edited, everything comes from `kong.yaml`.
+//! prefix, an access log without query strings, one upstream with the service's timeouts and
+//! retries, one server whose nginx-made errors answer Kong's JSON) and
+//! `local_gateway_policy.lua` (the plan and the resolved credentials as a Lua table). The
+//! request logic itself is the fixed module `lua/local_gateway.lua`; nothing is hand-edited,
+//! everything comes from `kong.yaml`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,7 +12,7 @@ use std::path::Path;
 
 use crate::error::GatewayError;
 use crate::plan::{PluginSet, RoutePlan};
-use crate::policy::{HeaderValue, Transformer};
+use crate::policy::{HeaderValue, Service, Transformer};
 
 /// The request logic (key-auth, size limit, rate limit, transformer, Kong's answers).
 pub const GATEWAY_LUA: &str = include_str!("lua/local_gateway.lua");
@@ -27,6 +29,8 @@ pub const COUNTERS_DICT: &str = "rate_limiting_counters";
 pub struct RenderInput<'a> {
     /// The resolved plan.
     pub plans: &'a [RoutePlan],
+    /// The service: its timeouts and retries (its address is replaced by `upstream`).
+    pub service: &'a Service,
     /// Resolved API keys: key value → consumer username.
     pub credentials: &'a BTreeMap<String, String>,
     /// Resolved env vault values: env var → value (for header values).
@@ -63,7 +67,15 @@ events {{
 }}
 
 http {{
-    access_log "{p}/logs/access.log";
+    # The access log never holds a credential: a key may come as ?apikey=, so the path is
+    # logged without its query string, and no request header is logged.
+    map $request_uri $kong_log_path {{
+        "~^(?<kong_log_path_only>[^?]+)" $kong_log_path_only;
+        default "-";
+    }}
+    log_format kong_local '$remote_addr [$time_local] "$request_method $kong_log_path $server_protocol" '
+                          '$status $body_bytes_sent $request_time request_id=$request_id';
+    access_log "{p}/logs/access.log" kong_local;
     client_body_temp_path "{p}/temp/client_body";
     proxy_temp_path "{p}/temp/proxy";
     fastcgi_temp_path "{p}/temp/fastcgi";
@@ -82,19 +94,35 @@ http {{
 
     upstream sum_api {{
         server {upstream};
+        # Kong's balancer: the service's retries, each to the one address (before keepalive,
+        # which wraps it).
+        balancer_by_lua_block {{
+            require("local_gateway").balancer({peer_host}, {peer_port}, {retries})
+        }}
         keepalive 32;
     }}
 
     server {{
         listen {listen};
-        # Carries the rate-limit headers into the error pages (ngx.ctx does not survive them).
-        set $kong_rate_limit_headers "";
+        # Kong's error pages: what nginx answers itself (a malformed request, a URI or header
+        # too large, TRACE, a bad Content-Length, an upstream that fails) is Kong's JSON.
+        # Server level, so that errors found before any location is chosen use them too; a URI
+        # (not a named location), as in Kong, because a malformed request has no URI yet.
+        error_page 400 404 405 408 411 412 413 414 417 /kong_error_handler;
+        error_page 494 =494 /kong_error_handler;
+        error_page 500 502 503 504 /kong_error_handler;
+        # Requests refused before `location /` never set $kong_rate_limit_headers.
+        uninitialized_variable_warn off;
         # Server level, so that the error pages get Kong's response headers too.
         header_filter_by_lua_block {{
             require("local_gateway").header_filter()
         }}
 
         location / {{
+            # Carries the rate-limit headers into the error page (ngx.ctx does not survive the
+            # redirect; variables do). Set here, not at server level, where the redirect to
+            # the error page would run it again.
+            set $kong_rate_limit_headers "";
             access_by_lua_block {{
                 require("local_gateway").access()
             }}
@@ -109,23 +137,20 @@ http {{
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header X-Forwarded-Port $server_port;
             proxy_set_header X-Kong-Request-Id $request_id;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout 60s;
-            proxy_send_timeout 60s;
+            # The service's timeouts, per try. Kong retries after a connection error or a
+            # timeout (nginx never retries a POST once it was sent), not after an HTTP 5xx.
+            proxy_connect_timeout {connect}ms;
+            proxy_send_timeout {write}ms;
+            proxy_read_timeout {read}ms;
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries {tries};
             proxy_pass http://sum_api;
-            error_page 502 @bad_gateway;
-            error_page 504 @gateway_timeout;
         }}
 
-        location @bad_gateway {{
+        location = /kong_error_handler {{
+            internal;
             content_by_lua_block {{
-                require("local_gateway").generated(502, "An invalid response was received from the upstream server")
-            }}
-        }}
-
-        location @gateway_timeout {{
-            content_by_lua_block {{
-                require("local_gateway").generated(504, "The upstream server is timing out")
+                require("local_gateway").handle_error()
             }}
         }}
     }}
@@ -133,6 +158,13 @@ http {{
 "#,
         upstream = input.upstream,
         listen = input.listen,
+        peer_host = lua_str(&input.upstream.ip().to_string()),
+        peer_port = input.upstream.port(),
+        retries = input.service.retries,
+        connect = input.service.connect_timeout_ms,
+        write = input.service.write_timeout_ms,
+        read = input.service.read_timeout_ms,
+        tries = u32::from(input.service.retries) + 1,
     )
 }
 

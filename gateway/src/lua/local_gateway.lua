@@ -44,13 +44,59 @@ local function respond(status, message, headers)
   return ngx.exit(status)
 end
 
--- 502/504 pages: Kong's message, with the rate-limit headers the request was given.
-function M.generated(status, message)
+-- Kong's error handler (kong/error_handlers.lua, Kong 3.x): the message for each status that
+-- nginx itself produces (a malformed request, a URI or header too large, TRACE, an upstream
+-- that fails or times out).
+local ERROR_MESSAGES = {
+  [400] = "Bad request",
+  [404] = "Not found",
+  [405] = "Method not allowed",
+  [408] = "Request timeout",
+  [411] = "Length required",
+  [412] = "Precondition failed",
+  [413] = "Payload too large",
+  [414] = "URI too long",
+  [417] = "Expectation failed",
+  [494] = "Request header or cookie too large",
+  [500] = "An unexpected error occurred",
+  [502] = "An invalid response was received from the upstream server",
+  [503] = "The upstream server is currently unavailable",
+  [504] = "The upstream server is timing out",
+}
+
+-- The error page: Kong's message, with the rate-limit headers the request was given.
+function M.handle_error()
+  local status = ngx.status
+  local message = ERROR_MESSAGES[status]
+    or string.format("The upstream server responded with %d", status)
+  -- nginx's internal 494 (header too large) goes out as 400, with its own message, as in Kong.
+  if status == 494 then
+    status = 400
+  end
   local headers = {}
   for k, v in string.gmatch(ngx.var.kong_rate_limit_headers or "", "([%w%-]+)=(%d+)") do
     headers[k] = v
   end
   return respond(status, message, headers)
+end
+
+-- Kong's balancer for a service with one address: every try goes to that address, and the
+-- first try allows the service's retries (nginx retries after a connection error or a
+-- timeout, as proxy_next_upstream says; never after an HTTP answer).
+local ngx_balancer
+function M.balancer(host, port, retries)
+  ngx_balancer = ngx_balancer or require("ngx.balancer")
+  if retries > 0 and ngx_balancer.get_last_failure() == nil then
+    local ok, err = ngx_balancer.set_more_tries(retries)
+    if not ok then
+      ngx.log(ngx.ERR, "setting the upstream retries: ", err)
+    end
+  end
+  local ok, err = ngx_balancer.set_current_peer(host, port)
+  if not ok then
+    ngx.log(ngx.ERR, "setting the upstream peer: ", err)
+    return ngx.exit(500)
+  end
 end
 
 local function header_value(v)

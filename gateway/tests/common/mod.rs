@@ -1,10 +1,14 @@
 //! Test helpers: a tiny upstream that echoes what it received as JSON (on the shared
-//! `testkit::http_stub`), and clock helpers.
+//! `testkit::http_stub`), an upstream that never answers, raw HTTP over a socket (for requests
+//! no HTTP client would send), and clock helpers.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use testkit::http_stub::{Reply, Stub};
 
@@ -72,4 +76,141 @@ pub fn num(resp: &reqwest::Response, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("missing header {name}: {:?}", resp.headers()))
         .parse()
         .unwrap()
+}
+
+/// An upstream that accepts connections and never answers (the request stays unread in the
+/// socket). Stops accepting when dropped, and after 30 s in any case.
+pub struct Silent {
+    pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Silent {
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Starts the silent upstream on a free loopback port.
+pub fn silent_upstream() -> Silent {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (count, stopped) = (accepted.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut held = Vec::new();
+        while !stopped.load(Ordering::SeqCst) && Instant::now() < deadline {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    held.push(conn);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    Silent {
+        addr,
+        accepted,
+        stop,
+    }
+}
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` as it is over a new connection and reads one response: until its
+/// Content-Length is complete or the server closes, for at most 10 s.
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> RawResponse {
+    let mut sock = TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.write_all(request).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while Instant::now() < deadline && buf.len() < 1 << 20 {
+        if complete(&buf) {
+            break;
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            // A reset after the answer (the server closed with our request unread) ends it.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "reading the response: {e}; so far: {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
+        }
+    }
+    parse_response(&buf)
+}
+
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+fn complete(buf: &[u8]) -> bool {
+    let Some(end) = head_end(buf) else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|len| buf.len() >= end + len)
+}
+
+fn parse_response(buf: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(buf).to_string();
+    let end = head_end(buf).unwrap_or_else(|| panic!("no complete response head: {text:?}"));
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line: {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&buf[end..]).to_string(),
+    }
 }

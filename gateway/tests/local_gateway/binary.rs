@@ -47,6 +47,10 @@ fn binary_check_and_deck_template() {
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(t.contains("canary: 20/minute, 1200/hour"), "{t}");
     assert!(
+        t.contains("connect 5000 ms, write 10000 ms, read 10000 ms; retries: 2"),
+        "{t}"
+    );
+    assert!(
         t.contains("route sum-api-health [\"/healthz\"]: public"),
         "{t}"
     );

@@ -1,13 +1,18 @@
 //! Kong's documented answers from the local gateway in front of an echo upstream: auth
-//! matrix, rate limits, isolation, reset, size limit, origin secret, latency headers, errors,
-//! lifecycle.
+//! matrix, rate limits, isolation, reset, size limit, origin secret, latency headers, errors
+//! (the gateway's and nginx's own), the access log, upstream timeouts and retries, lifecycle.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use gateway::{GatewayError, LocalGateway, RateLimits};
+use gateway::{GatewayError, LocalGateway, Policy, RateLimits};
 
-use crate::common::{echo_upstream, header, num, seen, wait_for_window_room};
-use crate::{CANARY, CUSTOMER, LOADGEN, ORIGIN, builder, client, get, kong_error, start};
+use crate::common::{
+    RawResponse, echo_upstream, header, num, raw_request, seen, silent_upstream,
+    wait_for_window_room,
+};
+use crate::{
+    CANARY, CUSTOMER, LOADGEN, ORIGIN, builder, builder_for, client, get, kong_error, start,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_matrix_matches_kong() {
@@ -387,4 +392,157 @@ async fn upstream_down_gives_kongs_502_with_rate_limit_headers() {
         "An invalid response was received from the upstream server",
     )
     .await;
+}
+
+/// Asserts that a raw response is Kong's JSON error (as `kong_error` does for reqwest).
+fn raw_kong_error(what: &str, r: &RawResponse, status: u16, message: &str) {
+    assert_eq!(r.status, status, "{what}: {r:?}");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8"),
+        "{what}: {r:?}"
+    );
+    assert!(
+        !r.body.contains("<html"),
+        "{what}: nginx's HTML page: {r:?}"
+    );
+    let request_id = r
+        .header("x-kong-request-id")
+        .unwrap_or_else(|| panic!("{what}: no X-Kong-Request-Id: {r:?}"));
+    assert!(
+        r.header("x-kong-response-latency").is_some(),
+        "{what}: {r:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&r.body)
+        .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {r:?}"));
+    assert_eq!(body["message"], message, "{what}");
+    assert_eq!(body["request_id"], request_id, "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_errors_answer_kongs_json_not_html() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr));
+    let addr = gw.addr();
+    // nginx's large_client_header_buffers are 8 KiB (Kong keeps the default).
+    let long_uri = format!("/api/{}", "a".repeat(9 * 1024));
+    let long_header = "b".repeat(9 * 1024);
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "a malformed request line",
+            b"GET /api/v1/sum HTTP/1.1 trailing\r\nHost: x\r\n\r\n".to_vec(),
+            400,
+            "Bad request",
+        ),
+        (
+            "a 9 KiB URI",
+            format!("GET {long_uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .into_bytes(),
+            414,
+            "URI too long",
+        ),
+        (
+            // nginx's internal 494 goes out as 400 with its own message (Kong 3.6 and later).
+            "a 9 KiB header line",
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Large: {long_header}\r\nConnection: close\r\n\r\n"
+            )
+            .into_bytes(),
+            400,
+            "Request header or cookie too large",
+        ),
+        (
+            "TRACE",
+            b"TRACE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            405,
+            "Method not allowed",
+        ),
+        (
+            "Content-Length: abc",
+            b"POST /api/v1/sum HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n"
+                .to_vec(),
+            400,
+            "Bad request",
+        ),
+    ];
+    for (what, request, status, message) in cases {
+        let r = tokio::task::spawn_blocking(move || raw_request(addr, &request))
+            .await
+            .unwrap();
+        raw_kong_error(what, &r, status, message);
+    }
+    assert_eq!(echo.hits(), 0, "none of them reached the upstream");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_log_holds_each_request_but_never_a_key() {
+    let echo = echo_upstream().await;
+    let gw = start(builder(echo.addr));
+    let wrong = "wrong-key-sent-in-the-query";
+    let mut ids = Vec::new();
+    for (path, key, status) in [
+        (format!("/api/v1/sum?apikey={CUSTOMER}&x=1"), None, 200),
+        (format!("/api/v1/sum?apikey={wrong}&x=2"), None, 401),
+        ("/api/v1/sum?x=3".to_owned(), Some(CANARY), 200),
+    ] {
+        let r = get(&gw, &path, key).await;
+        assert_eq!(r.status(), status, "{path}");
+        ids.push((header(&r, "x-kong-request-id").unwrap(), status));
+    }
+    // nginx writes the line once the response is sent: wait for all three, at most 5 s.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log = gw.access_log();
+        if ids.iter().all(|(id, _)| log.contains(id.as_str())) || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for secret in [CUSTOMER, wrong, CANARY, "apikey"] {
+        assert!(!log.contains(secret), "{secret} in the access log:\n{log}");
+    }
+    for (id, status) in &ids {
+        let line = log
+            .lines()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("no line for request {id}:\n{log}"));
+        assert!(
+            line.contains(&format!("\"GET /api/v1/sum HTTP/1.1\" {status} ")),
+            "method, path and status: {line}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_upstream_gets_kongs_504_after_the_read_timeout_and_retries() {
+    let silent = silent_upstream();
+    let text = gateway::policy::KONG_YAML.replace("read_timeout: 10000", "read_timeout: 300");
+    assert_ne!(
+        text,
+        gateway::policy::KONG_YAML,
+        "kong.yaml sets read_timeout"
+    );
+    let gw = start(builder_for(Policy::parse(&text).unwrap(), silent.addr));
+
+    let started = Instant::now();
+    let r = get(&gw, "/healthz", None).await;
+    let took = started.elapsed();
+    kong_error(r, 504, "The upstream server is timing out").await;
+    // One try and kong.yaml's 2 retries, 300 ms each, all to the service's one address.
+    assert_eq!(silent.accepted(), 3, "{}", gw.error_log());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
+
+    // A POST that was sent is not sent again (nginx's rule, which Kong keeps).
+    let r = client()
+        .post(format!("{}/api/v1/sum", gw.base_url()))
+        .header("apikey", CANARY)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    kong_error(r, 504, "The upstream server is timing out").await;
+    assert_eq!(silent.accepted(), 4, "{}", gw.error_log());
 }

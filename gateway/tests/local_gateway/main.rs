@@ -21,8 +21,15 @@ pub(crate) const LOADGEN: &str = "loadgen-test-key";
 pub(crate) const ORIGIN: &str = "origin-test-secret";
 
 pub(crate) fn builder(upstream: std::net::SocketAddr) -> LocalGatewayBuilder {
-    LocalGateway::committed()
-        .unwrap()
+    builder_for(gateway::Policy::committed().unwrap(), upstream)
+}
+
+/// [`builder`] for another policy (e.g. the committed one with a field changed).
+pub(crate) fn builder_for(
+    policy: gateway::Policy,
+    upstream: std::net::SocketAddr,
+) -> LocalGatewayBuilder {
+    LocalGateway::builder(policy)
         .upstream(upstream)
         .consumer_keys([
             ("canary", CANARY),

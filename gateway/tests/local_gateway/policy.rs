@@ -17,6 +17,7 @@ fn committed_policy_and_rendered_config_agree() {
     let prefix = std::path::Path::new("/tmp/x");
     let input = gateway::render::RenderInput {
         plans: &plans,
+        service: &policy.service,
         credentials: &creds,
         secrets: &secrets,
         listen: "127.0.0.1:1".parse().unwrap(),
@@ -31,6 +32,41 @@ fn committed_policy_and_rendered_config_agree() {
     assert!(conf.contains("listen 127.0.0.1:1;"));
     assert!(conf.contains("server 127.0.0.1:2;"));
     assert!(!conf.contains("/var/"), "nothing outside the prefix");
+
+    // The service's timeouts (ms, per try) and retries from kong.yaml.
+    let service = &raw["services"][0];
+    for (field, directive) in [
+        ("connect_timeout", "proxy_connect_timeout"),
+        ("write_timeout", "proxy_send_timeout"),
+        ("read_timeout", "proxy_read_timeout"),
+    ] {
+        let ms = service[field].as_u64().unwrap();
+        assert!(conf.contains(&format!("{directive} {ms}ms;")), "{field}");
+    }
+    let retries = service["retries"].as_u64().unwrap();
+    assert!(conf.contains("proxy_next_upstream error timeout;"));
+    assert!(conf.contains(&format!("proxy_next_upstream_tries {};", retries + 1)));
+    assert!(conf.contains(&format!(".balancer(\"127.0.0.1\", 2, {retries})")));
+
+    // nginx's own errors go to Kong's error handler; the access log has no query string.
+    assert!(conf.contains("error_page 400 404 405 408 411 412 413 414 417 /kong_error_handler;"));
+    assert!(conf.contains("error_page 494 =494 /kong_error_handler;"));
+    assert!(conf.contains("error_page 500 502 503 504 /kong_error_handler;"));
+    let format = conf
+        .lines()
+        .skip_while(|l| !l.contains("log_format"))
+        .take(2)
+        .collect::<String>();
+    for leaky in [
+        "$request ",
+        "$request_uri",
+        "$args",
+        "$query_string",
+        "$http_",
+    ] {
+        assert!(!format.contains(leaky), "{leaky} in {format}");
+    }
+    assert!(conf.contains("access_log \"/tmp/x/logs/access.log\" kong_local;"));
 
     // Every consumer's own quota from kong.yaml appears as a rate window in the Lua table.
     for c in raw["consumers"].as_array().unwrap() {
