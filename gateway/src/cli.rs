@@ -59,7 +59,7 @@ pub struct Cli {
     pub deck_template: bool,
 
     /// Keep the temporary nginx prefix (config, logs) after exit, for debugging.
-    #[arg(long, env = "GATEWAY_KEEP_PREFIX")]
+    #[arg(long, env = "GATEWAY_KEEP_PREFIX", value_parser = clap::builder::BoolishValueParser::new())]
     pub keep_prefix: bool,
 }
 

@@ -125,7 +125,7 @@ pub struct RunArgs {
     pub timeout: Duration,
 
     /// Use HTTP/2: h2c with prior knowledge for http://, ALPN for https://.
-    #[arg(long, env = "LOADGEN_HTTP2")]
+    #[arg(long, env = "LOADGEN_HTTP2", value_parser = clap::builder::BoolishValueParser::new())]
     pub http2: bool,
 
     /// SLO gate, repeatable: p99<250ms, p99.9<1s, mean<50ms, error_rate<0.5%, rps>=950,
@@ -163,7 +163,7 @@ pub struct RunArgs {
     pub threads: Option<usize>,
 
     /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
-    #[arg(long, short = 'q', env = "LOADGEN_QUIET")]
+    #[arg(long, short = 'q', env = "LOADGEN_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     pub quiet: bool,
 
     /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by

@@ -990,9 +990,24 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
             "{args:?}: a header value from the environment (a secret) is never echoed: {err}"
         );
     }
+    // Boolean environment fallbacks: true/false, 1/0, yes/no, on/off; anything else is 64.
+    for (var, value) in [("LOADGEN_QUIET", "banana"), ("LOADGEN_HTTP2", "")] {
+        let o = loadgen(&["run", &url, "-n", "1"], &[(var, value)]);
+        assert_eq!(o.status.code(), Some(64), "{var}={value}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not a boolean"), "{}", stderr(&o));
+    }
     assert_eq!(
         s.requests(),
         0,
         "no request is sent by an invalid command line"
     );
+    for value in ["1", "yes", "0", "off"] {
+        let o = loadgen(&["run", &url, "-n", "1"], &[("LOADGEN_QUIET", value)]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "LOADGEN_QUIET={value}: {}",
+            stderr(&o)
+        );
+    }
 }

@@ -72,7 +72,7 @@ pub struct Config {
     pub workers: Option<usize>,
 
     /// Record request metrics (`false` only to measure their cost in the benchmark).
-    #[arg(long, env = "SERVICE_RECORD_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "SERVICE_RECORD_METRICS", default_value_t = true, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub record_metrics: bool,
 
     /// File with origin secrets, one per line (e.g. a mounted secret).
@@ -294,6 +294,10 @@ mod tests {
         assert!(parse(&["--shutdown-drain", "5 parsecs"]).is_err());
         assert!(parse(&["--max-body", "-1"]).is_err());
         assert!(parse(&["--record-metrics", "maybe"]).is_err());
+        for (text, on) in [("false", false), ("0", false), ("no", false), ("on", true)] {
+            let c = parse(&["--record-metrics", text]).expect(text);
+            assert_eq!(c.record_metrics, on, "{text}");
+        }
         let err = parse(&["--max-body", "0"])
             .expect("parses")
             .validate()

@@ -45,6 +45,18 @@ fn binary_check_and_deck_template() {
     let out = local_gateway().arg("--check").output().unwrap();
     let t = output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
+    for yes_or_no in ["1", "yes", "on", "0", "no", "off", "true", "false"] {
+        let out = local_gateway()
+            .arg("--check")
+            .env("GATEWAY_KEEP_PREFIX", yes_or_no)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "GATEWAY_KEEP_PREFIX={yes_or_no}"
+        );
+    }
     assert!(t.contains("canary: 20/minute, 1200/hour"), "{t}");
     assert!(
         t.contains("connect 5000 ms, write 10000 ms, read 10000 ms; retries: 2"),
@@ -176,15 +188,16 @@ fn binary_usage_errors_exit_64() {
             vec![],
             vec!["proxy to itself"],
         ),
+        // A boolean environment fallback takes true/false, 1/0, yes/no, on/off; nothing else.
         (
             vec!["--check".into()],
             vec![("GATEWAY_KEEP_PREFIX", "banana")],
-            vec!["--keep-prefix", "banana", "possible values: true, false"],
+            vec!["--keep-prefix", "banana", "not a boolean"],
         ),
         (
             vec!["--check".into()],
-            vec![("GATEWAY_KEEP_PREFIX", "1")],
-            vec!["--keep-prefix", "possible values: true, false"],
+            vec![("GATEWAY_KEEP_PREFIX", "")],
+            vec!["--keep-prefix", "not a boolean"],
         ),
         // The modes have no environment fallback (clap would count GATEWAY_CHECK=false as
         // --check): serving still needs --upstream.

@@ -56,7 +56,7 @@ pub struct RatelimitArgs {
     pub limit: String,
 
     /// Also wait for the window to reset and check that requests succeed again.
-    #[arg(long, env = "LOADGEN_WAIT_RESET")]
+    #[arg(long, env = "LOADGEN_WAIT_RESET", value_parser = clap::builder::BoolishValueParser::new())]
     pub wait_reset: bool,
 
     /// HTTP method.
