@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::ErrorCode as _;
+
 use std::time::Duration;
 
 use actix_web::http::StatusCode;

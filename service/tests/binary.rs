@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Binary;
+use common::{Binary, ErrorCode as _};
 
 const SECRET: &str = "binary-test-origin-secret-7f3a9c";
 

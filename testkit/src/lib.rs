@@ -5,10 +5,13 @@
 //! it as a target that fails, stalls or answers garbage on demand; the gateway's tests use it as
 //! the upstream that echoes what the gateway forwarded.
 //!
+//! [`raw_http`] parses responses read off a raw socket, for tests that send hostile bytes.
+//!
 //! [`refused_port`] reserves a loopback port that refuses connections for as long as a test
 //! holds it, for "the upstream is down" without racing other tests for the port.
 
 pub mod http_stub;
+pub mod raw_http;
 pub mod refused_port;
 
 pub use refused_port::RefusedPort;

@@ -127,26 +127,7 @@ pub fn silent_upstream() -> Silent {
     }
 }
 
-/// A response read off a raw socket.
-#[derive(Debug)]
-pub struct RawResponse {
-    /// The status code.
-    pub status: u16,
-    /// Headers, names in lower case.
-    pub headers: Vec<(String, String)>,
-    /// The body as text.
-    pub body: String,
-}
-
-impl RawResponse {
-    /// The first value of a header.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub use testkit::raw_http::Response as RawResponse;
 
 /// Sends `request` as it is over a new connection and reads one response: until its
 /// Content-Length is complete or the server closes, for at most 10 s.
@@ -161,7 +142,7 @@ pub fn raw_request(addr: SocketAddr, request: &[u8]) -> RawResponse {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     while Instant::now() < deadline && buf.len() < 1 << 20 {
-        if complete(&buf) {
+        if testkit::raw_http::has_whole_body(&buf) {
             break;
         }
         match sock.read(&mut chunk) {
@@ -175,42 +156,5 @@ pub fn raw_request(addr: SocketAddr, request: &[u8]) -> RawResponse {
             ),
         }
     }
-    parse_response(&buf)
-}
-
-fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
-fn complete(buf: &[u8]) -> bool {
-    let Some(end) = head_end(buf) else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-    head.lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .is_some_and(|len| buf.len() >= end + len)
-}
-
-fn parse_response(buf: &[u8]) -> RawResponse {
-    let text = String::from_utf8_lossy(buf).to_string();
-    let end = head_end(buf).unwrap_or_else(|| panic!("no complete response head: {text:?}"));
-    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line: {text:?}"));
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    RawResponse {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&buf[end..]).to_string(),
-    }
+    testkit::raw_http::parse(&buf)
 }

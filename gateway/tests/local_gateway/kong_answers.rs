@@ -403,7 +403,7 @@ fn raw_kong_error(what: &str, r: &RawResponse, status: u16, message: &str) {
         "{what}: {r:?}"
     );
     assert!(
-        !r.body.contains("<html"),
+        !r.text().contains("<html"),
         "{what}: nginx's HTML page: {r:?}"
     );
     let request_id = r
@@ -413,7 +413,7 @@ fn raw_kong_error(what: &str, r: &RawResponse, status: u16, message: &str) {
         r.header("x-kong-response-latency").is_some(),
         "{what}: {r:?}"
     );
-    let body: serde_json::Value = serde_json::from_str(&r.body)
+    let body: serde_json::Value = serde_json::from_slice(&r.body)
         .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {r:?}"));
     assert_eq!(body["message"], message, "{what}");
     assert_eq!(body["request_id"], request_id, "{what}");

@@ -16,32 +16,16 @@ pub fn config(extra: &[&str]) -> service::Config {
     service::Config::loopback(extra).expect("test flags parse")
 }
 
-/// A parsed HTTP response.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+pub use testkit::raw_http::{Response, parse as parse_response};
+
+/// The contract's error `code` of a response body, if it has one.
+pub trait ErrorCode {
+    /// The body's `code` field.
+    fn code(&self) -> Option<String>;
 }
 
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    pub fn code(&self) -> Option<String> {
+impl ErrorCode for Response {
+    fn code(&self) -> Option<String> {
         serde_json::from_slice::<serde_json::Value>(&self.body)
             .ok()
             .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
@@ -77,49 +61,6 @@ pub async fn raw_bytes(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Re
         .await
         .expect("the server answered within 10 s");
     parse_response(&bytes)
-}
-
-/// Parses an HTTP/1.1 response (content-length or close-delimited body; chunked decoded).
-pub fn parse_response(bytes: &[u8]) -> Response {
-    let split = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(bytes)));
-    let head = String::from_utf8_lossy(&bytes[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = bytes[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        let mut decoded = Vec::new();
-        let mut rest = &body[..];
-        while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..eol]).trim(), 16)
-                .expect("chunk size");
-            if size == 0 {
-                break;
-            }
-            decoded.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
-            rest = &rest[eol + 2 + size + 2..];
-        }
-        body = decoded;
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
 }
 
 /// A JSON POST to the sum endpoint over a fresh connection.
