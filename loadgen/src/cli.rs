@@ -158,7 +158,7 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
     pub max_lag: Duration,
 
-    /// Generator worker threads (default: one per CPU).
+    /// Generator worker threads, 1 to 1024 (default: one per CPU).
     #[arg(long, env = "LOADGEN_THREADS")]
     pub threads: Option<usize>,
 

@@ -22,6 +22,8 @@ pub const MAX_BODY_BYTES: u64 = 64 << 20;
 pub const MAX_TARGETS: usize = 10_000;
 /// Largest connection count.
 pub const MAX_CONNECTIONS: usize = 100_000;
+/// Largest number of generator threads.
+pub const MAX_THREADS: usize = 1024;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -357,8 +359,10 @@ impl RunConfig {
             return Err(invalid("--json needs a file path or `-`"));
         }
         let threads = match args.threads {
-            Some(0) => return Err(invalid("--threads must be at least 1")),
-            Some(n) => n.min(1024),
+            Some(n) if n == 0 || n > MAX_THREADS => {
+                return Err(invalid(format!("--threads {n}: must be 1..={MAX_THREADS}")));
+            }
+            Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         Ok(RunConfig {

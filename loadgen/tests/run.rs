@@ -903,6 +903,10 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
         (vec!["run", &url, "--generator-id", "a b"], "generator-id"),
         (vec!["run", &url, "--json", ""], "json"),
         (vec!["run", &url, "--threads", "0"], "threads"),
+        (
+            vec!["run", &url, "--threads", "1025"],
+            "--threads 1025: must be 1..=1024",
+        ),
         (vec!["frobnicate"], "frobnicate"),
         // Oversized values: refused before a deadline overflows (a huge --timeout panicked,
         // a huge --warmup waited forever) or a wrong date keeps the generators waiting.
