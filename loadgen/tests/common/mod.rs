@@ -245,36 +245,57 @@ impl Nginx {
             .unwrap_or_else(|| {
                 panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
             });
-        let dir = temp_dir("nginx");
-        std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
-        let port = free_port();
-        let conf = format!(
-            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port}{h2};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-            d = dir.display(),
-            h2 = if http2 { " http2" } else { "" }
-        );
-        std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf).expect("write nginx.conf");
-        let child = Command::new(nginx)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen on {port}; see {}/logs/error.log",
-                dir.display()
+        // The port was free a moment ago; another test may take it before nginx binds it.
+        // Then nginx logs "Address already in use" (and exits after its own retries), or the
+        // port answers for someone else: either way, start again on another port.
+        for _ in 0..3 {
+            let dir = temp_dir("nginx");
+            std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
+            let port = free_port();
+            let conf = format!(
+                "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port}{h2};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+                d = dir.display(),
+                h2 = if http2 { " http2" } else { "" }
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
+            let conf_path = dir.join("nginx.conf");
+            std::fs::write(&conf_path, conf).expect("write nginx.conf");
+            let mut child = Command::new(nginx)
+                .arg("-p")
+                .arg(&dir)
+                .arg("-c")
+                .arg(&conf_path)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start nginx");
+            let taken = || {
+                std::fs::read_to_string(dir.join("logs/error.log"))
+                    .is_ok_and(|log| log.contains("Address already in use"))
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let listening = loop {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break !taken();
+                }
+                if taken() || child.try_wait().is_ok_and(|exit| exit.is_some()) {
+                    break false;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "nginx did not listen on {port}; see {}/logs/error.log",
+                    dir.display()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if listening {
+                return Nginx { port, child, dir };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
         }
-        Nginx { port, child, dir }
+        panic!("nginx could not get a free port in 3 attempts");
     }
 }
 
