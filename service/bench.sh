@@ -24,6 +24,11 @@
 # rotated order, and every ratio is taken within a round (the servers of one round saw the same
 # machine) and summarised by its median over the rounds, with the quartiles for the spread.
 #
+# Paired rounds (BENCH_PAIRED_ROUNDS, default 10; 0 skips them) then serve two servers at the
+# same time, both on CPU 0 with one wrk each on CPU 1: the service against each other server in
+# turn. Stolen time then hits both servers of a pair alike, so their CPU-per-request ratio
+# spreads far less (quartiles within a few %) than the ratios of servers timed one after another.
+#
 # Usage: service/bench.sh [DURATION_PER_ROUND (default 2s)] [ROUNDS (default 15)] [CONNECTIONS (default 32)]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -155,6 +160,58 @@ printf '  metrics overhead, by CPU per request   %5.1f%% [%.1f%%, %.1f%%]  (targ
 printf '  (access log: %.1f µs CPU/request; service without it / bare, by CPU: %.3f)\n' "$log_med" "$nolog_med"
 printf '  service / plain handler, by req/s       %6.3f [%.3f, %.3f]\n' "$pr_med" "$pr_q1" "$pr_q3"
 printf '  service / plain handler, by CPU         %6.3f [%.3f, %.3f]\n' "$pc_med" "$pc_q1" "$pc_q3"
+
+paired_rounds=${BENCH_PAIRED_ROUNDS:-10}
+[[ $paired_rounds =~ ^[0-9]+$ ]] || { echo "BENCH_PAIRED_ROUNDS must be a whole number" >&2; exit 64; }
+if ((paired_rounds > 0)); then
+  # The servers again, for the paired rounds.
+  for name in "${names[@]}"; do
+    port[$name]=$(free_port)
+    server "$name" "${port[$name]}" "$(free_port)" >/dev/null 2>&1 &
+    pid[$name]=$!; pids+=($!)
+  done
+  for name in "${names[@]}"; do wait_ready "${port[$name]}" 50; done
+  # run_pair ROUND OTHER: the service ("metrics") and OTHER served at once; appends
+  # "round other other_rps other_cpu metrics_rps metrics_cpu" to pairs.
+  run_pair() {
+    local a0 b0 a1 b1 wa wb ra rb
+    a0=$(cpu_ticks "${pid[$2]}"); b0=$(cpu_ticks "${pid[metrics]}")
+    pin 1 wrk -t1 -c"$connections" -d"$duration" -s "$work/post.lua" "http://127.0.0.1:${port[$2]}/api/v1/sum" >"$work/wrk.a" & wa=$!
+    pin 1 wrk -t1 -c"$connections" -d"$duration" -s "$work/post.lua" "http://127.0.0.1:${port[metrics]}/api/v1/sum" >"$work/wrk.b" & wb=$!
+    wait "$wa" "$wb"
+    a1=$(cpu_ticks "${pid[$2]}"); b1=$(cpu_ticks "${pid[metrics]}")
+    if grep -q "Non-2xx" "$work/wrk.a" "$work/wrk.b"; then echo "non-2xx answers in a paired run" >&2; exit 1; fi
+    ra=$(awk '/requests in/ {print $1}' "$work/wrk.a"); rb=$(awk '/requests in/ {print $1}' "$work/wrk.b")
+    awk -v r="$1" -v n="$2" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v ra="$ra" -v rb="$rb" -v t="$ticks" \
+      'BEGIN {printf "%s %s %s %.3f %s %.3f\n", r, n, ra, a / t * 1e6 / ra, rb, b / t * 1e6 / rb}' >>"$work/pairs"
+  }
+  others=(bare plain nometrics nolog)
+  for r in $(seq "$paired_rounds"); do
+    echo "==> paired round $r of $paired_rounds (the service and one other at once, $duration each)" >&2
+    for i in "${!others[@]}"; do run_pair "$r" "${others[$(((r + i) % ${#others[@]}))]}"; done
+  done
+  for name in "${names[@]}"; do kill "${pid[$name]}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+  # paired_quartiles OTHER EXPR -> "q1 median q3" of EXPR ($3 other rps, $4 other cpu, $5
+  # service rps, $6 service cpu) over that pair's rounds
+  paired_quartiles() {
+    awk -v n="$1" "\$2 == n {print $2}" "$work/pairs" | sort -g |
+      awk '{a[NR]=$1} END {
+        printf "%.3f %.3f %.3f\n", a[int((NR+3)/4)], (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, a[int((3*NR+3)/4)] }'
+  }
+  read -r q1 med q3 < <(paired_quartiles bare '$4/$6')
+  echo "paired rounds ($paired_rounds x $duration; the two servers of a pair served at the same time):"
+  printf '  service / bare, by CPU per request     %6.3f [%.3f, %.3f]  (target >= 0.85: %s)\n' "$med" "$q1" "$q3" "$(verdict "$med" ">=" 0.85)"
+  read -r q1 med q3 < <(paired_quartiles bare '$5/$3')
+  printf '  service / bare, by req/s (wrk shares)  %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
+  read -r q1 med q3 < <(paired_quartiles nometrics '($6-$4)/$6*100')
+  printf '  metrics overhead, by CPU per request   %5.1f%% [%.1f%%, %.1f%%]  (target <= 5%%: %s)\n' "$med" "$q1" "$q3" "$(verdict "$med" "<=" 5)"
+  read -r q1 med q3 < <(paired_quartiles nolog '($6-$4)/$6*100')
+  printf '  access log, share of the service CPU   %5.1f%% [%.1f%%, %.1f%%]\n' "$med" "$q1" "$q3"
+  read -r q1 med q3 < <(paired_quartiles plain '$4/$6')
+  printf '  service / plain handler, by CPU        %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
+fi
 
 [[ ${BENCH_CALLGRIND:-1} == 1 ]] || exit 0
 if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
