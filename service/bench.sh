@@ -117,9 +117,6 @@ for r in $(seq "$rounds"); do
   echo "==> round $r of $rounds ($duration each, wrk -t1 -c$connections)" >&2
   for i in "${!names[@]}"; do run_wrk "$r" "${names[$(((r + i) % ${#names[@]}))]}"; done
 done
-for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
-pids=()
 
 # Per-round ratios: "round bare_rps bare_cpu metrics_rps metrics_cpu nometrics_rps ... nolog_cpu
 # plain_rps plain_cpu".
@@ -127,12 +124,13 @@ awk '{v[$1, $2 "_rps"] = $3; v[$1, $2 "_cpu"] = $4; r[$1] = 1}
   END {for (i in r) print i, v[i,"bare_rps"], v[i,"bare_cpu"], v[i,"metrics_rps"], v[i,"metrics_cpu"],
     v[i,"nometrics_rps"], v[i,"nometrics_cpu"], v[i,"nolog_rps"], v[i,"nolog_cpu"],
     v[i,"plain_rps"], v[i,"plain_cpu"]}' "$work/results" >"$work/rounds"
-# quartiles EXPR -> "q1 median q3" of EXPR over the rounds ($2..$11 as above)
-quartiles() {
-  awk "{print $1}" "$work/rounds" | sort -g |
-    awk '{a[NR]=$1} END {
-      printf "%.3f %.3f %.3f\n", a[int((NR+3)/4)], (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, a[int((3*NR+3)/4)] }'
+# stats: numbers on stdin -> "q1 median q3"
+stats() {
+  sort -g | awk '{a[NR]=$1} END {
+    printf "%.3f %.3f %.3f\n", a[int((NR+3)/4)], (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, a[int((3*NR+3)/4)] }'
 }
+# quartiles EXPR -> "q1 median q3" of EXPR over the rounds ($2..$11 as above)
+quartiles() { awk "{print $1}" "$work/rounds" | stats; }
 read -r rps_q1 rps_med rps_q3 < <(quartiles '$4/$2')
 read -r cpu_q1 cpu_med cpu_q3 < <(quartiles '$3/$5')
 read -r mo_q1 mo_med mo_q3 < <(quartiles '($6-$4)/$6*100')
@@ -164,13 +162,6 @@ printf '  service / plain handler, by CPU         %6.3f [%.3f, %.3f]\n' "$pc_med
 paired_rounds=${BENCH_PAIRED_ROUNDS:-10}
 [[ $paired_rounds =~ ^[0-9]+$ ]] || { echo "BENCH_PAIRED_ROUNDS must be a whole number" >&2; exit 64; }
 if ((paired_rounds > 0)); then
-  # The servers again, for the paired rounds.
-  for name in "${names[@]}"; do
-    port[$name]=$(free_port)
-    server "$name" "${port[$name]}" "$(free_port)" >/dev/null 2>&1 &
-    pid[$name]=$!; pids+=($!)
-  done
-  for name in "${names[@]}"; do wait_ready "${port[$name]}" 50; done
   # run_pair ROUND OTHER: the service ("metrics") and OTHER served at once; appends
   # "round other other_rps other_cpu metrics_rps metrics_cpu" to pairs.
   run_pair() {
@@ -190,16 +181,10 @@ if ((paired_rounds > 0)); then
     echo "==> paired round $r of $paired_rounds (the service and one other at once, $duration each)" >&2
     for i in "${!others[@]}"; do run_pair "$r" "${others[$(((r + i) % ${#others[@]}))]}"; done
   done
-  for name in "${names[@]}"; do kill "${pid[$name]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
   # paired_quartiles OTHER EXPR -> "q1 median q3" of EXPR ($3 other rps, $4 other cpu, $5
   # service rps, $6 service cpu) over that pair's rounds
-  paired_quartiles() {
-    awk -v n="$1" "\$2 == n {print $2}" "$work/pairs" | sort -g |
-      awk '{a[NR]=$1} END {
-        printf "%.3f %.3f %.3f\n", a[int((NR+3)/4)], (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, a[int((3*NR+3)/4)] }'
-  }
+  paired_quartiles() { awk -v n="$1" "\$2 == n {print $2}" "$work/pairs" | stats; }
+
   read -r q1 med q3 < <(paired_quartiles bare '$4/$6')
   echo "paired rounds ($paired_rounds x $duration; the two servers of a pair served at the same time):"
   printf '  service / bare, by CPU per request     %6.3f [%.3f, %.3f]  (target >= 0.85: %s)\n' "$med" "$q1" "$q3" "$(verdict "$med" ">=" 0.85)"
@@ -212,6 +197,10 @@ if ((paired_rounds > 0)); then
   read -r q1 med q3 < <(paired_quartiles plain '$4/$6')
   printf '  service / plain handler, by CPU        %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
 fi
+
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
 
 [[ ${BENCH_CALLGRIND:-1} == 1 ]] || exit 0
 if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
