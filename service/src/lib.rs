@@ -54,7 +54,6 @@ pub struct RunningService {
     api_task: JoinHandle<std::io::Result<()>>,
     metrics_server: ServerHandle,
     metrics_task: JoinHandle<std::io::Result<()>>,
-    upkeep: JoinHandle<()>,
     drain: Duration,
     timeout: Duration,
 }
@@ -87,7 +86,6 @@ impl RunningService {
             self.api.stop(false).await;
         }
         self.metrics_server.stop(false).await;
-        self.upkeep.abort();
         for (name, task) in [("api", self.api_task), ("metrics", self.metrics_task)] {
             match task.await {
                 Ok(Ok(())) => {}
@@ -171,14 +169,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
 
     let api = api_server.handle();
     let metrics_handle = metrics_server.handle();
-    let upkeep_metrics = metrics.clone();
-    let upkeep = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(metrics::UPKEEP_INTERVAL);
-        loop {
-            tick.tick().await;
-            upkeep_metrics.run_upkeep();
-        }
-    });
     tracing::info!(%addr, %metrics_addr, record_metrics = config.record_metrics, origin_guard = !config.origin_secrets.is_empty(), "serving");
     Ok(RunningService {
         addr,
@@ -188,7 +178,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         api_task: tokio::spawn(api_server),
         metrics_server: metrics_handle,
         metrics_task: tokio::spawn(metrics_server),
-        upkeep,
         drain: config.shutdown_drain,
         timeout: config.shutdown_timeout,
     })

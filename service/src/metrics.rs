@@ -2,15 +2,16 @@
 //! running service (no global state, so tests can run several services in one process), and
 //! the text exposition served on the separate metrics listener.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+mod histogram;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::app::ROUTES;
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use histogram::{Histogram, Layout};
+use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// Counter {method, route, status}: every answered request.
 pub const HTTP_REQUESTS_TOTAL: &str = "sumapi_http_requests_total";
@@ -96,17 +97,39 @@ pub fn method_label(method: &actix_web::http::Method) -> &'static str {
 /// Labels of one request series: method, route pattern, status.
 type SeriesKey = (&'static str, &'static str, u16);
 
-/// Latency buckets in seconds: 100 µs to 10 s.
-const DURATION_BUCKETS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
+/// Latency buckets, recorded in nanoseconds and exported in seconds: 100 µs to 10 s.
+static DURATION_LAYOUT: Layout = Layout {
+    bounds: &[
+        100_000,
+        250_000,
+        500_000,
+        1_000_000,
+        2_500_000,
+        5_000_000,
+        10_000_000,
+        25_000_000,
+        50_000_000,
+        100_000_000,
+        250_000_000,
+        500_000_000,
+        1_000_000_000,
+        2_500_000_000,
+        5_000_000_000,
+        10_000_000_000,
+    ],
+    scale: 1e9,
+};
 /// Numbers-per-sum buckets, from the minimum (2) to the maximum (100).
-const NUMBERS_BUCKETS: [f64; 8] = [2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0];
+static NUMBERS_LAYOUT: Layout = Layout {
+    bounds: &[2, 3, 5, 10, 20, 30, 50, 100],
+    scale: 1.0,
+};
 
-/// How often histogram samples are folded into their buckets even without a scrape, so that
-/// memory stays bounded when nobody scrapes.
-pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+const DURATION_HELP: &str = "Time from receiving a request to answering it, in seconds.";
+const NUMBERS_HELP: &str = "How many numbers each successful sum request carried.";
+
+/// The handles of one request series.
+type SeriesHandles = (Counter, Arc<Histogram>);
 
 /// The metrics of one running service.
 #[derive(Clone)]
@@ -115,13 +138,15 @@ pub struct Metrics {
     handle: PrometheusHandle,
     in_flight: Gauge,
     ready: Gauge,
-    sum_numbers: Histogram,
+    sum_numbers: Arc<Histogram>,
     record_requests: bool,
     /// Handles of the common series, registered on first use: the hot path takes no lock,
     /// hashes nothing and allocates nothing.
-    fast: Arc<[OnceLock<(Counter, Histogram)>]>,
+    fast: Arc<[OnceLock<SeriesHandles>]>,
     /// Handles of any other series (an unusual status), by label set.
-    series: Arc<RwLock<HashMap<SeriesKey, (Counter, Histogram)>>>,
+    series: Arc<RwLock<HashMap<SeriesKey, SeriesHandles>>>,
+    /// Every latency series, for rendering (the exporter renders the counters and gauges).
+    durations: Arc<Mutex<BTreeMap<SeriesKey, Arc<Histogram>>>>,
     rejections: Arc<RwLock<HashMap<&'static str, Counter>>>,
 }
 
@@ -132,17 +157,7 @@ impl Metrics {
     /// A fresh registry; `record_requests = false` turns off per-request recording (for the
     /// benchmark), while readiness and build info are always exported.
     pub fn new(record_requests: bool) -> Self {
-        let builder = PrometheusBuilder::new();
-        let builder = builder
-            .set_buckets_for_metric(
-                Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.into()),
-                &DURATION_BUCKETS,
-            )
-            .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full(SUM_INPUT_NUMBERS.into()), &NUMBERS_BUCKETS)
-            })
-            .expect("bucket lists are non-empty constants");
-        let recorder = builder.build_recorder();
+        let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         let describe = |name: &'static str, help: &'static str| {
             let (key, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
@@ -153,20 +168,12 @@ impl Metrics {
             "HTTP requests answered, by method, matched route pattern and status.",
         );
         describe(
-            HTTP_REQUEST_DURATION_SECONDS,
-            "Time from receiving a request to answering it, in seconds.",
-        );
-        describe(
             HTTP_REQUESTS_IN_FLIGHT,
             "HTTP requests being handled right now.",
         );
         describe(
             HTTP_REQUESTS_REJECTED_TOTAL,
             "Requests answered with an error, by stable error code.",
-        );
-        describe(
-            SUM_INPUT_NUMBERS,
-            "How many numbers each successful sum request carried.",
         );
         describe(
             READY,
@@ -187,18 +194,17 @@ impl Metrics {
         recorder.register_gauge(&build, &METADATA).set(1.0);
         // Register the counters so that they are exported (as 0) before the first request.
         in_flight.set(0.0);
-        let sum_numbers =
-            recorder.register_histogram(&Key::from_static_name(SUM_INPUT_NUMBERS), &METADATA);
         Self {
             recorder: Arc::new(recorder),
             handle,
             in_flight,
             ready,
-            sum_numbers,
+            sum_numbers: Arc::new(Histogram::new(&NUMBERS_LAYOUT)),
             record_requests,
             fast: (0..FAST_SLOTS).map(|_| OnceLock::new()).collect(),
             series: Arc::default(),
             rejections: Arc::default(),
+            durations: Arc::default(),
         }
     }
 
@@ -236,7 +242,7 @@ impl Metrics {
         if let Some(slot) = fast_slot(method, route, status).and_then(|i| self.fast.get(i)) {
             let (total, duration) = slot.get_or_init(|| self.register(method, route, status));
             total.increment(1);
-            duration.record(elapsed.as_secs_f64());
+            duration.record(nanos(elapsed));
             return;
         }
         let key = (method, route, status);
@@ -249,31 +255,28 @@ impl Metrics {
             handles
         });
         total.increment(1);
-        duration.record(elapsed.as_secs_f64());
+        duration.record(nanos(elapsed));
     }
 
-    /// Registers the request counter and latency histogram of one label set.
-    fn register(
-        &self,
-        method: &'static str,
-        route: &'static str,
-        status: u16,
-    ) -> (Counter, Histogram) {
+    /// Registers the request counter and latency histogram of one label set (the same
+    /// handles however often it is called for it).
+    fn register(&self, method: &'static str, route: &'static str, status: u16) -> SeriesHandles {
         let labels = vec![
             Label::from_static_parts("method", method),
             Label::from_static_parts("route", route),
             Label::new("status", status.to_string()),
         ];
-        (
-            self.recorder.register_counter(
-                &Key::from_parts(HTTP_REQUESTS_TOTAL, labels.clone()),
-                &METADATA,
-            ),
-            self.recorder.register_histogram(
-                &Key::from_parts(HTTP_REQUEST_DURATION_SECONDS, labels),
-                &METADATA,
-            ),
-        )
+        let counter = self
+            .recorder
+            .register_counter(&Key::from_parts(HTTP_REQUESTS_TOTAL, labels), &METADATA);
+        let duration = self
+            .durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((method, route, status))
+            .or_insert_with(|| Arc::new(Histogram::new(&DURATION_LAYOUT)))
+            .clone();
+        (counter, duration)
     }
 
     /// Records a request rejected with an error `code`.
@@ -303,19 +306,41 @@ impl Metrics {
     /// Records how many numbers a successful sum carried.
     pub fn sum_numbers(&self, count: usize) {
         if self.record_requests {
-            self.sum_numbers.record(count as f64);
+            self.sum_numbers
+                .record(u64::try_from(count).unwrap_or(u64::MAX));
         }
     }
 
-    /// The Prometheus text exposition of everything recorded so far.
+    /// The Prometheus text exposition of everything recorded so far: the exporter's counters
+    /// and gauges, then the histograms, one family after another.
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut out = self.handle.render();
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        histogram::render_header(SUM_INPUT_NUMBERS, NUMBERS_HELP, &mut out);
+        self.sum_numbers.render(SUM_INPUT_NUMBERS, "", &mut out);
+        let durations = self
+            .durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if !durations.is_empty() {
+            out.push('\n');
+            histogram::render_header(HTTP_REQUEST_DURATION_SECONDS, DURATION_HELP, &mut out);
+        }
+        for ((method, route, status), histogram) in &durations {
+            // Method and route come from fixed sets with nothing to escape.
+            let labels = format!(r#"method="{method}",route="{route}",status="{status}""#);
+            histogram.render(HTTP_REQUEST_DURATION_SECONDS, &labels, &mut out);
+        }
+        out
     }
+}
 
-    /// Folds pending histogram samples into buckets; call every [`UPKEEP_INTERVAL`].
-    pub fn run_upkeep(&self) {
-        self.handle.run_upkeep();
-    }
+/// A latency in whole nanoseconds (saturating: 584 years).
+fn nanos(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Holds one unit of the in-flight gauge; dropping it gives the unit back.
