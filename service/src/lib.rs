@@ -17,6 +17,7 @@
 pub mod api;
 pub mod app;
 pub mod body;
+pub mod chunked;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -1,7 +1,8 @@
 //! The service's one middleware layer, in this order: assign the request id
-//! ([`request_id::assign`]) → start observing ([`observe::Observation`]) → the gateway-bypass
-//! guard ([`origin_guard::allows`], 403 without calling a handler) → the handler → the JSON 500
-//! safety net ([`error::explain`]) → metrics and the log line → echo `X-Request-ID`.
+//! ([`request_id::assign`]) → hold a chunked body ([`chunked::hold`]) → start observing
+//! ([`observe::Observation`]) → the gateway-bypass guard ([`origin_guard::allows`], 403
+//! without calling a handler) → the handler → the JSON 500 safety net ([`error::explain`]) →
+//! metrics and the log line → echo `X-Request-ID` and move a held body into the answer.
 //!
 //! One layer rather than one per concern, written as a plain `Transform` whose future is a
 //! small state machine over the inner service's: actix's `from_fn` boxes two futures and adds
@@ -16,7 +17,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::{Error, web};
 
 use crate::app::AppState;
-use crate::{error, observe, origin_guard, request_id};
+use crate::{chunked, error, observe, origin_guard, request_id};
 
 /// The middleware, for `App::wrap`: wraps every route and the default service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,7 +27,7 @@ impl<S, B> Transform<S, ServiceRequest> for Middleware
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     S::Future: Unpin,
-    B: MessageBody,
+    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
@@ -48,7 +49,7 @@ impl<S, B> Service<ServiceRequest> for MiddlewareService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     S::Future: Unpin,
-    B: MessageBody,
+    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
@@ -56,8 +57,9 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         request_id::assign(&req);
+        let chunked = chunked::hold(&mut req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let observation = observe::Observation::start(&req, state.as_ref().map(|d| d.get_ref()));
         let step = if origin_guard::allows(&req, state.as_ref().map(|d| d.get_ref())) {
@@ -69,6 +71,7 @@ where
             step,
             observation: Some(observation),
             state,
+            chunked,
         }
     }
 }
@@ -80,6 +83,8 @@ pub struct Observed<F> {
     /// Taken when the request is answered.
     observation: Option<observe::Observation>,
     state: Option<web::Data<AppState>>,
+    /// A chunked body, moved into the answer ([`chunked`]).
+    chunked: Option<chunked::Held>,
 }
 
 /// Where a request is.
@@ -93,7 +98,7 @@ enum Step<F> {
 impl<F, B> Future for Observed<F>
 where
     F: Future<Output = Result<ServiceResponse<B>, Error>> + Unpin,
-    B: MessageBody,
+    B: MessageBody + 'static,
 {
     type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
 
@@ -117,6 +122,9 @@ where
         }
         if let Ok(res) = &mut result {
             request_id::echo(res);
+        }
+        if let Some(body) = this.chunked.take() {
+            result = result.map(|res| body.keep_until_sent(res));
         }
         Poll::Ready(result)
     }

@@ -872,3 +872,140 @@ async fn slow_bodies() {
     );
     running.shutdown().await;
 }
+
+/// Sends `head` (ending in the blank line) and then one body chunk every 100 ms, for at most
+/// 8 s, while reading. Returns what was read and how long after the first answer byte the
+/// server closed the connection (`None`: still open after 8 s).
+async fn trickle_chunks(addr: std::net::SocketAddr, head: &str) -> (Vec<u8>, Option<Duration>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let head = head.to_owned();
+    let trickle = tokio::spawn(async move {
+        if writer.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        for _ in 0..80 {
+            if writer.write_all(b"1\r\nx\r\n").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut got = Vec::new();
+    let mut answered = None;
+    let read_all = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answered.get_or_insert_with(std::time::Instant::now);
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+    };
+    let closed = tokio::time::timeout(Duration::from_secs(8), read_all)
+        .await
+        .is_ok();
+    trickle.abort();
+    let after = answered.map(|t| t.elapsed());
+    (got, if closed { after } else { None })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
+    let mut config = common::config(&["--body-timeout", "500ms"]);
+    config.origin_secrets = vec!["a-secret-for-the-chunked-test-0123".into()];
+    let running = service::start(config).await.expect("service starts");
+    let addr = running.addr();
+    let secret = "X-Origin-Secret: a-secret-for-the-chunked-test-0123\r\n";
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    let json = "Content-Type: application/json\r\n";
+    // Each answer is given without the body read to its end; before, actix kept reading the
+    // chunks for as long as they came.
+    let cases = [
+        (
+            "unknown path",
+            format!("POST /nope HTTP/1.1\r\nHost: t\r\n{secret}{chunked}\r\n"),
+            404,
+        ),
+        (
+            "health, any method",
+            format!("POST /healthz HTTP/1.1\r\nHost: t\r\n{chunked}\r\n"),
+            405,
+        ),
+        (
+            "health with a body",
+            format!("GET /healthz/live HTTP/1.1\r\nHost: t\r\n{chunked}\r\n"),
+            200,
+        ),
+        (
+            "HEAD without an answer body",
+            format!("HEAD /healthz/ready HTTP/1.1\r\nHost: t\r\n{chunked}\r\n"),
+            200,
+        ),
+        (
+            "no origin secret",
+            format!("POST /api/v1/sum HTTP/1.1\r\nHost: t\r\n{json}{chunked}\r\n"),
+            403,
+        ),
+        (
+            "wrong media type",
+            format!(
+                "POST /api/v1/sum HTTP/1.1\r\nHost: t\r\n{secret}Content-Type: text/plain\r\n{chunked}\r\n"
+            ),
+            415,
+        ),
+        (
+            "body never ends",
+            format!("POST /api/v1/sum HTTP/1.1\r\nHost: t\r\n{secret}{json}{chunked}\r\n"),
+            408,
+        ),
+    ];
+    for (name, head, status) in cases {
+        let (got, closed_after) = trickle_chunks(addr, &head).await;
+        let text = String::from_utf8_lossy(&got);
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{name}: {text}"
+        );
+        let closed_after = closed_after.unwrap_or_else(|| panic!("{name}: still open after 8 s"));
+        assert!(
+            closed_after < Duration::from_secs(3),
+            "{name}: closed after {closed_after:?}"
+        );
+    }
+
+    // A chunked body read to its end keeps the connection for the next request.
+    let body = r#"{"numbers":[1,2,3]}"#;
+    let request = format!(
+        "POST /api/v1/sum HTTP/1.1\r\nHost: t\r\n{secret}{json}{chunked}\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let second = "GET /healthz/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let exchange = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("first request");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream
+            .write_all(second.as_bytes())
+            .await
+            .expect("second request, same connection");
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        out
+    };
+    let all = tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .expect("answered within 10 s");
+    let all = String::from_utf8_lossy(&all);
+    assert!(all.contains(r#""sum":6"#), "{all}");
+    assert_eq!(all.matches("HTTP/1.1 200 OK").count(), 2, "{all}");
+    running.shutdown().await;
+}
