@@ -46,7 +46,8 @@ pub struct Config {
     #[arg(long, env = "SERVICE_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body: usize,
 
-    /// How long a client may take to send a request body, e.g. `10s` (1ms to 1h).
+    /// How long a client may take to send a request head or body, e.g. `10s` (1ms to 1h); any
+    /// request unanswered for twice this after its first byte closes its connection.
     #[arg(long, env = "SERVICE_BODY_TIMEOUT", default_value = "10s", value_parser = duration_within(Duration::from_millis(1), HOUR))]
     pub body_timeout: Duration,
 

@@ -3,8 +3,10 @@
 //!
 //! Data flow: [`config`] (flags with `SERVICE_` env fallbacks, validated before anything
 //! binds) → [`start`] binds the public and the metrics listener and serves [`app::app`], the
-//! factory that tests drive too. A request passes one [`middleware`] layer: [`request_id`]
-//! (keeps or makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one log line) →
+//! factory that tests drive too, through [`serve`] (actix's HTTP/1 service over connections
+//! with a [`deadline`] for every request). A request passes one [`middleware`] layer:
+//! [`request_id`] (keeps or makes `X-Request-ID`) → [`chunked`] (an unread chunked body
+//! closes the connection) → [`observe`] (metrics from [`metrics`], one log line) →
 //! [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`] →
 //! [`error::explain`] (turns unexpected failures into the generic JSON 500); `api` checks
 //! the body's headers, reads it whole with [`body`] (size limit, body timeout, no copy of a
@@ -20,6 +22,7 @@ pub mod body;
 pub mod chunked;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod health;
 pub mod healthcheck;
@@ -31,6 +34,7 @@ pub mod numbers;
 pub mod observe;
 pub mod origin_guard;
 pub mod request_id;
+pub mod serve;
 pub mod shutdown;
 pub mod sum;
 
@@ -39,11 +43,15 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
 pub use app::{AppState, app, routes};
+
+/// The metrics listener's keep-alive and first-request head timeout (actix's defaults).
+const METRICS_KEEP_ALIVE: Duration = Duration::from_secs(5);
+const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub use config::Config;
 
 /// A service that is serving on both listeners.
@@ -130,21 +138,28 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     // actix takes whole seconds; `shutdown` enforces the exact timeout itself.
     let actix_timeout = config.shutdown_timeout.as_secs().max(1) + 1;
     let app_state = state.clone();
-    let mut server = HttpServer::new(move || app::app(app_state.clone()))
-        .disable_signals()
-        .shutdown_timeout(actix_timeout)
-        .keep_alive(config.keep_alive)
-        .client_request_timeout(config.body_timeout);
-    if let Some(workers) = config.workers {
-        server = server.workers(workers);
-    }
-    let api_server = server
-        .listen(api_listener)
-        .context("cannot serve the API listener")?
-        .run();
+    let api_settings = serve::Settings {
+        workers: config.workers,
+        keep_alive: config.keep_alive,
+        request_timeout: config.body_timeout,
+        // A head and a body, each within the body timeout: a slow body still gets its 408.
+        answer_deadline: config.body_timeout.saturating_mul(2),
+        shutdown_timeout_secs: actix_timeout,
+    };
+    let api_server = serve::serve(api_listener, &api_settings, move || {
+        app::app(app_state.clone())
+    })
+    .context("cannot serve the API listener")?;
 
     let exposition = metrics.clone();
-    let metrics_server = HttpServer::new(move || {
+    let metrics_settings = serve::Settings {
+        workers: Some(1),
+        keep_alive: METRICS_KEEP_ALIVE,
+        request_timeout: METRICS_REQUEST_TIMEOUT,
+        answer_deadline: METRICS_REQUEST_TIMEOUT.saturating_mul(2),
+        shutdown_timeout_secs: 1,
+    };
+    let metrics_server = serve::serve(metrics_listener, &metrics_settings, move || {
         App::new()
             .app_data(web::Data::new(exposition.clone()))
             .service(
@@ -161,12 +176,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
                 HttpResponse::NotFound().body("only /metrics here\n")
             }))
     })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(metrics_listener)
-    .context("cannot serve the metrics listener")?
-    .run();
+    .context("cannot serve the metrics listener")?;
 
     let api = api_server.handle();
     let metrics_handle = metrics_server.handle();

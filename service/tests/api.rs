@@ -1009,3 +1009,93 @@ async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
     assert_eq!(all.matches("HTTP/1.1 200 OK").count(), 2, "{all}");
     running.shutdown().await;
 }
+
+/// Reads one whole answer with a `Content-Length` from `stream` (10 s bound).
+async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before the answer was complete");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .expect("a content length");
+                if body.len() >= length {
+                    return text;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("answered within 10 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Requests must be answered within twice the body timeout of their first byte: 1 s here.
+    let running = service::start(common::config(&["--body-timeout", "500ms"]))
+        .await
+        .expect("service starts");
+    let addr = running.addr();
+    let first = "GET /healthz/live HTTP/1.1\r\nHost: t\r\n\r\n";
+    for trickle in [false, true] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        // Answered requests, slower in all than the deadline: the connection stays.
+        for _ in 0..3 {
+            stream.write_all(first.as_bytes()).await.expect("request");
+            let answer = read_one_answer(&mut stream).await;
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        // A request head that never ends (or ends one byte at a time, for ever).
+        stream
+            .write_all(b"GET /healthz/live HTTP/1.1\r\nHo")
+            .await
+            .expect("part of a head");
+        let started = std::time::Instant::now();
+        let wait_for_close = async {
+            let mut buf = [0u8; 256];
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => panic!("an answer to half a request: {:?}", String::from_utf8_lossy(&buf[..n])),
+                    },
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {
+                        if trickle {
+                            let _ = stream.write_all(b"x").await;
+                        }
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(8), wait_for_close)
+            .await
+            .unwrap_or_else(|_| panic!("trickle {trickle}: still open after 8 s"));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+            "trickle {trickle}: closed after {waited:?}"
+        );
+    }
+    // A slow body on a later request still gets its 408 before the connection's deadline.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(first.as_bytes()).await.expect("request");
+    read_one_answer(&mut stream).await;
+    stream
+        .write_all(b"POST /api/v1/sum HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"num")
+        .await
+        .expect("head and part of a body");
+    let answer = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    running.shutdown().await;
+}

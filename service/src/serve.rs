@@ -1,0 +1,91 @@
+//! Serving an app on a listener: actix-http's HTTP/1.1 service set up as actix-web's
+//! `HttpServer::listen` sets it up (the same defaults), over connections that give every
+//! request a deadline ([`crate::deadline`]), which `HttpServer` has no place for.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_http::{HttpService, Protocol, Request, Response};
+use actix_server::Server;
+use actix_service::{
+    IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service, map_config,
+};
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig;
+
+use crate::deadline::Deadlined;
+
+/// How one listener is served.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Worker threads; `None`: one per CPU, as actix's default.
+    pub workers: Option<usize>,
+    /// How long an idle connection is kept open (zero: closed after each answer).
+    pub keep_alive: Duration,
+    /// How long a connection's first request head may take (actix's `client_request_timeout`).
+    pub request_timeout: Duration,
+    /// How long any request may go unanswered after its first byte ([`Deadlined`]).
+    pub answer_deadline: Duration,
+    /// actix's own bound on finishing in-flight requests once stopped, whole seconds.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Starts serving `listener` with apps from `factory` (called once per worker).
+pub fn serve<F, I, S, B>(
+    listener: TcpListener,
+    settings: &Settings,
+    factory: F,
+) -> std::io::Result<Server>
+where
+    F: Fn() -> I + Send + Clone + 'static,
+    I: IntoServiceFactory<S, Request>,
+    S: ServiceFactory<Request, Config = AppConfig> + 'static,
+    S::Error: Into<Error> + 'static,
+    S::InitError: std::fmt::Debug,
+    S::Response: Into<Response<B>> + 'static,
+    <S::Service as actix_service::Service<Request>>::Future: 'static,
+    B: MessageBody + 'static,
+{
+    let addr = listener.local_addr()?;
+    let settings = settings.clone();
+    let mut builder = Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let (keep_alive, request_timeout, deadline) = (
+        settings.keep_alive,
+        settings.request_timeout,
+        settings.answer_deadline,
+    );
+    builder = builder.listen(format!("sum-api-{addr}"), listener, move || {
+        let shutdown = shutdown.clone();
+        let app = factory()
+            .into_factory()
+            .map_err(|err| err.into().error_response());
+        let http = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let signal = shutdown.clone();
+                async move { signal.notified().await }
+            })
+            .keep_alive(keep_alive)
+            .client_request_timeout(request_timeout)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(addr)
+            .finish(map_config(app, |()| AppConfig::default()));
+        fn_service(move |io: actix_web::rt::net::TcpStream| async move {
+            let peer = io.peer_addr().ok();
+            Ok::<_, actix_http::error::DispatchError>((
+                Deadlined::new(io, deadline),
+                Protocol::Http1,
+                peer,
+            ))
+        })
+        .and_then(http)
+    })?;
+    if let Some(workers) = settings.workers {
+        builder = builder.workers(workers);
+    }
+    Ok(builder
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .disable_signals()
+        .run())
+}
