@@ -3,9 +3,17 @@
 //! actix-http times the head of a connection's first request (`client_request_timeout`). On a
 //! kept-alive connection, a later request that starts and never finishes holds the connection
 //! for good (actix/actix-web#928: "server timeout is your responsibility"). [`Deadlined`] wraps
-//! the connection: once the client has sent bytes that the service has not answered, an answer
-//! must go out within the limit, or the connection reads as closed by the client, and actix
-//! closes it (quietly: no error, no log line per hostile client).
+//! the connection: once the client has sent bytes while nothing was waiting for an answer, an
+//! answer must start going out within the limit, or the connection reads as closed by the
+//! client. actix then closes it: quietly when no request is being handled (a head that never
+//! ends); a request being handled fails as if its client had gone.
+//!
+//! The wrapper sees bytes, not requests, so two cases stay with actix's own timers:
+//! - pipelining: bytes of the next request that arrived before the previous answer went out
+//!   are taken as answered with it; a next request left unfinished that way is closed by
+//!   actix's keep-alive timer (`--keep-alive`), not by this deadline;
+//! - a client that stops reading an answer: the answer has started, and actix has no write
+//!   timeout (the kernel's TCP timeouts end it).
 //!
 //! There is no timer and no clock read per connection or per request: each worker thread
 //! sweeps its connections every [`SWEEP`], counting sweeps as its clock, and wakes those past

@@ -123,9 +123,13 @@ where
         if let Ok(res) = &mut result {
             request_id::echo(res);
         }
-        if let Some(body) = this.chunked.take() {
+        if result.is_ok()
+            && let Some(body) = this.chunked.take()
+        {
             result = result.map(|res| body.keep_until_sent(res));
         }
+        // An `Err` (which the app's own services never return) keeps the body held by this
+        // future only until actix has written the error's head.
         Poll::Ready(result)
     }
 }

@@ -70,6 +70,9 @@ where
             .client_request_timeout(request_timeout)
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)
+            // Placeholders (`localhost:8080`, not the listener's address; actix's own
+            // constructor is private): read only by `connection_info()` for a request without
+            // a Host header, `url_for` and `app_config()`, none of which the service uses.
             .finish(map_config(app, |()| AppConfig::default()));
         fn_service(move |io: actix_web::rt::net::TcpStream| async move {
             let peer = io.peer_addr().ok();
