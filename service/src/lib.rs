@@ -108,13 +108,28 @@ impl RunningService {
     }
 }
 
+/// Connections the kernel queues for a listener before the service accepts them (std's bind
+/// fixes 128; a burst of new connections from the ALB after a deploy can exceed that).
+const BACKLOG: i32 = 1024;
+
 fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
+    let listener = listen(addr, BACKLOG)
         .with_context(|| format!("cannot bind the {what} listener on {addr}"))?;
     listener
         .set_nonblocking(true)
         .context("cannot make the listener non-blocking")?;
     Ok(listener)
+}
+
+/// A listening socket on `addr`, set up as std's `TcpListener::bind` does (`SO_REUSEADDR`),
+/// with `backlog`.
+fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
 }
 
 /// Validates `config`, binds both listeners and returns once they serve.
@@ -209,4 +224,52 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(signal, "shutdown signal received");
     service.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many of `n` connections to a listener that never accepts complete their handshake
+    /// within a second (all are held open until counted).
+    fn queued(listener: &TcpListener, n: usize) -> usize {
+        let addr = listener.local_addr().expect("address");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut connects = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                connects.spawn(tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::net::TcpStream::connect(addr),
+                ));
+            }
+            let mut open = Vec::new();
+            while let Some(done) = connects.join_next().await {
+                if let Ok(Ok(Ok(stream))) = done {
+                    open.push(stream);
+                }
+            }
+            open.len()
+        })
+    }
+
+    #[test]
+    fn listeners_queue_a_burst_of_new_connections() {
+        let local: SocketAddr = ([127, 0, 0, 1], 0).into();
+        // The kernel caps every backlog at `somaxconn` (4096 on current kernels).
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(128);
+        let burst = 300;
+        let ours = listen(local, BACKLOG).expect("listener");
+        assert!(queued(&ours, burst) >= burst.min(somaxconn));
+        // The same burst against a small backlog: most connections wait for a retry.
+        let small = listen(local, 16).expect("listener");
+        let got = queued(&small, burst);
+        assert!(got < 100, "{got} of {burst} queued with a backlog of 16");
+    }
 }
