@@ -2,6 +2,7 @@
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
 use actix_web::http::{StatusCode, header};
+use actix_web::dev::Payload;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -67,7 +68,7 @@ fn is_json(content_type: &[u8]) -> bool {
 /// Reads the whole body within the size limit and the body timeout.
 async fn read_body(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Payload,
     state: &AppState,
 ) -> Result<web::Bytes, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE)
@@ -91,7 +92,7 @@ async fn read_body(
     if declared.is_some_and(|n| n > state.max_body as u64) {
         return Err(too_large);
     }
-    body::read(payload.into_inner(), state.max_body, state.body_timeout)
+    body::read(payload, state.max_body, state.body_timeout)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge => too_large,
@@ -102,15 +103,12 @@ async fn read_body(
         })
 }
 
-/// `POST /api/v1/sum`.
-pub async fn sum(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let body = match read_body(&req, payload, &state).await {
+/// `POST /api/v1/sum`: called by the route table with the request's parts (no extractors,
+/// see `app::routes`).
+pub async fn sum(req: &HttpRequest, payload: Payload, state: &AppState) -> HttpResponse {
+    let body = match read_body(req, payload, state).await {
         Ok(body) => body,
-        Err(e) => return e.respond(&req),
+        Err(e) => return e.respond(req),
     };
     match add_up(&body) {
         Ok((numbers, total)) => {
@@ -130,7 +128,7 @@ pub async fn sum(
                 .insert(header::CONTENT_TYPE, JSON_CONTENT_TYPE);
             res.map_into_boxed_body()
         }
-        Err(e) => e.respond(&req),
+        Err(e) => e.respond(req),
     }
 }
 
@@ -148,7 +146,7 @@ fn add_up(body: &[u8]) -> Result<(numbers::Numbers<'_>, f64), ApiError> {
 }
 
 /// `GET /api/v1/sum`: how to call the endpoint.
-pub async fn sum_help(state: web::Data<AppState>) -> HttpResponse {
+pub fn sum_help(state: &AppState) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "endpoint": "/api/v1/sum",
         "method": "POST",

