@@ -158,9 +158,12 @@ impl Write for LineWriter<'_> {
             state.dropped += 1;
             return Ok(line.len());
         }
-        let was_empty = state.buf.is_empty();
+        let before = state.buf.len();
         state.buf.extend_from_slice(line);
-        let wake = (state.idle && was_empty) || state.buf.len() >= HIGH_WATER;
+        // Once when the first line of a batch arrives, once when the batch reaches the
+        // high-water mark: a notification is a system call even with nobody waiting.
+        let wake = (state.idle && before == 0)
+            || (before < HIGH_WATER && state.buf.len() >= HIGH_WATER);
         drop(state);
         if wake {
             self.shared.wake.notify_one();
