@@ -10,6 +10,29 @@ type SecondPrefix = (u64, [u8; 19]);
 
 thread_local! {
     static PREFIX: Cell<Option<SecondPrefix>> = const { Cell::new(None) };
+    /// A wall-clock reading of this thread and the monotonic instant it was taken at.
+    static BASE: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
+}
+
+/// How old [`wall_at`]'s wall-clock reading may get before it is taken again.
+const REBASE: Duration = Duration::from_secs(1);
+
+/// The wall-clock time at `at`, a monotonic instant just read: this thread's last wall-clock
+/// reading (at most [`REBASE`] old) advanced by the monotonic time since, which saves a clock
+/// read per request where the monotonic clock is read anyway. Within that second the two
+/// clocks part by NTP's slew at most (0.5 ms per second, typically a few µs), and a step of the
+/// wall clock shows within a second.
+pub fn wall_at(at: Instant) -> SystemTime {
+    match BASE.get() {
+        Some((base, wall)) if at >= base && at.duration_since(base) < REBASE => {
+            wall + at.duration_since(base)
+        }
+        _ => {
+            let wall = SystemTime::now();
+            BASE.set(Some((at, wall)));
+            wall
+        }
+    }
 }
 
 /// Writes `t` as RFC 3339 UTC with `digits` (3 or 6) fraction digits, truncated, into `out`
@@ -60,7 +83,12 @@ pub fn write_now_rfc3339_millis(out: &mut Vec<u8>) {
 /// Appends the current UTC time as RFC 3339 with microseconds, e.g.
 /// `2026-01-02T03:04:05.678901Z` (the log line's timestamp).
 pub fn write_now_rfc3339_micros(out: &mut Vec<u8>) {
-    out.extend_from_slice(format_into(SystemTime::now(), 6, &mut [0; 27]));
+    write_rfc3339_micros(out, SystemTime::now());
+}
+
+/// Appends `t` as RFC 3339 with microseconds (the form of [`write_now_rfc3339_micros`]).
+pub fn write_rfc3339_micros(out: &mut Vec<u8>, t: SystemTime) {
+    out.extend_from_slice(format_into(t, 6, &mut [0; 27]));
 }
 
 /// Time since `start`, whole seconds, in humantime form (`1h 2m 3s`).
@@ -71,6 +99,24 @@ pub fn uptime_since(start: Instant) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wall_clock_at_an_instant_tracks_the_real_one() {
+        for _ in 0..2 {
+            let before = SystemTime::now();
+            let at = Instant::now();
+            let derived = wall_at(at);
+            let after = SystemTime::now();
+            // Within the readings around it, allowing for the clocks' drift over a second.
+            let slack = Duration::from_millis(2);
+            assert!(derived + slack >= before && derived <= after + slack);
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        // Instants before the base, or a second past it, take a fresh reading.
+        let late = Instant::now() + REBASE;
+        let _ = wall_at(Instant::now());
+        assert!(wall_at(late) >= SystemTime::now() - Duration::from_millis(2));
+    }
 
     #[test]
     fn same_text_as_humantime() {

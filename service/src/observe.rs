@@ -117,7 +117,8 @@ impl Observation {
 
     /// Records the metrics (in `state`'s registry) and logs the request once it is answered.
     pub fn finish<B>(self, state: Option<&AppState>, result: &Result<ServiceResponse<B>, Error>) {
-        let elapsed = self.start.elapsed();
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.start);
         let method = self.method;
         let (status, route, code) = match result {
             Ok(res) => (
@@ -162,6 +163,7 @@ impl Observation {
             request_id,
             client_ip: client_ip.as_bytes(),
             code,
+            at: clock::wall_at(now),
         }
         .log();
     }
@@ -183,6 +185,9 @@ pub(crate) struct AccessLine<'a> {
     pub client_ip: &'a [u8],
     /// The error code: a constant with nothing to escape.
     pub code: Option<&'static str>,
+    /// When the request was answered (the direct line's timestamp; a tracing event has its
+    /// own).
+    pub at: std::time::SystemTime,
 }
 
 /// The target of the access line, as tracing names this module.
@@ -204,7 +209,7 @@ impl AccessLine<'_> {
     pub(crate) fn write_json(&self, line: &mut Vec<u8>) {
         line.reserve(320 + self.request_id.len() + self.client_ip.len());
         line.extend_from_slice(b"{\"timestamp\":\"");
-        clock::write_now_rfc3339_micros(line);
+        clock::write_rfc3339_micros(line, self.at);
         // Method, route and code are constants with nothing to escape.
         line.extend_from_slice(if self.level() == Level::ERROR {
             b"\",\"level\":\"ERROR\",\"message\":\"request\",\"method\":\""
@@ -250,6 +255,7 @@ impl AccessLine<'_> {
             request_id,
             client_ip,
             code,
+            at: _,
         } = *self;
         let latency_ms = latency_us as f64 / 1e3;
         let request_id = &*String::from_utf8_lossy(request_id);

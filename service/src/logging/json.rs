@@ -289,6 +289,7 @@ mod tests {
             request_id: request_id.as_bytes(),
             client_ip: b"::1",
             code,
+            at: std::time::SystemTime::now(),
         };
         let lines = [
             line("0123456789abcdef0123456789abcdef", 62, 200, None),
