@@ -149,8 +149,8 @@ pub fn app(
     >,
 > {
     App::new()
-        .app_data(web::Data::new(state))
+        .app_data(web::Data::new(state.clone()))
         .configure(routes)
         .default_service(web::to(not_found))
-        .wrap(middleware::Middleware)
+        .wrap(middleware::Middleware::new(state))
 }

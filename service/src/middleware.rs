@@ -10,18 +10,30 @@
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, web};
+use actix_web::Error;
 
 use crate::app::AppState;
 use crate::{chunked, error, observe, origin_guard, request_id};
 
-/// The middleware, for `App::wrap`: wraps every route and the default service.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Middleware;
+/// The middleware, for `App::wrap`: wraps every route and the default service. It holds the
+/// app's state itself (one reference count per worker, not a lookup in the app data and an
+/// atomic count per request).
+#[derive(Clone)]
+pub struct Middleware {
+    state: AppState,
+}
+
+impl Middleware {
+    /// The middleware for an app with `state`.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
 
 impl<S, B> Transform<S, ServiceRequest> for Middleware
 where
@@ -36,13 +48,17 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(MiddlewareService { service }))
+        ready(Ok(MiddlewareService {
+            service,
+            state: Rc::new(self.state.clone()),
+        }))
     }
 }
 
 /// [`Middleware`] around the app's routes.
 pub struct MiddlewareService<S> {
     service: S,
+    state: Rc<AppState>,
 }
 
 impl<S, B> Service<ServiceRequest> for MiddlewareService<S>
@@ -60,9 +76,9 @@ where
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         request_id::assign(&req);
         let chunked = chunked::hold(&mut req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let observation = observe::Observation::start(&req, state.as_ref().map(|d| d.get_ref()));
-        let step = if origin_guard::allows(&req, state.as_ref().map(|d| d.get_ref())) {
+        let state = Rc::clone(&self.state);
+        let observation = observe::Observation::start(&req, Some(&state));
+        let step = if origin_guard::allows(&req, Some(&state)) {
             Step::Handling(self.service.call(req))
         } else {
             Step::Forbidden(Some(origin_guard::forbid(req)))
@@ -82,7 +98,7 @@ pub struct Observed<F> {
     step: Step<F>,
     /// Taken when the request is answered.
     observation: Option<observe::Observation>,
-    state: Option<web::Data<AppState>>,
+    state: Rc<AppState>,
     /// A chunked body, moved into the answer ([`chunked`]).
     chunked: Option<chunked::Held>,
 }
@@ -118,7 +134,7 @@ where
             },
         };
         if let Some(observation) = this.observation.take() {
-            observation.finish(this.state.as_ref().map(|d| d.get_ref()), &result);
+            observation.finish(Some(&this.state), &result);
         }
         if let Ok(res) = &mut result {
             request_id::echo(res);
