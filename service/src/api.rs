@@ -3,15 +3,14 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::dev::Payload;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::body::{self, BodyError};
 use crate::error::ApiError;
-use crate::request_id::RequestId;
 use crate::sum::{self, MAX_NUMBERS, MIN_NUMBERS, SumError};
-use crate::{clock, health::VERSION, json_text, numbers};
+use crate::{clock, health::VERSION, json_text, numbers, request_id};
 
 /// The name the index reports.
 pub const SERVICE_NAME: &str = "sum-api";
@@ -113,14 +112,7 @@ pub async fn sum(req: &HttpRequest, payload: Payload, state: &AppState) -> HttpR
     match add_up(&body) {
         Ok((numbers, total)) => {
             state.metrics.sum_numbers(numbers.values.len());
-            let body = {
-                let ext = req.extensions();
-                sum_answer(
-                    total,
-                    &numbers,
-                    ext.get::<RequestId>().map(RequestId::as_bytes),
-                )
-            };
+            let body = request_id::with_current(|id| sum_answer(total, &numbers, id));
             // Built directly rather than through the builder: the same response, without its
             // header conversions.
             let mut res = HttpResponse::with_body(StatusCode::OK, body);

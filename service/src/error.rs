@@ -117,7 +117,7 @@ impl ApiError {
             // The cause may hold anything; it goes to the log, never to the client.
             tracing::error!(cause = %cause, path = %req.path(), "internal error");
         }
-        let request_id = request_id::text_of(req);
+        let request_id = request_id::current_text();
         let mut body = json!({
             "error": self.to_string(),
             "code": self.code(),

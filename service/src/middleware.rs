@@ -74,20 +74,24 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        request_id::assign(&req);
+        let mut id = Some(request_id::assign(&req));
         let chunked = chunked::hold(&mut req);
         let state = Rc::clone(&self.state);
         let observation = observe::Observation::start(&req, Some(&state));
-        let step = if origin_guard::allows(&req, Some(&state)) {
-            Step::Handling(self.service.call(req))
-        } else {
-            Step::Forbidden(Some(origin_guard::forbid(req)))
+        let step = {
+            let _current = request_id::Scope::enter(&mut id);
+            if origin_guard::allows(&req, Some(&state)) {
+                Step::Handling(self.service.call(req))
+            } else {
+                Step::Forbidden(Some(origin_guard::forbid(req)))
+            }
         };
         Observed {
             step,
             observation: Some(observation),
             state,
             chunked,
+            id,
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Observed<F> {
     state: Rc<AppState>,
     /// A chunked body, moved into the answer ([`chunked`]).
     chunked: Option<chunked::Held>,
+    /// The request's id: current while the handlers are polled, then echoed.
+    id: Option<request_id::RequestId>,
 }
 
 /// Where a request is.
@@ -120,24 +126,28 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let mut result = match &mut this.step {
-            // `Err`s from inner services carry no request to answer with (ours never return
-            // one) and keep actix's own handling, as before.
-            Step::Handling(inner) => match Pin::new(inner).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => result.map(error::explain),
-            },
-            Step::Forbidden(forbidden) => match forbidden.take() {
-                Some(res) => Ok(res.map_into_right_body()),
-                // Polled again after it was answered: a caller bug, never done by actix.
-                None => return Poll::Pending,
-            },
+        let mut result = {
+            // Handlers and the JSON 500 read the id while they run.
+            let _current = request_id::Scope::enter(&mut this.id);
+            match &mut this.step {
+                // `Err`s from inner services carry no request to answer with (ours never
+                // return one) and keep actix's own handling, as before.
+                Step::Handling(inner) => match Pin::new(inner).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(result) => result.map(error::explain),
+                },
+                Step::Forbidden(forbidden) => match forbidden.take() {
+                    Some(res) => Ok(res.map_into_right_body()),
+                    // Polled again after it was answered: a caller bug, never done by actix.
+                    None => return Poll::Pending,
+                },
+            }
         };
         if let Some(observation) = this.observation.take() {
-            observation.finish(Some(&this.state), &result);
+            observation.finish(Some(&this.state), &result, this.id.as_ref());
         }
-        if let Ok(res) = &mut result {
-            request_id::echo(res);
+        if let (Ok(res), Some(id)) = (&mut result, this.id.take()) {
+            request_id::echo(res, id);
         }
         if result.is_ok()
             && let Some(body) = this.chunked.take()

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
-use actix_web::{Error, HttpMessage};
+use actix_web::Error;
 use tracing::Level;
 
 use crate::app::AppState;
@@ -116,7 +116,12 @@ impl Observation {
     }
 
     /// Records the metrics (in `state`'s registry) and logs the request once it is answered.
-    pub fn finish<B>(self, state: Option<&AppState>, result: &Result<ServiceResponse<B>, Error>) {
+    pub fn finish<B>(
+        self,
+        state: Option<&AppState>,
+        result: &Result<ServiceResponse<B>, Error>,
+        request_id: Option<&RequestId>,
+    ) {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.start);
         let method = self.method;
@@ -149,11 +154,7 @@ impl Observation {
         let status = status.as_u16();
         // A failed inner service left no request behind: no id, no address.
         let req = result.as_ref().ok().map(ServiceResponse::request);
-        let ext = req.map(|r| r.extensions());
-        let request_id = ext
-            .as_ref()
-            .and_then(|e| e.get::<RequestId>())
-            .map_or(&b""[..], RequestId::as_bytes);
+        let request_id = request_id.map_or(&b""[..], RequestId::as_bytes);
         let client_ip = req.map_or(ClientIp::Unknown, ClientIp::of);
         AccessLine {
             method,

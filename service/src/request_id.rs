@@ -1,7 +1,14 @@
-//! `X-Request-ID`: keep a well-formed incoming id, otherwise generate one; store it in the
-//! request's extensions (for handlers, error bodies and logs) and echo it on the response.
+//! `X-Request-ID`: keep a well-formed incoming id, otherwise generate one ([`assign`]); the
+//! middleware keeps it with the request's future, makes it the *current* id while it polls
+//! that future ([`Scope`]), so that handlers and error bodies read it with [`with_current`],
+//! and echoes it on the response ([`echo`]).
+//!
+//! A current id for the duration of each poll rather than an entry in the request's
+//! extensions: the handlers run inside those polls on the worker's one thread, and the
+//! extensions map cost two allocations per request (its table and the boxed value).
 
-use actix_web::HttpMessage;
+use std::cell::RefCell;
+
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use rand::Rng;
@@ -63,36 +70,89 @@ pub fn generate() -> RequestId {
     RequestId(HeaderValue::from_bytes(&generate_hex()).unwrap_or(HeaderValue::from_static("-")))
 }
 
-/// Assigns the request's id before anything else runs: the incoming one when well formed,
-/// else a generated one; kept in the request's extensions until [`echo`].
-pub fn assign(req: &ServiceRequest) {
-    let id = match req.headers().get(&HEADER) {
+/// The request's id, assigned before anything else runs: the incoming one when well formed,
+/// else a generated one.
+pub fn assign(req: &ServiceRequest) -> RequestId {
+    match req.headers().get(&HEADER) {
         Some(incoming) if is_well_formed(incoming.as_bytes()) => RequestId(incoming.clone()),
         _ => generate(),
-    };
-    req.extensions_mut().insert(id);
-}
-
-/// The id of the request being answered as text, as [`assign`] stored it (`None` only for a
-/// request that never went through it).
-pub fn text_of(req: &actix_web::HttpRequest) -> Option<String> {
-    req.extensions()
-        .get::<RequestId>()
-        .map(|id| id.as_str().to_owned())
-}
-
-/// Moves the id from the request's extensions to the response's `X-Request-ID` header; the
-/// last step of a request (nothing reads the id after it).
-pub fn echo<B>(res: &mut ServiceResponse<B>) {
-    let id = res.request().extensions_mut().remove::<RequestId>();
-    if let Some(RequestId(value)) = id {
-        res.headers_mut().insert(HEADER, value);
     }
+}
+
+thread_local! {
+    /// The id of the request being polled on this thread, inside a [`Scope`].
+    static CURRENT: RefCell<Option<RequestId>> = const { RefCell::new(None) };
+}
+
+/// Makes an id the current one until dropped (then the one before it is current again, and
+/// the id goes back to its owner). The id is moved, not copied.
+pub struct Scope<'a> {
+    owner: &'a mut Option<RequestId>,
+}
+
+impl<'a> Scope<'a> {
+    /// Makes `*id` current; `*id` is empty until the scope ends.
+    pub fn enter(id: &'a mut Option<RequestId>) -> Self {
+        CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), id));
+        Scope { owner: id }
+    }
+}
+
+impl Drop for Scope<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), self.owner));
+    }
+}
+
+/// Calls `f` with the current request id's bytes (printable ASCII), or `None` outside a
+/// [`Scope`] (a handler called without the middleware).
+pub fn with_current<R>(f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    CURRENT.with(|current| match current.try_borrow() {
+        Ok(id) => f(id.as_ref().map(RequestId::as_bytes)),
+        Err(_) => f(None),
+    })
+}
+
+/// The current request id as text (see [`with_current`]).
+pub fn current_text() -> Option<String> {
+    with_current(|id| id.map(|id| String::from_utf8_lossy(id).into_owned()))
+}
+
+/// Puts `id` on the response's `X-Request-ID` header; the last step of a request.
+pub fn echo<B>(res: &mut ServiceResponse<B>, id: RequestId) {
+    res.headers_mut().insert(HEADER, id.0);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_id_is_the_innermost_scope_s_and_returns_to_its_owner() {
+        assert_eq!(current_text(), None);
+        let mut outer = Some(RequestId(HeaderValue::from_static("outer")));
+        {
+            let _outer = Scope::enter(&mut outer);
+            assert_eq!(current_text().as_deref(), Some("outer"));
+            let mut inner = Some(RequestId(HeaderValue::from_static("inner")));
+            {
+                let _inner = Scope::enter(&mut inner);
+                assert_eq!(current_text().as_deref(), Some("inner"));
+            }
+            assert_eq!(inner, Some(RequestId(HeaderValue::from_static("inner"))));
+            assert_eq!(current_text().as_deref(), Some("outer"));
+        }
+        assert_eq!(current_text(), None);
+        assert_eq!(outer, Some(RequestId(HeaderValue::from_static("outer"))));
+        // A panic inside a scope still ends it.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _scope = Scope::enter(&mut outer);
+            panic!("handler bug");
+        }));
+        assert!(caught.is_err());
+        assert_eq!(current_text(), None);
+        assert!(outer.is_some());
+    }
 
     #[test]
     fn well_formed_ids() {
