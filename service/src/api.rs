@@ -1,8 +1,8 @@
 //! The API handlers: `POST /api/v1/sum` (body checks, [`crate::numbers`], then [`crate::sum`]),
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
-use actix_web::http::{StatusCode, header};
 use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 

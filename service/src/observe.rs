@@ -6,9 +6,9 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use actix_web::Error;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
-use actix_web::Error;
 use tracing::Level;
 
 use crate::app::AppState;

@@ -162,8 +162,8 @@ impl Write for LineWriter<'_> {
         state.buf.extend_from_slice(line);
         // Once when the first line of a batch arrives, once when the batch reaches the
         // high-water mark: a notification is a system call even with nobody waiting.
-        let wake = (state.idle && before == 0)
-            || (before < HIGH_WATER && state.buf.len() >= HIGH_WATER);
+        let wake =
+            (state.idle && before == 0) || (before < HIGH_WATER && state.buf.len() >= HIGH_WATER);
         drop(state);
         if wake {
             self.shared.wake.notify_one();
