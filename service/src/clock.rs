@@ -18,7 +18,7 @@ thread_local! {
 const REBASE: Duration = Duration::from_secs(1);
 
 /// The wall-clock time at `at`, a monotonic instant just read: this thread's last wall-clock
-/// reading (at most [`REBASE`] old) advanced by the monotonic time since, which saves a clock
+/// reading (at most a second old) advanced by the monotonic time since, which saves a clock
 /// read per request where the monotonic clock is read anyway. Within that second the two
 /// clocks part by NTP's slew at most (0.5 ms per second, typically a few µs), and a step of the
 /// wall clock shows within a second.
