@@ -237,9 +237,9 @@ mod tests {
                 .expect("an end of stream, not an error");
             assert_eq!(n, 0);
             let waited = started.elapsed();
+            // Not before the limit; within two sweeps after it, and slack for a busy machine.
             assert!(
-                waited >= Duration::from_millis(300)
-                    && waited < Duration::from_millis(300) + SWEEP * 3,
+                waited >= Duration::from_millis(300) && waited < Duration::from_secs(4),
                 "{waited:?}"
             );
         });
@@ -249,20 +249,20 @@ mod tests {
     fn answered_requests_and_idle_connections_have_no_deadline() {
         on_worker(async {
             let (mut client, server) = tokio::io::duplex(1024);
-            let mut server = Deadlined::new(server, Duration::from_millis(200));
+            let mut server = Deadlined::new(server, Duration::from_secs(1));
             let mut buf = [0u8; 64];
             // Requests answered in time, one after the other, for longer than the limit.
             for _ in 0..4 {
                 client.write_all(b"ping").await.expect("write");
                 let n = server.read(&mut buf).await.expect("read");
                 assert_eq!(&buf[..n], b"ping");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(350)).await;
                 server.write_all(b"pong").await.expect("answer");
                 let n = client.read(&mut buf).await.expect("read answer");
                 assert_eq!(&buf[..n], b"pong");
             }
             // Idle past the limit and a sweep: still open.
-            tokio::time::sleep(Duration::from_millis(200) + SWEEP + SWEEP / 2).await;
+            tokio::time::sleep(Duration::from_secs(1) + SWEEP + SWEEP / 2).await;
             client.write_all(b"late").await.expect("write");
             let n = server.read(&mut buf).await.expect("read");
             assert_eq!(&buf[..n], b"late");

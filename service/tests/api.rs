@@ -972,13 +972,21 @@ async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
             "{name}: {text}"
         );
         let closed_after = closed_after.unwrap_or_else(|| panic!("{name}: still open after 8 s"));
+        // actix lingers up to 1 s for the client to close; slack for a busy machine.
         assert!(
-            closed_after < Duration::from_secs(3),
+            closed_after < Duration::from_secs(5),
             "{name}: closed after {closed_after:?}"
         );
     }
 
-    // A chunked body read to its end keeps the connection for the next request.
+    running.shutdown().await;
+
+    // A chunked body read to its end keeps the connection for the next request. (With the
+    // default body timeout: a machine busy with other tests may take longer than 500 ms.)
+    let mut config = common::config(&[]);
+    config.origin_secrets = vec!["a-secret-for-the-chunked-test-0123".into()];
+    let running = service::start(config).await.expect("service starts");
+    let addr = running.addr();
     let body = r#"{"numbers":[1,2,3]}"#;
     let request = format!(
         "POST /api/v1/sum HTTP/1.1\r\nHost: t\r\n{secret}{json}{chunked}\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
@@ -1041,10 +1049,10 @@ async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    // Requests must be answered within twice the body timeout of their first byte: 1 s here.
+    // Requests must be answered within twice the body timeout of their first byte: 2 s here.
     let running = service::start(common::config(&[
         "--body-timeout",
-        "500ms",
+        "1s",
         "--keep-alive",
         "3s",
     ]))
@@ -1059,7 +1067,7 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
             stream.write_all(first.as_bytes()).await.expect("request");
             let answer = read_one_answer(&mut stream).await;
             assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
         }
         // A request head that never ends (or ends one byte at a time, for ever).
         stream
@@ -1087,8 +1095,10 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
             .await
             .unwrap_or_else(|_| panic!("trickle {trickle}: still open after 8 s"));
         let waited = started.elapsed();
+        // Not before the deadline; after it within two sweeps, and some slack for a machine
+        // busy with other tests.
         assert!(
-            waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+            waited >= Duration::from_millis(1900) && waited < Duration::from_secs(6),
             "trickle {trickle}: closed after {waited:?}"
         );
     }
@@ -1109,7 +1119,7 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
     assert_eq!(rest.matches("HTTP/1.1 200 ").count(), 1, "{rest}");
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(7),
         "closed after {waited:?}"
     );
 
