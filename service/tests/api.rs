@@ -916,7 +916,9 @@ async fn trickle_chunks(addr: std::net::SocketAddr, head: &str) -> (Vec<u8>, Opt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
-    let mut config = common::config(&["--body-timeout", "500ms"]);
+    // Short enough for the 408 case, long enough for a head sent by a test on a busy machine
+    // (it is also the first request head's timeout).
+    let mut config = common::config(&["--body-timeout", "2s"]);
     config.origin_secrets = vec!["a-secret-for-the-chunked-test-0123".into()];
     let running = service::start(config).await.expect("service starts");
     let addr = running.addr();
