@@ -11,19 +11,9 @@ set -euo pipefail
 [[ $# -ge 2 && -x $1 && -x $2 ]] || { echo "usage: $0 BIN_A BIN_B [ROUNDS] [DURATION]" >&2; exit 64; }
 a=$1 b=$2 rounds=${3:-10} duration=${4:-2s}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number >= 1" >&2; exit 64; }
-command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps/apt.sh (Debian package wrk)" >&2; exit 1; }
-pin() { if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=service/bench-lib.sh
+source "$root/service/bench-lib.sh"
 
 pinned() { # cpu command... : exec'd (taskset execs too), so $! is the command's own pid
   if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi
@@ -39,14 +29,13 @@ start "$b" "$pb"; idb=$!; pids+=("$idb")
 for port in "$pa" "$pb"; do
   ok=0
   for _ in $(seq 50); do
-    if curl -fsS -X POST -H 'Content-Type: application/json' -d '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}' \
+    if curl -fsS -X POST -H 'Content-Type: application/json' -d "$sum_body" \
       "http://127.0.0.1:$port/api/v1/sum" 2>/dev/null | grep -q '"sum":57.125'; then ok=1; break; fi
     sleep 0.2
   done
   ((ok)) || { echo "the server on port $port did not answer correctly" >&2; exit 1; }
 done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() { pin 1 wrk -t1 -c32 -d"$duration" -s "$work/post.lua" "http://127.0.0.1:$1/api/v1/sum" >"$2"; }
 for r in $(seq "$rounds"); do
   a0=$(cpu_ticks "$ida"); b0=$(cpu_ticks "$idb")

@@ -41,9 +41,8 @@ connections=${3:-32}
 
 paired_rounds=${BENCH_PAIRED_ROUNDS:-10}
 [[ $paired_rounds =~ ^[0-9]+$ ]] || { echo "BENCH_PAIRED_ROUNDS must be a whole number" >&2; exit 64; }
-command -v wrk >/dev/null || { echo "wrk is missing: run scripts/deps/apt.sh (Debian package wrk)" >&2; exit 1; }
-pin() { if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=service/bench-lib.sh
+source "$root/service/bench-lib.sh"
 
 echo "==> cargo build --release (service binary, the bare and plain examples)" >&2
 cargo build --release -p service --bin service --example bare --example plain >&2
@@ -51,16 +50,6 @@ bin=target/release/service
 bare=target/release/examples/bare
 plain=target/release/examples/plain
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}'
-wrk.headers["Content-Type"] = "application/json"
-LUA
 
 names=(bare plain metrics nometrics nolog)
 # Starts one server; `$wrap` runs it (taskset, or valgrind). Run in the background: env,
@@ -94,11 +83,10 @@ for name in "${names[@]}"; do
 done
 for name in "${names[@]}"; do wait_ready "${port[$name]}" 50; done
 # The service answers correctly before it is timed.
-curl -fsS -X POST -H 'Content-Type: application/json' -d '{"numbers":[1.5,2.25,3,4.125,5,6.5,7,8.75,9,10]}' \
+curl -fsS -X POST -H 'Content-Type: application/json' -d "$sum_body" \
   "http://127.0.0.1:${port[metrics]}/api/v1/sum" | grep -q '"sum":57.125' || { echo "service answered wrongly" >&2; exit 1; }
 
 ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() { # round name -> appends "round name rps cpu_us_per_request" to results
   local out rps p99 before after requests cpu_us
   before=$(cpu_ticks "${pid[$2]}")

@@ -995,25 +995,12 @@ async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
         body.len()
     );
     let second = "GET /healthz/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    let exchange = async {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("first request");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stream
-            .write_all(second.as_bytes())
-            .await
-            .expect("second request, same connection");
-        let mut out = Vec::new();
-        let _ = stream.read_to_end(&mut out).await;
-        out
-    };
-    let all = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .expect("answered within 10 s");
+    let all = common::raw_exchange(
+        addr,
+        &[request.as_bytes(), second.as_bytes()],
+        Duration::from_millis(200),
+    )
+    .await;
     let all = String::from_utf8_lossy(&all);
     assert!(all.contains(r#""sum":6"#), "{all}");
     assert_eq!(all.matches("HTTP/1.1 200 OK").count(), 2, "{all}");

@@ -43,6 +43,11 @@ pub async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
 /// Sends `parts` with `pause` between them and reads the whole answer (10 s bound). The
 /// server may answer and close early; write errors after that are ignored.
 pub async fn raw_bytes(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Response {
+    parse_response(&raw_exchange(addr, parts, pause).await)
+}
+
+/// [`raw_bytes`] without parsing: everything the server sent until it closed.
+pub async fn raw_exchange(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Vec<u8> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         for (i, part) in parts.iter().enumerate() {
@@ -57,10 +62,9 @@ pub async fn raw_bytes(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Re
         let _ = stream.read_to_end(&mut out).await;
         out
     };
-    let bytes = tokio::time::timeout(Duration::from_secs(10), exchange)
+    tokio::time::timeout(Duration::from_secs(10), exchange)
         .await
-        .expect("the server answered within 10 s");
-    parse_response(&bytes)
+        .expect("the server answered within 10 s")
 }
 
 /// A JSON POST to the sum endpoint over a fresh connection.
