@@ -77,10 +77,10 @@ where
         let mut id = Some(request_id::assign(&req));
         let chunked = chunked::hold(&mut req);
         let state = Rc::clone(&self.state);
-        let observation = observe::Observation::start(&req, Some(&state));
+        let observation = observe::Observation::start(&req, &state);
         let step = {
             let _current = request_id::Scope::enter(&mut id);
-            if origin_guard::allows(&req, Some(&state)) {
+            if origin_guard::allows(&req, &state) {
                 Step::Handling(self.service.call(req))
             } else {
                 Step::Forbidden(Some(origin_guard::forbid(req)))
@@ -144,7 +144,7 @@ where
             }
         };
         if let Some(observation) = this.observation.take() {
-            observation.finish(Some(&this.state), &result, this.id.as_ref());
+            observation.finish(&this.state, &result, this.id.as_ref());
         }
         if let (Ok(res), Some(id)) = (&mut result, this.id.take()) {
             request_id::echo(res, id);

@@ -107,18 +107,18 @@ pub struct Observation {
 
 impl Observation {
     /// Starts the clock and counts the request in flight.
-    pub fn start(req: &ServiceRequest, state: Option<&AppState>) -> Self {
+    pub fn start(req: &ServiceRequest, state: &AppState) -> Self {
         Self {
             start: Instant::now(),
             method: metrics::method_label(req.method()),
-            _in_flight: state.and_then(|s| s.metrics.in_flight()),
+            _in_flight: state.metrics.in_flight(),
         }
     }
 
     /// Records the metrics (in `state`'s registry) and logs the request once it is answered.
     pub fn finish<B>(
         self,
-        state: Option<&AppState>,
+        state: &AppState,
         result: &Result<ServiceResponse<B>, Error>,
         request_id: Option<&RequestId>,
     ) {
@@ -133,13 +133,11 @@ impl Observation {
             ),
             Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
         };
-        if let Some(state) = state {
-            state
-                .metrics
-                .request(method, route, status.as_u16(), elapsed);
-            if let Some(code) = code {
-                state.metrics.rejected(code);
-            }
+        state
+            .metrics
+            .request(method, route, status.as_u16(), elapsed);
+        if let Some(code) = code {
+            state.metrics.rejected(code);
         }
         let level_enabled = if status.is_server_error() {
             tracing::enabled!(tracing::Level::ERROR)

@@ -31,17 +31,13 @@ pub fn matches_any(secrets: &[Vec<u8>], candidate: &[u8]) -> bool {
 }
 
 /// Whether `req` may pass: no secrets configured, a health path, or a matching header.
-pub fn allows(req: &ServiceRequest, state: Option<&AppState>) -> bool {
-    match state {
-        Some(state) if !state.origin_secrets.is_empty() => {
-            EXEMPT_PATHS.contains(&req.path())
-                || req
-                    .headers()
-                    .get(&HEADER)
-                    .is_some_and(|v| matches_any(&state.origin_secrets, v.as_bytes()))
-        }
-        _ => true,
-    }
+pub fn allows(req: &ServiceRequest, state: &AppState) -> bool {
+    state.origin_secrets.is_empty()
+        || EXEMPT_PATHS.contains(&req.path())
+        || req
+            .headers()
+            .get(&HEADER)
+            .is_some_and(|v| matches_any(&state.origin_secrets, v.as_bytes()))
 }
 
 /// The 403 answer for a request that [`allows`] refused; no handler runs.
