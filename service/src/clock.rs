@@ -112,10 +112,15 @@ mod tests {
             assert!(derived + slack >= before && derived <= after + slack);
             std::thread::sleep(Duration::from_millis(600));
         }
-        // Instants before the base, or a second past it, take a fresh reading.
-        let late = Instant::now() + REBASE;
+        // An instant a second past the base takes a fresh reading (now), where extrapolating
+        // would give a second ahead; an instant before the new base does too.
         let _ = wall_at(Instant::now());
-        assert!(wall_at(late) >= SystemTime::now() - Duration::from_millis(2));
+        let late = Instant::now() + REBASE + Duration::from_millis(100);
+        let fresh = wall_at(late);
+        assert!(fresh < SystemTime::now() + Duration::from_millis(500));
+        let earlier = wall_at(Instant::now());
+        assert!(earlier < SystemTime::now() + Duration::from_millis(2));
+        assert!(earlier + Duration::from_millis(2) >= fresh);
     }
 
     #[test]
