@@ -391,7 +391,16 @@ async fn sigterm_drains_without_failing_a_request_and_exits_zero() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "still accepting after exit"
     );
-    let logs = bin.log_lines().join("\n");
+    // Every answer has its access line, the last ones included: none is lost at exit.
+    let lines = bin.all_log_lines();
+    let answered = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "request" && v["route"] == "/api/v1/sum" && v["status"] == 200)
+        .count();
+    let sent = ok.load(Ordering::SeqCst) + 1;
+    assert_eq!(answered, sent, "access lines for the {sent} answered sums");
+    let logs = lines.join("\n");
     assert!(logs.contains("shutdown complete"), "{logs}");
 }
 

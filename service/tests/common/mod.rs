@@ -87,6 +87,8 @@ pub struct Binary {
     pub addr: SocketAddr,
     pub metrics_addr: SocketAddr,
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// The thread reading stderr; it ends at end of file, once the process has exited.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Binary {
@@ -111,7 +113,7 @@ impl Binary {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent
@@ -142,6 +144,7 @@ impl Binary {
                 .parse()
                 .expect("metrics addr parses"),
             logs,
+            reader: Some(reader),
         }
     }
 
@@ -165,6 +168,15 @@ impl Binary {
         }
         let _ = self.child.kill();
         panic!("the service did not exit within {limit:?}");
+    }
+
+    /// Every line the process wrote to stderr, read to its end: call after the process has
+    /// exited ([`Binary::wait_exit`]).
+    pub fn all_log_lines(&mut self) -> Vec<String> {
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the stderr reader");
+        }
+        self.log_lines()
     }
 
     /// Every stderr line so far.
