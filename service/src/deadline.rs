@@ -8,12 +8,14 @@
 //! client. actix then closes it: quietly when no request is being handled (a head that never
 //! ends); a request being handled fails as if its client had gone.
 //!
-//! The wrapper sees bytes, not requests, so two cases stay with actix's own timers:
-//! - pipelining: bytes of the next request that arrived before the previous answer went out
-//!   are taken as answered with it; a next request left unfinished that way is closed by
-//!   actix's keep-alive timer (`--keep-alive`), not by this deadline;
-//! - a client that stops reading an answer: the answer has started, and actix has no write
-//!   timeout (the kernel's TCP timeouts end it).
+//! The same limit holds for the other direction, which actix does not time at all: an answer
+//! that cannot be written (the client stopped reading, its window is shut) for the limit fails
+//! the connection's writes and ends its reads, and actix drops the connection. Without it the
+//! kernel probes a shut window forever.
+//!
+//! The wrapper sees bytes, not requests: bytes of a pipelined request that arrived before the
+//! previous answer went out are taken as answered with it, so a next request left unfinished
+//! that way is closed by actix's keep-alive timer (`--keep-alive`), not by this deadline.
 //!
 //! There is no timer and no clock read per connection or per request: each worker thread
 //! sweeps its connections every [`SWEEP`], counting sweeps as its clock, and wakes those past
@@ -40,6 +42,10 @@ struct Watch {
     waiting_since: Cell<Option<u64>>,
     /// Set by the sweep once `waiting_since + limit` has passed.
     expired: Cell<bool>,
+    /// The sweep count when a write first found the connection full, while it stays full.
+    blocked_since: Cell<Option<u64>>,
+    /// Set by the sweep once `blocked_since + limit` has passed: writes fail, reads end.
+    write_expired: Cell<bool>,
     /// The connection's task, while it waits for the client.
     waker: RefCell<Option<Waker>>,
 }
@@ -68,6 +74,8 @@ impl<IO> Deadlined<IO> {
             limit: u64::try_from(sweeps).unwrap_or(u64::MAX),
             waiting_since: Cell::new(None),
             expired: Cell::new(false),
+            blocked_since: Cell::new(None),
+            write_expired: Cell::new(false),
             waker: RefCell::new(None),
         });
         WATCHED.with(|w| w.borrow_mut().push(Rc::downgrade(&watch)));
@@ -108,11 +116,14 @@ fn sweep() {
                 return false;
             };
             // Noted at sweep count `since`, so at least `now - since - 1` whole sweeps ago.
-            let late = watch
-                .waiting_since
-                .get()
-                .is_some_and(|since| now.saturating_sub(since) > watch.limit);
-            if late && !watch.expired.replace(true) {
+            let past = |since: &Cell<Option<u64>>| {
+                since
+                    .get()
+                    .is_some_and(|since| now.saturating_sub(since) > watch.limit)
+            };
+            let late_read = past(&watch.waiting_since) && !watch.expired.replace(true);
+            let late_write = past(&watch.blocked_since) && !watch.write_expired.replace(true);
+            if late_read || late_write {
                 // Taken out of the cell before waking: the wake may poll the connection.
                 let waker = watch.waker.borrow_mut().take();
                 if let Some(waker) = waker {
@@ -132,7 +143,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Deadlined<IO> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let watch = &*this.watch;
-        if watch.expired.get() {
+        if watch.expired.get() || watch.write_expired.get() {
             // Reads as the client closing: actix then closes the connection without an error.
             return Poll::Ready(Ok(()));
         }
@@ -144,24 +155,51 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Deadlined<IO> {
             {
                 watch.waiting_since.set(Some(SWEEPS.get()));
             }
-            Poll::Pending if watch.waiting_since.get().is_some() => {
-                let mut waker = watch.waker.borrow_mut();
-                match &mut *waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
-                }
-            }
+            Poll::Pending if watch.waiting_since.get().is_some() => watch.wake_on_expiry(cx),
             _ => {}
         }
         read
     }
 }
 
+impl Watch {
+    /// Keeps the task to wake when the deadline passes.
+    fn wake_on_expiry(&self, cx: &Context<'_>) {
+        let mut waker = self.waker.borrow_mut();
+        match &mut *waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+    }
+}
+
 impl<IO: AsyncWrite + Unpin> Deadlined<IO> {
-    /// An answer went out: nothing the client sent is waiting any more.
-    fn answered(&self, written: &Poll<io::Result<usize>>) {
-        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
-            self.watch.waiting_since.set(None);
+    /// Fails a write once the client has read nothing for the limit.
+    fn write_failed(&self) -> Option<io::Error> {
+        self.watch.write_expired.get().then(|| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not read its answer within the deadline",
+            )
+        })
+    }
+
+    /// Notes the outcome of a write: an answer went out, so nothing the client sent is waiting
+    /// any more and the connection is not blocked; or it is full, and its deadline runs.
+    fn note_write(&self, cx: &Context<'_>, written: &Poll<io::Result<usize>>) {
+        let watch = &*self.watch;
+        match written {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                watch.waiting_since.set(None);
+                watch.blocked_since.set(None);
+            }
+            Poll::Pending => {
+                if watch.blocked_since.get().is_none() {
+                    watch.blocked_since.set(Some(SWEEPS.get()));
+                }
+                watch.wake_on_expiry(cx);
+            }
+            _ => {}
         }
     }
 }
@@ -173,8 +211,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlined<IO> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(err) = this.write_failed() {
+            return Poll::Ready(Err(err));
+        }
         let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.answered(&written);
+        this.note_write(cx, &written);
         written
     }
 
@@ -184,8 +225,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlined<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(err) = this.write_failed() {
+            return Poll::Ready(Err(err));
+        }
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.answered(&written);
+        this.note_write(cx, &written);
         written
     }
 
@@ -266,6 +310,73 @@ mod tests {
             client.write_all(b"late").await.expect("write");
             let n = server.read(&mut buf).await.expect("read");
             assert_eq!(&buf[..n], b"late");
+        });
+    }
+
+    /// Writes `chunk` to `server` until a write has waited `wait` for the client.
+    async fn fill<IO: AsyncWrite + Unpin>(server: &mut IO, chunk: &[u8], wait: Duration) {
+        for _ in 0..10_000 {
+            match tokio::time::timeout(wait, server.write(chunk)).await {
+                Ok(written) => assert!(written.expect("writes go through") > 0),
+                Err(_) => return,
+            }
+        }
+        panic!("the connection never filled up");
+    }
+
+    #[test]
+    fn an_answer_the_client_does_not_read_fails_after_the_limit() {
+        on_worker(async {
+            let (mut client, server) = tokio::io::duplex(1024);
+            let mut server = Deadlined::new(server, Duration::from_millis(300));
+            client
+                .write_all(b"GET / HTTP/1.1\r\n\r\n")
+                .await
+                .expect("write");
+            let mut buf = [0u8; 64];
+            let n = server.read(&mut buf).await.expect("read");
+            assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\n\r\n");
+            // The client reads nothing: the answer fills the pipe.
+            fill(&mut server, &[b'a'; 256], Duration::from_millis(50)).await;
+            let started = Instant::now();
+            let err = tokio::time::timeout(Duration::from_secs(5), server.write(b"more"))
+                .await
+                .expect("the deadline ends the wait")
+                .expect_err("the write fails");
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            let waited = started.elapsed();
+            assert!(waited < Duration::from_secs(4), "{waited:?}");
+            // Later writes fail at once, and reads end: actix drops the connection.
+            assert!(server.write(b"x").await.is_err());
+            assert_eq!(server.read(&mut buf).await.expect("end of stream"), 0);
+        });
+    }
+
+    #[test]
+    fn a_client_that_reads_slowly_but_within_the_limit_keeps_its_connection() {
+        on_worker(async {
+            let (mut client, server) = tokio::io::duplex(1024);
+            let mut server = Deadlined::new(server, Duration::from_millis(600));
+            let reader = tokio::task::spawn_local(async move {
+                let mut buf = [0u8; 256];
+                let mut total = 0;
+                // A read every 300 ms, for three times the limit.
+                for _ in 0..6 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    total += client.read(&mut buf).await.expect("read");
+                }
+                total
+            });
+            let started = Instant::now();
+            let mut written = 0;
+            while started.elapsed() < Duration::from_millis(1500) {
+                written += server.write(&[b'a'; 256]).await.expect("not timed out");
+            }
+            assert!(
+                written > 1024,
+                "the writer waited on the reader ({written} bytes)"
+            );
+            assert!(reader.await.expect("reader") > 0);
         });
     }
 

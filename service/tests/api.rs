@@ -1124,3 +1124,55 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
     assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_its_answers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Answers that cannot be written for twice the body timeout (2 s here) end the connection.
+    let running = service::start(common::config(&["--body-timeout", "1s"]))
+        .await
+        .expect("service starts");
+    let addr = running.addr();
+    // A small receive window, and far more pipelined answers than the kernel's buffers hold
+    // (the sender's grows to 4 MiB at most): ~11 MB of them. Whether the service is cut off
+    // by its answers that cannot go out or by the requests it read but could not answer, the
+    // connection ends (the write side alone is tested in `deadline`'s unit tests).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(16 * 1024).expect("SO_RCVBUF");
+    let mut stream = socket.connect(addr).await.expect("connect");
+    let requests: usize = 20_000;
+    let request = "GET /api/v1/sum HTTP/1.1\r\nHost: t\r\n\r\n".repeat(requests);
+    // The requests fit the service's receive buffer; a reset ends the write early.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.write_all(request.as_bytes()),
+    )
+    .await;
+    // Read nothing for well past the deadline.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let answers = String::from_utf8_lossy(&got)
+        .matches("HTTP/1.1 200 OK")
+        .count();
+    assert!(
+        ended.is_ok(),
+        "still open after 16 s ({answers} answers read)"
+    );
+    assert!(
+        answers < requests,
+        "all {answers} answers were kept waiting for a client that did not read"
+    );
+    // The service goes on serving everyone else.
+    assert_eq!(common::get(addr, "/healthz/live").await.status, 200);
+    running.shutdown().await;
+}
