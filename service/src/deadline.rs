@@ -17,6 +17,9 @@
 //! previous answer went out are taken as answered with it, so a next request left unfinished
 //! that way is closed by actix's keep-alive timer (`--keep-alive`), not by this deadline.
 //!
+//! Each connection cut is reported ([`Cut`]) to the callback given to [`Deadlined::new`], for
+//! the service's metrics.
+//!
 //! There is no timer and no clock read per connection or per request: each worker thread
 //! sweeps its connections every [`SWEEP`], counting sweeps as its clock, and wakes those past
 //! their deadline; a request notes the current sweep count. So a stalled connection closes
@@ -34,6 +37,19 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// How often each worker looks for connections past their deadline.
 pub const SWEEP: Duration = Duration::from_millis(500);
 
+/// Why a connection was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The client sent bytes that were not answered within the limit (a request head or body
+    /// that never ended).
+    StalledRequest,
+    /// An answer could not be written for the limit (the client stopped reading).
+    UnreadAnswer,
+}
+
+/// Told of every connection cut, on the worker thread that cut it.
+pub type OnCut = Rc<dyn Fn(Cut)>;
+
 /// What the sweep and the connection share.
 struct Watch {
     /// The limit in whole sweeps, rounded up.
@@ -48,6 +64,7 @@ struct Watch {
     write_expired: Cell<bool>,
     /// The connection's task, while it waits for the client.
     waker: RefCell<Option<Waker>>,
+    on_cut: OnCut,
 }
 
 thread_local! {
@@ -66,9 +83,10 @@ pub struct Deadlined<IO> {
 }
 
 impl<IO> Deadlined<IO> {
-    /// Wraps `io`. Must be called on the worker thread that serves it (inside its tokio
-    /// `LocalSet`, as actix's workers are), which starts that worker's sweep.
-    pub fn new(io: IO, limit: Duration) -> Self {
+    /// Wraps `io`; `on_cut` is told if the deadline cuts it. Must be called on the worker
+    /// thread that serves it (inside its tokio `LocalSet`, as actix's workers are), which
+    /// starts that worker's sweep.
+    pub fn new(io: IO, limit: Duration, on_cut: &OnCut) -> Self {
         let sweeps = limit.as_nanos().div_ceil(SWEEP.as_nanos()).max(1);
         let watch = Rc::new(Watch {
             limit: u64::try_from(sweeps).unwrap_or(u64::MAX),
@@ -77,6 +95,7 @@ impl<IO> Deadlined<IO> {
             blocked_since: Cell::new(None),
             write_expired: Cell::new(false),
             waker: RefCell::new(None),
+            on_cut: on_cut.clone(),
         });
         WATCHED.with(|w| w.borrow_mut().push(Rc::downgrade(&watch)));
         SWEEPER.with(|sweeper| {
@@ -121,8 +140,17 @@ fn sweep() {
                     .get()
                     .is_some_and(|since| now.saturating_sub(since) > watch.limit)
             };
+            let was_cut = watch.expired.get() || watch.write_expired.get();
             let late_read = past(&watch.waiting_since) && !watch.expired.replace(true);
             let late_write = past(&watch.blocked_since) && !watch.write_expired.replace(true);
+            if !was_cut && (late_read || late_write) {
+                // Counted once per connection, by the first reason found.
+                (watch.on_cut)(if late_read {
+                    Cut::StalledRequest
+                } else {
+                    Cut::UnreadAnswer
+                });
+            }
             if late_read || late_write {
                 // Taken out of the cell before waking: the wake may poll the connection.
                 let waker = watch.waker.borrow_mut().take();
@@ -252,6 +280,13 @@ mod tests {
     use std::time::Instant;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// A callback that keeps the cuts it is told of.
+    fn recorder() -> (OnCut, Rc<RefCell<Vec<Cut>>>) {
+        let cuts = Rc::new(RefCell::new(Vec::new()));
+        let kept = cuts.clone();
+        (Rc::new(move |cut| kept.borrow_mut().push(cut)), cuts)
+    }
+
     /// Runs `f` on a current-thread runtime inside a `LocalSet`, as actix's workers do.
     fn on_worker<F: std::future::Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -265,7 +300,8 @@ mod tests {
     fn a_request_left_unfinished_reads_as_closed_after_the_limit() {
         on_worker(async {
             let (client, server) = tokio::io::duplex(1024);
-            let mut server = Deadlined::new(server, Duration::from_millis(300));
+            let (on_cut, cuts) = recorder();
+            let mut server = Deadlined::new(server, Duration::from_millis(300), &on_cut);
             let mut client = client;
             client
                 .write_all(b"GET / HTTP/1.1\r\nHo")
@@ -286,6 +322,7 @@ mod tests {
                 waited >= Duration::from_millis(300) && waited < Duration::from_secs(4),
                 "{waited:?}"
             );
+            assert_eq!(*cuts.borrow(), [Cut::StalledRequest]);
         });
     }
 
@@ -293,7 +330,8 @@ mod tests {
     fn answered_requests_and_idle_connections_have_no_deadline() {
         on_worker(async {
             let (mut client, server) = tokio::io::duplex(1024);
-            let mut server = Deadlined::new(server, Duration::from_secs(1));
+            let (on_cut, cuts) = recorder();
+            let mut server = Deadlined::new(server, Duration::from_secs(1), &on_cut);
             let mut buf = [0u8; 64];
             // Requests answered in time, one after the other, for longer than the limit.
             for _ in 0..4 {
@@ -310,6 +348,7 @@ mod tests {
             client.write_all(b"late").await.expect("write");
             let n = server.read(&mut buf).await.expect("read");
             assert_eq!(&buf[..n], b"late");
+            assert!(cuts.borrow().is_empty(), "{:?}", cuts.borrow());
         });
     }
 
@@ -328,7 +367,8 @@ mod tests {
     fn an_answer_the_client_does_not_read_fails_after_the_limit() {
         on_worker(async {
             let (mut client, server) = tokio::io::duplex(1024);
-            let mut server = Deadlined::new(server, Duration::from_millis(300));
+            let (on_cut, cuts) = recorder();
+            let mut server = Deadlined::new(server, Duration::from_millis(300), &on_cut);
             client
                 .write_all(b"GET / HTTP/1.1\r\n\r\n")
                 .await
@@ -349,6 +389,9 @@ mod tests {
             // Later writes fail at once, and reads end: actix drops the connection.
             assert!(server.write(b"x").await.is_err());
             assert_eq!(server.read(&mut buf).await.expect("end of stream"), 0);
+            // One cut, counted once however often its sweep comes round again.
+            tokio::time::sleep(SWEEP * 2).await;
+            assert_eq!(*cuts.borrow(), [Cut::UnreadAnswer]);
         });
     }
 
@@ -356,7 +399,8 @@ mod tests {
     fn a_client_that_reads_slowly_but_within_the_limit_keeps_its_connection() {
         on_worker(async {
             let (mut client, server) = tokio::io::duplex(1024);
-            let mut server = Deadlined::new(server, Duration::from_millis(600));
+            let (on_cut, cuts) = recorder();
+            let mut server = Deadlined::new(server, Duration::from_millis(600), &on_cut);
             let reader = tokio::task::spawn_local(async move {
                 let mut buf = [0u8; 256];
                 let mut total = 0;
@@ -377,6 +421,7 @@ mod tests {
                 "the writer waited on the reader ({written} bytes)"
             );
             assert!(reader.await.expect("reader") > 0);
+            assert!(cuts.borrow().is_empty(), "{:?}", cuts.borrow());
         });
     }
 
@@ -385,8 +430,9 @@ mod tests {
         on_worker(async {
             let count = || WATCHED.with(|w| w.borrow().len());
             let before = count();
+            let (on_cut, _) = recorder();
             let conns: Vec<_> = (0..10)
-                .map(|_| Deadlined::new(tokio::io::empty(), Duration::from_secs(1)))
+                .map(|_| Deadlined::new(tokio::io::empty(), Duration::from_secs(1), &on_cut))
                 .collect();
             assert_eq!(count(), before + 10);
             drop(conns);

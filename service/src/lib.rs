@@ -160,6 +160,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         // A head and a body, each within the body timeout: a slow body still gets its 408.
         answer_deadline: config.body_timeout.saturating_mul(2),
         shutdown_timeout_secs: actix_timeout,
+        on_cut: cut_counter(&metrics, metrics::Listener::Api),
     };
     let api_server = serve::serve(api_listener, &api_settings, move || {
         app::app(app_state.clone())
@@ -173,6 +174,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         request_timeout: METRICS_REQUEST_TIMEOUT,
         answer_deadline: METRICS_REQUEST_TIMEOUT.saturating_mul(2),
         shutdown_timeout_secs: 1,
+        on_cut: cut_counter(&metrics, metrics::Listener::Metrics),
     };
     let metrics_server = serve::serve(metrics_listener, &metrics_settings, move || {
         App::new()
@@ -207,6 +209,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         drain: config.shutdown_drain,
         timeout: config.shutdown_timeout,
     })
+}
+
+/// Counts the connections of `listener` that the deadline cuts.
+fn cut_counter(
+    metrics: &metrics::Metrics,
+    listener: metrics::Listener,
+) -> std::sync::Arc<dyn Fn(deadline::Cut) + Send + Sync> {
+    let metrics = metrics.clone();
+    std::sync::Arc::new(move |cut| metrics.connection_cut(listener, cut))
 }
 
 async fn render_metrics(metrics: web::Data<metrics::Metrics>) -> HttpResponse {

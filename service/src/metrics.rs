@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::app::ROUTES;
+use crate::deadline::Cut;
 use histogram::{Histogram, Layout};
 use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -27,9 +28,12 @@ pub const SUM_INPUT_NUMBERS: &str = "sumapi_sum_input_numbers";
 pub const READY: &str = "sumapi_ready";
 /// Gauge {version} = 1.
 pub const BUILD_INFO: &str = "sumapi_build_info";
+/// Counter {listener, reason}: connections the service cut because a request or an answer
+/// stalled past its deadline (`service/src/deadline.rs`).
+pub const CONNECTIONS_CUT_TOTAL: &str = "sumapi_connections_cut_total";
 
 /// Every metric name this binary exports (for checks against dashboards and alarms).
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_DURATION_SECONDS,
     HTTP_REQUESTS_IN_FLIGHT,
@@ -37,7 +41,34 @@ pub const ALL: [&str; 7] = [
     SUM_INPUT_NUMBERS,
     READY,
     BUILD_INFO,
+    CONNECTIONS_CUT_TOTAL,
 ];
+
+/// The `listener` label of [`CONNECTIONS_CUT_TOTAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The public port.
+    Api,
+    /// The metrics port.
+    Metrics,
+}
+
+impl Listener {
+    fn label(self) -> &'static str {
+        match self {
+            Listener::Api => "api",
+            Listener::Metrics => "metrics",
+        }
+    }
+}
+
+/// The `reason` label of [`CONNECTIONS_CUT_TOTAL`].
+fn cut_label(cut: Cut) -> &'static str {
+    match cut {
+        Cut::StalledRequest => "stalled_request",
+        Cut::UnreadAnswer => "unread_answer",
+    }
+}
 
 /// The route label of a request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -148,6 +179,8 @@ pub struct Metrics {
     /// Every latency series, for rendering (the exporter renders the counters and gauges).
     durations: Arc<Mutex<BTreeMap<SeriesKey, Arc<Histogram>>>>,
     rejections: Arc<RwLock<HashMap<&'static str, Counter>>>,
+    /// [`CONNECTIONS_CUT_TOTAL`] by listener and reason, all registered up front.
+    cuts: Arc<[(Listener, Cut, Counter)]>,
 }
 
 static METADATA: Metadata<'static> =
@@ -183,6 +216,10 @@ impl Metrics {
             BUILD_INFO,
             "Always 1; the version label names the running build.",
         );
+        describe(
+            CONNECTIONS_CUT_TOTAL,
+            "Connections cut because a request or an answer stalled past its deadline.",
+        );
 
         let key = |name: &'static str| Key::from_static_name(name);
         let in_flight = recorder.register_gauge(&key(HTTP_REQUESTS_IN_FLIGHT), &METADATA);
@@ -192,6 +229,25 @@ impl Metrics {
             vec![Label::new("version", env!("CARGO_PKG_VERSION"))],
         );
         recorder.register_gauge(&build, &METADATA).set(1.0);
+        // Exported (as 0) from the start, so that a rate over them is defined.
+        let cuts = [Listener::Api, Listener::Metrics]
+            .into_iter()
+            .flat_map(|listener| {
+                [Cut::StalledRequest, Cut::UnreadAnswer].map(|cut| (listener, cut))
+            })
+            .map(|(listener, cut)| {
+                let key = Key::from_parts(
+                    CONNECTIONS_CUT_TOTAL,
+                    vec![
+                        Label::from_static_parts("listener", listener.label()),
+                        Label::from_static_parts("reason", cut_label(cut)),
+                    ],
+                );
+                let counter = recorder.register_counter(&key, &METADATA);
+                counter.absolute(0);
+                (listener, cut, counter)
+            })
+            .collect();
         // Register the counters so that they are exported (as 0) before the first request.
         in_flight.set(0.0);
         Self {
@@ -205,6 +261,7 @@ impl Metrics {
             series: Arc::default(),
             rejections: Arc::default(),
             durations: Arc::default(),
+            cuts,
         }
     }
 
@@ -277,6 +334,17 @@ impl Metrics {
             .or_insert_with(|| Arc::new(Histogram::new(&DURATION_LAYOUT)))
             .clone();
         (counter, duration)
+    }
+
+    /// Counts a connection cut by its deadline (always recorded: it is not per request).
+    pub fn connection_cut(&self, listener: Listener, cut: Cut) {
+        if let Some((_, _, counter)) = self
+            .cuts
+            .iter()
+            .find(|(l, c, _)| *l == listener && *c == cut)
+        {
+            counter.increment(1);
+        }
     }
 
     /// Records a request rejected with an error `code`.

@@ -3,6 +3,8 @@
 //! request a deadline ([`crate::deadline`]), which `HttpServer` has no place for.
 
 use std::net::TcpListener;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::{HttpService, Protocol, Request, Response};
@@ -14,10 +16,10 @@ use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::AppConfig;
 
-use crate::deadline::Deadlined;
+use crate::deadline::{Cut, Deadlined, OnCut};
 
 /// How one listener is served.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Worker threads; `None`: one per CPU, as actix's default.
     pub workers: Option<usize>,
@@ -29,6 +31,20 @@ pub struct Settings {
     pub answer_deadline: Duration,
     /// actix's own bound on finishing in-flight requests once stopped, whole seconds.
     pub shutdown_timeout_secs: u64,
+    /// Told of every connection the deadline cuts (for the metrics).
+    pub on_cut: Arc<dyn Fn(Cut) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("workers", &self.workers)
+            .field("keep_alive", &self.keep_alive)
+            .field("request_timeout", &self.request_timeout)
+            .field("answer_deadline", &self.answer_deadline)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Starts serving `listener` with apps from `factory` (called once per worker).
@@ -56,8 +72,12 @@ where
         settings.request_timeout,
         settings.answer_deadline,
     );
+    let report = settings.on_cut.clone();
     builder = builder.listen(format!("sum-api-{addr}"), listener, move || {
         let shutdown = shutdown.clone();
+        // One per worker: a connection's handle to it is not atomically counted.
+        let report = report.clone();
+        let on_cut: OnCut = Rc::new(move |cut| report(cut));
         let app = factory()
             .into_factory()
             .map_err(|err| err.into().error_response());
@@ -74,13 +94,10 @@ where
             // constructor is private): read only by `connection_info()` for a request without
             // a Host header, `url_for` and `app_config()`, none of which the service uses.
             .finish(map_config(app, |()| AppConfig::default()));
-        fn_service(move |io: actix_web::rt::net::TcpStream| async move {
+        fn_service(move |io: actix_web::rt::net::TcpStream| {
             let peer = io.peer_addr().ok();
-            Ok::<_, actix_http::error::DispatchError>((
-                Deadlined::new(io, deadline),
-                Protocol::Http1,
-                peer,
-            ))
+            let io = Deadlined::new(io, deadline, &on_cut);
+            async move { Ok::<_, actix_http::error::DispatchError>((io, Protocol::Http1, peer)) }
         })
         .and_then(http)
     })?;
