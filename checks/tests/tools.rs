@@ -330,7 +330,7 @@ fn promtool_check_rules_passes() {
         text(&out)
     );
     assert!(
-        text(&out).contains("SUCCESS: 4 rules found"),
+        text(&out).contains("SUCCESS: 5 rules found"),
         "{}",
         text(&out)
     );
@@ -352,6 +352,7 @@ fn promtool_rule_tests_fail_when_a_rule_stops_firing() {
     for (from, to) in [
         ("> 0.02", "> 0.5"),
         (") > 0.5", ") > 5"),
+        ("[10m])) > 0", "[10m])) > 100"),
         (
             "for: 5m\n        labels:\n          severity: page\n        annotations:\n          summary: \"No",
             "for: 30m\n        labels:\n          severity: page\n        annotations:\n          summary: \"No",
