@@ -80,5 +80,16 @@ resource "aws_secretsmanager_secret_version" "this" {
   for_each                 = local.secrets
   secret_id                = aws_secretsmanager_secret.this[each.key].id
   secret_string_wo         = ephemeral.random_password.this[each.key].result
-  secret_string_wo_version = var.secret_version
+  secret_string_wo_version = var.secret_version + lookup(var.secret_rotations, each.key, 0)
+}
+
+# A rotation entry for a name that is not a secret here would silently rotate nothing.
+resource "terraform_data" "rotation_names" {
+  input = keys(var.secret_rotations)
+  lifecycle {
+    precondition {
+      condition     = alltrue([for k in keys(var.secret_rotations) : contains(keys(local.secrets), k)])
+      error_message = "secret_rotations names a secret this module does not have (see local.secrets)."
+    }
+  }
 }

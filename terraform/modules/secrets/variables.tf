@@ -13,6 +13,16 @@ variable "secret_version" {
   }
 }
 
+variable "secret_rotations" {
+  description = "Extra generations of single secrets, by name (origin-secret, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key): raise one entry by one to rotate that secret alone, e.g. a leaked consumer key, without changing the others. Added to secret_version."
+  type        = map(number)
+  default     = {}
+  validation {
+    condition     = alltrue([for v in values(var.secret_rotations) : v >= 0 && floor(v) == v])
+    error_message = "secret_rotations values must be whole numbers >= 0."
+  }
+}
+
 variable "recovery_window_in_days" {
   description = "Days a deleted secret can still be restored (7 to 30)."
   type        = number

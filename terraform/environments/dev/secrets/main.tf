@@ -15,7 +15,8 @@ locals {
 }
 
 module "secrets" {
-  source         = "../../../modules/secrets"
-  name_prefix    = local.name_prefix
-  secret_version = var.secret_version
+  source           = "../../../modules/secrets"
+  name_prefix      = local.name_prefix
+  secret_version   = var.secret_version
+  secret_rotations = var.secret_rotations
 }

@@ -15,7 +15,13 @@ variable "environment" {
 }
 
 variable "secret_version" {
-  description = "Generation of the secret values; raise by one to rotate them all (then redeploy the gateway and the tasks)."
+  description = "Generation of all secret values; raise by one to rotate them all (then redeploy the gateway and the tasks). secret_rotations rotates one alone."
   type        = number
   default     = 1
+}
+
+variable "secret_rotations" {
+  description = "Extra generations of single secrets, by name: raise one entry by one to rotate that secret alone (e.g. { \"example-customer-api-key\" = 1 } for a leaked consumer key), then redeploy what reads it."
+  type        = map(number)
+  default     = {}
 }
