@@ -206,6 +206,7 @@ fn every_gateway_secret_reference_has_a_secrets_manager_entry() {
     let squash = |s: &str| s.split_whitespace().collect::<String>();
     for (stack, entry) in [
         ("compute", "origin-secret"),
+        ("compute", "origin-secret-alt"),
         ("canary", "canary-api-key"),
         ("loadgen", "loadgen-api-key"),
     ] {
@@ -218,6 +219,25 @@ fn every_gateway_secret_reference_has_a_secrets_manager_entry() {
         );
         assert!(entries.contains(entry));
     }
+    // The tasks get both origin secrets, each in the variable the service reads it from, and
+    // may read both: the one the gateway does not send can then be rotated without refusals.
+    let compute = squash(&read("terraform/modules/compute/main.tf"));
+    for (variable, arn) in [
+        (service::config::ORIGIN_SECRET_ENV, "var.origin_secret_arn"),
+        (
+            service::config::ORIGIN_SECRET_ALT_ENV,
+            "var.origin_secret_alt_arn",
+        ),
+    ] {
+        assert!(
+            compute.contains(&format!("{{name=\"{variable}\",valueFrom={arn}}}")),
+            "the service task injects {variable} from {arn}"
+        );
+    }
+    assert!(
+        compute.contains("secret_arns=[var.origin_secret_arn,var.origin_secret_alt_arn]"),
+        "the service's execution role reads both origin secrets"
+    );
 }
 
 #[test]

@@ -10,6 +10,11 @@ use thiserror::Error;
 
 /// Environment variable holding the origin secret(s) the gateway sends as `X-Origin-Secret`.
 pub const ORIGIN_SECRET_ENV: &str = "SERVICE_ORIGIN_SECRET";
+/// A second variable of the same kind. A deployment injects two independently rotated secrets
+/// (terraform's `origin-secret` and `origin-secret-alt`), one per variable, since a container
+/// secret fills one variable: the gateway sends one of them, so the other can be rotated (and
+/// the tasks redeployed) without refusing a request.
+pub const ORIGIN_SECRET_ALT_ENV: &str = "SERVICE_ORIGIN_SECRET_ALT";
 
 /// Largest body limit accepted by `--max-body` (16 MiB); the API needs a few KiB.
 pub const MAX_BODY_CEILING: usize = 16 * 1024 * 1024;
@@ -28,9 +33,10 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// `healthcheck`); 1 runtime failure (e.g. a port cannot be bound) or an unhealthy
 /// `healthcheck`; 64 invalid configuration or usage.
 ///
-/// Origin secrets (for the gateway-bypass guard) are read from SERVICE_ORIGIN_SECRET
-/// (several separated by commas, for rotation) and/or the file named by
-/// --origin-secret-file (one per line). When none is set, the guard is off.
+/// Origin secrets (for the gateway-bypass guard) are read from SERVICE_ORIGIN_SECRET and
+/// SERVICE_ORIGIN_SECRET_ALT (each may hold several, separated by commas, for rotation) and/or
+/// the file named by --origin-secret-file (one per line). When none is set, the guard is off;
+/// one that is set must hold a secret.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "service", version, about, long_about)]
 pub struct Config {
@@ -154,6 +160,10 @@ pub enum ConfigError {
     /// The secret file exists but holds no secret.
     #[error("the origin secret file {0} holds no secret; remove the setting or fill the file")]
     EmptySecretFile(PathBuf),
+    /// A secret variable is set but holds no secret, or is not UTF-8: the guard must not be
+    /// turned off by a variable that was meant to turn it on.
+    #[error("{0} is set but holds no secret ({1}); unset it to run without the origin guard")]
+    SecretEnv(&'static str, &'static str),
 }
 
 impl Config {
@@ -177,11 +187,30 @@ impl Config {
         Config::try_parse_from(base.iter().chain(extra))
     }
 
-    /// Adds the secrets from `SERVICE_ORIGIN_SECRET` (comma-separated) and from
-    /// `--origin-secret-file` (one per line) to [`Config::origin_secrets`].
+    /// Adds the secrets from `SERVICE_ORIGIN_SECRET` and `SERVICE_ORIGIN_SECRET_ALT` (each
+    /// comma-separated) and from `--origin-secret-file` (one per line) to
+    /// [`Config::origin_secrets`].
     pub fn load_origin_secrets(&mut self) -> Result<(), ConfigError> {
-        if let Ok(value) = std::env::var(ORIGIN_SECRET_ENV) {
+        self.load_origin_secrets_from(|name| std::env::var_os(name))
+    }
+
+    /// [`Config::load_origin_secrets`] with the environment read through `env`.
+    fn load_origin_secrets_from(
+        &mut self,
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<(), ConfigError> {
+        for name in [ORIGIN_SECRET_ENV, ORIGIN_SECRET_ALT_ENV] {
+            let Some(value) = env(name) else {
+                continue;
+            };
+            let value = value
+                .into_string()
+                .map_err(|_| ConfigError::SecretEnv(name, "not UTF-8"))?;
+            let before = self.origin_secrets.len();
             self.origin_secrets.extend(split_secrets(&value, ','));
+            if self.origin_secrets.len() == before {
+                return Err(ConfigError::SecretEnv(name, "empty"));
+            }
         }
         if let Some(path) = &self.origin_secret_file {
             let text = read_secret_file(path)?;
@@ -410,5 +439,63 @@ mod tests {
         assert!(err.to_string().contains("secret"), "{err}");
 
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn secrets_come_from_both_variables_and_a_set_variable_must_hold_one() {
+        use std::ffi::OsString;
+        let load = |vars: Vec<(&'static str, OsString)>| {
+            let mut c = parse(&[]).expect("parses");
+            c.load_origin_secrets_from(|name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .map(|()| c.origin_secrets)
+        };
+        let both = load(vec![
+            (
+                ORIGIN_SECRET_ENV,
+                "current-0123456789, older-0123456789".into(),
+            ),
+            (ORIGIN_SECRET_ALT_ENV, "alternate-0123456789".into()),
+        ])
+        .expect("loads");
+        assert_eq!(
+            both,
+            [
+                "current-0123456789",
+                "older-0123456789",
+                "alternate-0123456789"
+            ]
+        );
+        // Either alone turns the guard on; neither leaves it off.
+        assert_eq!(
+            load(vec![(ORIGIN_SECRET_ALT_ENV, "alternate-0123456789".into())]).expect("loads"),
+            ["alternate-0123456789"]
+        );
+        assert!(load(vec![]).expect("loads").is_empty());
+        // Set but empty, or not text: refused, naming the variable, never a guard left off.
+        for (name, value) in [
+            (ORIGIN_SECRET_ENV, OsString::from("")),
+            (ORIGIN_SECRET_ALT_ENV, OsString::from(" , ,")),
+        ] {
+            let err = load(vec![(name, value)]).expect_err("empty");
+            assert!(
+                matches!(err, ConfigError::SecretEnv(n, "empty") if n == name),
+                "{err}"
+            );
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        use std::os::unix::ffi::OsStringExt;
+        let err = load(vec![(
+            ORIGIN_SECRET_ENV,
+            OsString::from_vec(b"sec\xffret".to_vec()),
+        )])
+        .expect_err("not UTF-8");
+        assert!(
+            matches!(err, ConfigError::SecretEnv(_, "not UTF-8")),
+            "{err}"
+        );
     }
 }

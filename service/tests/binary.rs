@@ -94,6 +94,34 @@ async fn serves_the_contract_and_logs_one_json_line_per_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_injected_origin_secrets_are_accepted_for_a_rotation_without_refusals() {
+    // As deployed: one secret per variable (terraform's origin-secret and origin-secret-alt).
+    let alternate = "binary-test-alternate-secret-41d2";
+    let bin = Binary::spawn(
+        &["--shutdown-drain", "0s"],
+        &[
+            ("SERVICE_ORIGIN_SECRET", SECRET),
+            ("SERVICE_ORIGIN_SECRET_ALT", alternate),
+        ],
+    );
+    for (secret, status) in [(SECRET, 200), (alternate, 200), ("neither-of-them", 403)] {
+        let res = common::post_sum(
+            bin.addr,
+            r#"{"numbers":[1,2]}"#,
+            &format!("\r\nX-Origin-Secret: {secret}"),
+        )
+        .await;
+        assert_eq!(res.status, status, "{secret}");
+    }
+    for line in bin.log_lines() {
+        assert!(
+            !line.contains(SECRET) && !line.contains(alternate),
+            "a secret leaked into the logs: {line}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scraped_metrics_pass_promtool() {
     let bin = Binary::spawn(&[], &[]);
     for body in [
@@ -527,6 +555,17 @@ fn invalid_configuration_exits_64_before_binding() {
             vec!["--listen", &port, "--keep-alive"],
             vec![],
             "--keep-alive",
+        ),
+        // A secret variable that is set but holds nothing would turn the guard off silently.
+        (
+            vec!["--listen", &port],
+            vec![("SERVICE_ORIGIN_SECRET", "")],
+            "SERVICE_ORIGIN_SECRET is set but holds no secret",
+        ),
+        (
+            vec!["--listen", &port],
+            vec![("SERVICE_ORIGIN_SECRET_ALT", " , ")],
+            "SERVICE_ORIGIN_SECRET_ALT is set but holds no secret",
         ),
     ];
     for (args, envs, mentions) in cases {

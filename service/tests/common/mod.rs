@@ -102,6 +102,7 @@ impl Binary {
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env_remove("SERVICE_ORIGIN_SECRET")
+            .env_remove("SERVICE_ORIGIN_SECRET_ALT")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -198,6 +199,7 @@ pub fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String
     command
         .args(args)
         .env_remove("SERVICE_ORIGIN_SECRET")
+        .env_remove("SERVICE_ORIGIN_SECRET_ALT")
         .stdin(Stdio::null());
     for (k, v) in envs {
         command.env(k, v);

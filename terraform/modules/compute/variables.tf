@@ -121,6 +121,11 @@ variable "origin_secret_arn" {
   type        = string
 }
 
+variable "origin_secret_alt_arn" {
+  description = "Secrets Manager ARN of the second origin secret (secrets stack), injected as SERVICE_ORIGIN_SECRET_ALT: the service accepts both, so the one the gateway does not send can be rotated without refusing a request."
+  type        = string
+}
+
 variable "secrets_kms_key_arn" {
   description = "KMS key of the secrets (secrets stack)."
   type        = string

@@ -9,7 +9,8 @@ data "aws_caller_identity" "current" {}
 locals {
   # Secret name suffix => what it is. Names follow the gateway's env vault references.
   secrets = {
-    "origin-secret"            = "Origin secret: the gateway adds it as X-Origin-Secret, the service rejects requests without it"
+    "origin-secret"            = "Origin secret: the gateway adds it (or origin-secret-alt) as X-Origin-Secret, the service rejects requests without one of the two"
+    "origin-secret-alt"        = "Second origin secret: the service accepts both, the gateway sends one (gateway stack entry_renames), so the other can be rotated without refusing a request"
     "canary-api-key"           = "API key of the gateway consumer canary (small quota)"
     "loadgen-api-key"          = "API key of the gateway consumer loadgen (large quota, release load tests)"
     "example-customer-api-key" = "API key of the gateway consumer example-customer"

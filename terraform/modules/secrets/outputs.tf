@@ -1,5 +1,5 @@
 output "secret_arns" {
-  description = "ARN of each secret, by name: origin-secret, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key."
+  description = "ARN of each secret, by name: origin-secret, origin-secret-alt, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 

@@ -41,6 +41,7 @@ module "compute" {
   alb_security_group_id     = data.terraform_remote_state.networking.outputs.alb_security_group_id
   service_security_group_id = data.terraform_remote_state.networking.outputs.service_security_group_id
   origin_secret_arn         = data.terraform_remote_state.secrets.outputs.secret_arns["origin-secret"]
+  origin_secret_alt_arn     = data.terraform_remote_state.secrets.outputs.secret_arns["origin-secret-alt"]
   secrets_kms_key_arn       = data.terraform_remote_state.secrets.outputs.kms_key_arn
   certificate_arn           = var.certificate_arn
   image_tag                 = var.image_tag
