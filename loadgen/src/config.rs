@@ -415,6 +415,11 @@ fn header_from_env(name: &str, var: &str) -> Result<(HeaderName, HeaderValue), C
         var: var.to_string(),
     };
     let value = std::env::var(var).map_err(|_| err())?;
+    if value.trim().is_empty() {
+        return Err(invalid(format!(
+            "--header-env: the value of `{var}` is empty"
+        )));
+    }
     let mut value = HeaderValue::from_str(value.trim()).map_err(|_| {
         invalid(format!(
             "--header-env: the value of `{var}` is not a valid header value"

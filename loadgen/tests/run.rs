@@ -972,11 +972,19 @@ fn hostile_and_missing_flag_values_are_usage_errors() {
             ],
             "LOADGEN_TEST_HOSTILE_VAR",
         ),
+        // An empty key would be sent as an empty header, and every request refused.
+        (
+            vec!["run", &url, "--header-env", "apikey=LOADGEN_TEST_EMPTY_VAR"],
+            "LOADGEN_TEST_EMPTY_VAR` is empty",
+        ),
     ];
     for (args, needle) in cases {
         let o = loadgen(
             &args,
-            &[("LOADGEN_TEST_HOSTILE_VAR", "key\r\nX-Injected: 1")],
+            &[
+                ("LOADGEN_TEST_HOSTILE_VAR", "key\r\nX-Injected: 1"),
+                ("LOADGEN_TEST_EMPTY_VAR", "  "),
+            ],
         );
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(64), "{args:?}: {err}");
