@@ -45,6 +45,9 @@ pub enum Cut {
     StalledRequest,
     /// An answer could not be written for the limit (the client stopped reading).
     UnreadAnswer,
+    /// Not the deadline's: actix refused a request it could not parse (a 400 or 431 of its
+    /// own, with no body) and closed the connection. Reported by [`crate::serve`].
+    MalformedRequest,
 }
 
 /// Told of every connection cut, on the worker thread that cut it.

@@ -211,7 +211,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     })
 }
 
-/// Counts the connections of `listener` that the deadline cuts.
+/// Counts the connections of `listener` that the service cuts.
 fn cut_counter(
     metrics: &metrics::Metrics,
     listener: metrics::Listener,

@@ -29,7 +29,8 @@ pub const READY: &str = "sumapi_ready";
 /// Gauge {version} = 1.
 pub const BUILD_INFO: &str = "sumapi_build_info";
 /// Counter {listener, reason}: connections the service cut because a request or an answer
-/// stalled past its deadline (`service/src/deadline.rs`).
+/// stalled past its deadline (`service/src/deadline.rs`), or because a request could not be
+/// parsed as HTTP (actix's own 400/431).
 pub const CONNECTIONS_CUT_TOTAL: &str = "sumapi_connections_cut_total";
 
 /// Every metric name this binary exports (for checks against dashboards and alarms).
@@ -67,6 +68,7 @@ fn cut_label(cut: Cut) -> &'static str {
     match cut {
         Cut::StalledRequest => "stalled_request",
         Cut::UnreadAnswer => "unread_answer",
+        Cut::MalformedRequest => "malformed_request",
     }
 }
 
@@ -218,7 +220,7 @@ impl Metrics {
         );
         describe(
             CONNECTIONS_CUT_TOTAL,
-            "Connections cut because a request or an answer stalled past its deadline.",
+            "Connections cut: a request or an answer stalled past its deadline, or a request was not valid HTTP.",
         );
 
         let key = |name: &'static str| Key::from_static_name(name);
@@ -233,7 +235,12 @@ impl Metrics {
         let cuts = [Listener::Api, Listener::Metrics]
             .into_iter()
             .flat_map(|listener| {
-                [Cut::StalledRequest, Cut::UnreadAnswer].map(|cut| (listener, cut))
+                [
+                    Cut::StalledRequest,
+                    Cut::UnreadAnswer,
+                    Cut::MalformedRequest,
+                ]
+                .map(|cut| (listener, cut))
             })
             .map(|(listener, cut)| {
                 let key = Key::from_parts(
@@ -336,7 +343,7 @@ impl Metrics {
         (counter, duration)
     }
 
-    /// Counts a connection cut by its deadline (always recorded: it is not per request).
+    /// Counts a connection the service cut (always recorded: it is not per request).
     pub fn connection_cut(&self, listener: Listener, cut: Cut) {
         if let Some((_, _, counter)) = self
             .cuts

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_http::error::DispatchError;
 use actix_http::{HttpService, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{
@@ -31,7 +32,8 @@ pub struct Settings {
     pub answer_deadline: Duration,
     /// actix's own bound on finishing in-flight requests once stopped, whole seconds.
     pub shutdown_timeout_secs: u64,
-    /// Told of every connection the deadline cuts (for the metrics).
+    /// Told of every connection cut: by the deadline, or for a request that is not HTTP
+    /// (for the metrics).
     pub on_cut: Arc<dyn Fn(Cut) + Send + Sync>,
 }
 
@@ -94,10 +96,18 @@ where
             // constructor is private): read only by `connection_info()` for a request without
             // a Host header, `url_for` and `app_config()`, none of which the service uses.
             .finish(map_config(app, |()| AppConfig::default()));
+        let malformed = on_cut.clone();
+        let http = http.map_err(move |err| {
+            // actix has answered it with an empty 400 or 431 and logged it; counted here.
+            if let DispatchError::Parse(_) = err {
+                malformed(Cut::MalformedRequest);
+            }
+            err
+        });
         fn_service(move |io: actix_web::rt::net::TcpStream| {
             let peer = io.peer_addr().ok();
             let io = Deadlined::new(io, deadline, &on_cut);
-            async move { Ok::<_, actix_http::error::DispatchError>((io, Protocol::Http1, peer)) }
+            async move { Ok::<_, DispatchError>((io, Protocol::Http1, peer)) }
         })
         .and_then(http)
     })?;

@@ -207,7 +207,13 @@ async fn the_metrics_port_serves_only_get_metrics_and_never_a_5xx() {
     for path in ["/metrics/", "/../metrics", "/"] {
         assert_eq!(common::get(m, path).await.status, 404, "{path}");
     }
-    refuses_malformed_http(m).await;
+    let sent = refuses_malformed_http(m).await;
+    let cut = common::sample(
+        m,
+        r#"sumapi_connections_cut_total{listener="metrics",reason="malformed_request"}"#,
+    )
+    .await;
+    assert_eq!(cut, sent as f64, "every malformed request is counted");
     // Still serving after all of it.
     assert_eq!(common::get(m, "/metrics").await.status, 200);
 }
@@ -215,8 +221,8 @@ async fn the_metrics_port_serves_only_get_metrics_and_never_a_5xx() {
 /// Sends requests that are not valid HTTP/1.1, or exceed actix's limits, to `addr`: each gets
 /// a 4xx or a closed connection within 10 s, never a 5xx. actix-http answers these itself,
 /// before the app: an empty 400 or 431, so no JSON body and no `X-Request-ID` (in the deployed
-/// path the ALB and Kong refuse malformed HTTP first).
-async fn refuses_malformed_http(addr: std::net::SocketAddr) {
+/// path the ALB and Kong refuse malformed HTTP first). Returns how many were sent.
+async fn refuses_malformed_http(addr: std::net::SocketAddr) -> usize {
     let long_path = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "m".repeat(100_000));
     let many_headers = format!(
         "GET / HTTP/1.1\r\nHost: t{}\r\n\r\n",
@@ -248,6 +254,7 @@ async fn refuses_malformed_http(addr: std::net::SocketAddr) {
         ("HTTP/0.9", b"GET /\r\n\r\n".to_vec()),
         ("HTTP/9.9", b"GET / HTTP/9.9\r\nHost: t\r\n\r\n".to_vec()),
     ];
+    let sent = hostile.len();
     for (what, request) in hostile {
         let bytes = tokio::time::timeout(Duration::from_secs(10), async {
             let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -267,12 +274,33 @@ async fn refuses_malformed_http(addr: std::net::SocketAddr) {
             "{addr} {what}: answered {status}"
         );
     }
+    sent
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_http_on_the_public_port_is_a_4xx_never_a_5xx() {
     let bin = Binary::spawn(&[], &[]);
-    refuses_malformed_http(bin.addr).await;
+    let sent = refuses_malformed_http(bin.addr).await;
+    // Each one counted, on its listener.
+    let cut = |listener: &'static str| {
+        common::sample(
+            bin.metrics_addr,
+            match listener {
+                "api" => {
+                    r#"sumapi_connections_cut_total{listener="api",reason="malformed_request"}"#
+                }
+                _ => {
+                    r#"sumapi_connections_cut_total{listener="metrics",reason="malformed_request"}"#
+                }
+            },
+        )
+    };
+    assert_eq!(
+        cut("api").await,
+        sent as f64,
+        "every malformed request is counted"
+    );
+    assert_eq!(cut("metrics").await, 0.0);
     // Still serving, with the contract's JSON for what reaches the app.
     let res = common::post_sum(bin.addr, r#"{"numbers":[1,2]}"#, "").await;
     assert_eq!(res.status, 200);

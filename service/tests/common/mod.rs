@@ -224,3 +224,13 @@ pub fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The value of the sample `series` (name and labels exactly as exported) in a scrape of the
+/// metrics listener at `metrics`; 0 when absent.
+pub async fn sample(metrics: SocketAddr, series: &str) -> f64 {
+    let body = get(metrics, "/metrics").await.body;
+    let text = String::from_utf8(body).expect("UTF-8 exposition");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
