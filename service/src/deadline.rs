@@ -216,7 +216,9 @@ impl<IO: AsyncWrite + Unpin> Deadlined<IO> {
     }
 
     /// Notes the outcome of a write: an answer went out, so nothing the client sent is waiting
-    /// any more and the connection is not blocked; or it is full, and its deadline runs.
+    /// any more and the connection is not blocked; or it is full, and its deadline runs. An
+    /// answer exists either way, so the read side's deadline ends: a client that stopped
+    /// reading is cut (and counted) for its unread answer, not as a stalled request.
     fn note_write(&self, cx: &Context<'_>, written: &Poll<io::Result<usize>>) {
         let watch = &*self.watch;
         match written {
@@ -225,6 +227,7 @@ impl<IO: AsyncWrite + Unpin> Deadlined<IO> {
                 watch.blocked_since.set(None);
             }
             Poll::Pending => {
+                watch.waiting_since.set(None);
                 if watch.blocked_since.get().is_none() {
                     watch.blocked_since.set(Some(SWEEPS.get()));
                 }

@@ -64,7 +64,7 @@ resource "aws_cloudwatch_log_group" "service" {
 module "task_roles" {
   source              = "../ecs-task-roles"
   name                = "${var.name_prefix}-service"
-  secret_arns         = [var.origin_secret_arn, var.origin_secret_alt_arn]
+  secret_arns         = compact([var.origin_secret_arn, var.origin_secret_alt_arn])
   secrets_kms_key_arn = var.secrets_kms_key_arn
   secrets_policy_name = "read-origin-secret"
 }
@@ -100,10 +100,10 @@ resource "aws_ecs_task_definition" "service" {
       { name = "LOG_FORMAT", value = "json" },
     ]
     # Both origin secrets, one per variable: the service accepts either (rotation, README).
-    secrets = [
-      { name = "SERVICE_ORIGIN_SECRET", valueFrom = var.origin_secret_arn },
-      { name = "SERVICE_ORIGIN_SECRET_ALT", valueFrom = var.origin_secret_alt_arn },
-    ]
+    secrets = concat(
+      [{ name = "SERVICE_ORIGIN_SECRET", valueFrom = var.origin_secret_arn }],
+      var.origin_secret_alt_arn == null ? [] : [{ name = "SERVICE_ORIGIN_SECRET_ALT", valueFrom = var.origin_secret_alt_arn }],
+    )
     # The image has no shell or curl: the binary checks its own liveness endpoint.
     healthCheck = {
       command     = ["CMD", "/usr/local/bin/service", "healthcheck", "--url", "http://127.0.0.1:${var.container_port}/healthz/live"]

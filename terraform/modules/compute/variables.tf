@@ -122,8 +122,9 @@ variable "origin_secret_arn" {
 }
 
 variable "origin_secret_alt_arn" {
-  description = "Secrets Manager ARN of the second origin secret (secrets stack), injected as SERVICE_ORIGIN_SECRET_ALT: the service accepts both, so the one the gateway does not send can be rotated without refusing a request."
+  description = "Secrets Manager ARN of the second origin secret (secrets stack), injected as SERVICE_ORIGIN_SECRET_ALT: the service accepts both, so the one the gateway does not send can be rotated without refusing a request. null (a secrets stack from before the entry existed) injects only the first."
   type        = string
+  default     = null
 }
 
 variable "secrets_kms_key_arn" {

@@ -14,7 +14,7 @@ variable "secret_version" {
 }
 
 variable "secret_rotations" {
-  description = "Extra generations of single secrets, by name (origin-secret, origin-secret-alt, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key): raise one entry by one to rotate that secret alone, e.g. a leaked consumer key, without changing the others. Added to secret_version."
+  description = "Extra generations of single secrets, by name (origin-secret, origin-secret-alt, canary-api-key, loadgen-api-key, example-customer-api-key, release-check-api-key): raise one entry by one to rotate that secret alone, e.g. a leaked consumer key, without changing the others. Added to secret_version. Never lower or remove an entry: the sum must only grow, or a later secret_version bump can land on a number already used and rotate nothing."
   type        = map(number)
   default     = {}
   validation {

@@ -32,6 +32,8 @@ data "terraform_remote_state" "secrets" {
   }
 }
 
+# origin-secret-alt is looked up, not indexed: a plan of both stacks before the secrets stack
+# is applied sees no such entry yet (the module then injects only origin-secret).
 module "compute" {
   source                    = "../../../modules/compute"
   name_prefix               = local.name_prefix
@@ -41,7 +43,7 @@ module "compute" {
   alb_security_group_id     = data.terraform_remote_state.networking.outputs.alb_security_group_id
   service_security_group_id = data.terraform_remote_state.networking.outputs.service_security_group_id
   origin_secret_arn         = data.terraform_remote_state.secrets.outputs.secret_arns["origin-secret"]
-  origin_secret_alt_arn     = data.terraform_remote_state.secrets.outputs.secret_arns["origin-secret-alt"]
+  origin_secret_alt_arn     = lookup(data.terraform_remote_state.secrets.outputs.secret_arns, "origin-secret-alt", null)
   secrets_kms_key_arn       = data.terraform_remote_state.secrets.outputs.kms_key_arn
   certificate_arn           = var.certificate_arn
   image_tag                 = var.image_tag
