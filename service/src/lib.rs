@@ -48,11 +48,11 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 
 pub use app::{AppState, app, routes};
+pub use config::Config;
 
 /// The metrics listener's keep-alive and first-request head timeout (actix's defaults).
 const METRICS_KEEP_ALIVE: Duration = Duration::from_secs(5);
 const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-pub use config::Config;
 
 /// A service that is serving on both listeners.
 pub struct RunningService {

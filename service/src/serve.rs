@@ -37,18 +37,6 @@ pub struct Settings {
     pub on_cut: Arc<dyn Fn(Cut) + Send + Sync>,
 }
 
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("workers", &self.workers)
-            .field("keep_alive", &self.keep_alive)
-            .field("request_timeout", &self.request_timeout)
-            .field("answer_deadline", &self.answer_deadline)
-            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Starts serving `listener` with apps from `factory` (called once per worker).
 pub fn serve<F, I, S, B>(
     listener: TcpListener,
