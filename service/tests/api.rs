@@ -1125,13 +1125,9 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
     // The two stalled connections were cut by the deadline, and are counted; the others were
     // not cut by it.
     let metrics = running.metrics_addr();
-    let cut = |reason: &str| {
-        let series = format!(r#"sumapi_connections_cut_total{{listener="api",reason="{reason}"}}"#);
-        async move { common::sample(metrics, &series).await }
-    };
-    assert_eq!(cut("stalled_request").await, 2.0);
+    assert_eq!(common::cuts(metrics, "api", "stalled_request").await, 2.0);
     // A head cut off by the deadline is not also counted as malformed.
-    assert_eq!(cut("malformed_request").await, 0.0);
+    assert_eq!(common::cuts(metrics, "api", "malformed_request").await, 0.0);
     running.shutdown().await;
 }
 
@@ -1189,9 +1185,8 @@ async fn a_client_that_stops_reading_its_answers_is_cut_off() {
         ("unread_answer", 1.0),
         ("malformed_request", 0.0),
     ] {
-        let series = format!(r#"sumapi_connections_cut_total{{listener="api",reason="{reason}"}}"#);
         assert_eq!(
-            common::sample(running.metrics_addr(), &series).await,
+            common::cuts(running.metrics_addr(), "api", reason).await,
             expected,
             "{reason}"
         );

@@ -208,11 +208,7 @@ async fn the_metrics_port_serves_only_get_metrics_and_never_a_5xx() {
         assert_eq!(common::get(m, path).await.status, 404, "{path}");
     }
     let sent = refuses_malformed_http(m).await;
-    let cut = common::sample(
-        m,
-        r#"sumapi_connections_cut_total{listener="metrics",reason="malformed_request"}"#,
-    )
-    .await;
+    let cut = common::cuts(m, "metrics", "malformed_request").await;
     assert_eq!(cut, sent as f64, "every malformed request is counted");
     // Still serving after all of it.
     assert_eq!(common::get(m, "/metrics").await.status, 200);
@@ -282,19 +278,7 @@ async fn malformed_http_on_the_public_port_is_a_4xx_never_a_5xx() {
     let bin = Binary::spawn(&[], &[]);
     let sent = refuses_malformed_http(bin.addr).await;
     // Each one counted, on its listener.
-    let cut = |listener: &'static str| {
-        common::sample(
-            bin.metrics_addr,
-            match listener {
-                "api" => {
-                    r#"sumapi_connections_cut_total{listener="api",reason="malformed_request"}"#
-                }
-                _ => {
-                    r#"sumapi_connections_cut_total{listener="metrics",reason="malformed_request"}"#
-                }
-            },
-        )
-    };
+    let cut = |listener| common::cuts(bin.metrics_addr, listener, "malformed_request");
     assert_eq!(
         cut("api").await,
         sent as f64,

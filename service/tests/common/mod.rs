@@ -234,3 +234,13 @@ pub async fn sample(metrics: SocketAddr, series: &str) -> f64 {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// `sumapi_connections_cut_total` for one listener (`api`, `metrics`) and reason, scraped from
+/// the metrics listener at `metrics`.
+pub async fn cuts(metrics: SocketAddr, listener: &str, reason: &str) -> f64 {
+    let series = format!(
+        r#"{}{{listener="{listener}",reason="{reason}"}}"#,
+        service::metrics::CONNECTIONS_CUT_TOTAL
+    );
+    sample(metrics, &series).await
+}
