@@ -84,13 +84,3 @@ resource "aws_secretsmanager_secret_version" "this" {
   secret_string_wo_version = var.secret_version + lookup(var.secret_rotations, each.key, 0)
 }
 
-# A rotation entry for a name that is not a secret here would silently rotate nothing.
-resource "terraform_data" "rotation_names" {
-  input = keys(var.secret_rotations)
-  lifecycle {
-    precondition {
-      condition     = alltrue([for k in keys(var.secret_rotations) : contains(keys(local.secrets), k)])
-      error_message = "secret_rotations names a secret this module does not have (see local.secrets)."
-    }
-  }
-}

@@ -21,6 +21,12 @@ variable "secret_rotations" {
     condition     = alltrue([for v in values(var.secret_rotations) : v >= 0 && floor(v) == v])
     error_message = "secret_rotations values must be whole numbers >= 0."
   }
+  # A name that is not a secret here would silently rotate nothing (validation may read
+  # locals since Terraform 1.9; this module needs 1.11).
+  validation {
+    condition     = alltrue([for k in keys(var.secret_rotations) : contains(keys(local.secrets), k)])
+    error_message = "secret_rotations names a secret this module does not have (see local.secrets in main.tf)."
+  }
 }
 
 variable "recovery_window_in_days" {
