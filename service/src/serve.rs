@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::error::DispatchError;
-use actix_http::{HttpService, Protocol, Request, Response};
+use actix_http::{HttpService, KeepAlive, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{
     IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service, map_config,
@@ -62,6 +62,7 @@ where
         settings.request_timeout,
         settings.answer_deadline,
     );
+    let idle = (!keep_alive.is_zero()).then_some(keep_alive);
     let report = settings.on_cut.clone();
     builder = builder.listen(format!("sum-api-{addr}"), listener, move || {
         let shutdown = shutdown.clone();
@@ -76,7 +77,13 @@ where
                 let signal = shutdown.clone();
                 async move { signal.notified().await }
             })
-            .keep_alive(keep_alive)
+            // Idle connections are timed by `Deadlined` (see there for why): actix only
+            // needs to know whether to keep them.
+            .keep_alive(if keep_alive.is_zero() {
+                KeepAlive::Disabled
+            } else {
+                KeepAlive::Os
+            })
             .client_request_timeout(request_timeout)
             .client_disconnect_timeout(Duration::from_secs(1))
             .local_addr(addr)
@@ -94,7 +101,7 @@ where
         });
         fn_service(move |io: actix_web::rt::net::TcpStream| {
             let peer = io.peer_addr().ok();
-            let io = Deadlined::new(io, deadline, &on_cut);
+            let io = Deadlined::new(io, deadline, idle, &on_cut);
             async move { Ok::<_, DispatchError>((io, Protocol::Http1, peer)) }
         })
         .and_then(http)

@@ -1092,7 +1092,7 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
         );
     }
     // Pipelined: the unfinished second request came with the first and counts as answered
-    // with it (the wrapper sees bytes, not requests); actix's keep-alive timer ends it.
+    // with it (the wrapper sees bytes, not requests); the keep-alive limit (3 s) ends it.
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let started = std::time::Instant::now();
     stream
@@ -1128,6 +1128,72 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
     assert_eq!(common::cuts(metrics, "api", "stalled_request").await, 2.0);
     // A head cut off by the deadline is not also counted as malformed.
     assert_eq!(common::cuts(metrics, "api", "malformed_request").await, 0.0);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = "GET /healthz/live HTTP/1.1\r\nHost: t\r\n\r\n";
+    let running = service::start(common::config(&["--keep-alive", "1s"]))
+        .await
+        .expect("service starts");
+    let addr = running.addr();
+    // Requests every 600 ms for 3 s: each within the limit of the previous answer, so the
+    // connection stays although it is older than the limit.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    for _ in 0..5 {
+        stream.write_all(request.as_bytes()).await.expect("request");
+        let answer = read_one_answer(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let answer = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    // Then idle: the service closes it after the limit, within two sweeps (1 s) after it, with
+    // some slack for a machine busy with other tests.
+    let idle = std::time::Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut rest))
+        .await
+        .expect("closed within 6 s")
+        .expect("a clean close");
+    let waited = idle.elapsed();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(4),
+        "closed after {waited:?} idle"
+    );
+    // The end of an idle connection is not a cut.
+    for reason in ["stalled_request", "unread_answer", "malformed_request"] {
+        assert_eq!(
+            common::cuts(running.metrics_addr(), "api", reason).await,
+            0.0,
+            "{reason}"
+        );
+    }
+    running.shutdown().await;
+
+    // `--keep-alive 0s`: every connection closes after its answer.
+    let running = service::start(common::config(&["--keep-alive", "0s"]))
+        .await
+        .expect("service starts");
+    let mut stream = tokio::net::TcpStream::connect(running.addr())
+        .await
+        .expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut all))
+        .await
+        .expect("closed after the answer")
+        .expect("read");
+    let all = String::from_utf8_lossy(&all);
+    assert!(all.starts_with("HTTP/1.1 200 "), "{all}");
+    assert!(
+        all.to_ascii_lowercase().contains("connection: close"),
+        "{all}"
+    );
     running.shutdown().await;
 }
 
