@@ -6,6 +6,9 @@
 #   metrics   the service, POST /api/v1/sum with 10 numbers, metrics recording on (default)
 #   nometrics the same with --record-metrics false
 #   nolog     metrics on, access log off (RUST_LOG=warn): shows what the per-request log costs
+#   bareos    the bare handler without actix's keep-alive timer (paired rounds and instruction
+#             counts only): the service times idle connections its own way, not with that timer,
+#             so this shows how much of the service/bare ratio that accounts for
 # Each server gets 1 worker pinned to CPU 0 (taskset), wrk gets 1 thread pinned to CPU 1.
 # Targets: service >= 0.85x bare, metrics cost <= 5%. The plain handler is a second reference
 # point: what the same answer costs without the service's observability and checks.
@@ -52,12 +55,15 @@ plain=target/release/examples/plain
 
 
 names=(bare plain metrics nometrics nolog)
+# Served from the start too, but timed in the paired rounds and by callgrind only.
+extra=(bareos)
 # Starts one server; `$wrap` runs it (taskset, or valgrind). Run in the background: env,
 # taskset and valgrind exec, so $! is the server's own pid (for its CPU time).
 server() { # name port metrics_port
   local service_args=(--listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --workers 1 --shutdown-drain 0s)
   case $1 in
     bare) exec env $wrap "$bare" "127.0.0.1:$2" 1 ;;
+    bareos) exec env $wrap "$bare" "127.0.0.1:$2" 1 no-keep-alive-timer ;;
     plain) exec env $wrap "$plain" "127.0.0.1:$2" 1 ;;
     metrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" ;;
     nometrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" --record-metrics false ;;
@@ -76,12 +82,12 @@ wait_ready() { # port tries
 declare -A port pid
 wrap=""
 if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then wrap="taskset -c 0"; fi
-for name in "${names[@]}"; do
+for name in "${names[@]}" "${extra[@]}"; do
   port[$name]=$(free_port)
   server "$name" "${port[$name]}" "$(free_port)" >/dev/null 2>&1 &
   pid[$name]=$!; pids+=($!)
 done
-for name in "${names[@]}"; do wait_ready "${port[$name]}" 50; done
+for name in "${names[@]}" "${extra[@]}"; do wait_ready "${port[$name]}" 50; done
 # The service answers correctly before it is timed.
 curl -fsS -X POST -H 'Content-Type: application/json' -d "$sum_body" \
   "http://127.0.0.1:${port[metrics]}/api/v1/sum" | grep -q '"sum":57.125' || { echo "service answered wrongly" >&2; exit 1; }
@@ -102,7 +108,7 @@ run_wrk() { # round name -> appends "round name rps cpu_us_per_request" to resul
 }
 
 echo "==> warm-up" >&2
-for name in "${names[@]}"; do pin 1 wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "http://127.0.0.1:${port[$name]}/api/v1/sum" >/dev/null; done
+for name in "${names[@]}" "${extra[@]}"; do pin 1 wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "http://127.0.0.1:${port[$name]}/api/v1/sum" >/dev/null; done
 for r in $(seq "$rounds"); do
   echo "==> round $r of $rounds ($duration each, wrk -t1 -c$connections)" >&2
   for i in "${!names[@]}"; do run_wrk "$r" "${names[$(((r + i) % ${#names[@]}))]}"; done
@@ -167,7 +173,7 @@ if ((paired_rounds > 0)); then
     awk -v r="$1" -v n="$2" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v ra="$ra" -v rb="$rb" -v t="$ticks" \
       'BEGIN {printf "%s %s %s %.3f %s %.3f\n", r, n, ra, a / t * 1e6 / ra, rb, b / t * 1e6 / rb}' >>"$work/pairs"
   }
-  others=(bare plain nometrics nolog)
+  others=(bare plain nometrics nolog bareos)
   for r in $(seq "$paired_rounds"); do
     echo "==> paired round $r of $paired_rounds (the service and one other at once, $duration each)" >&2
     for i in "${!others[@]}"; do run_pair "$r" "${others[$(((r + i) % ${#others[@]}))]}"; done
@@ -187,6 +193,8 @@ if ((paired_rounds > 0)); then
   printf '  access log, share of the service CPU   %5.1f%% [%.1f%%, %.1f%%]\n' "$med" "$q1" "$q3"
   read -r q1 med q3 < <(paired_quartiles plain '$4/$6')
   printf '  service / plain handler, by CPU        %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
+  read -r q1 med q3 < <(paired_quartiles bareos '$4/$6')
+  printf '  service / bare without actix keep-alive timer, by CPU  %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
 fi
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -219,12 +227,15 @@ instructions() { # name -> instructions per request
 }
 echo "==> instruction counts (callgrind)" >&2
 i_bare=$(instructions bare); i_plain=$(instructions plain); i_on=$(instructions metrics); i_off=$(instructions nometrics)
+i_bareos=$(instructions bareos)
 echo "user-space instructions per request (callgrind, deterministic):"
 printf '  %-38s %12s\n' "bare actix handler (fixed JSON)" "$i_bare"
+printf '  %-38s %12s\n' "  the same, no actix keep-alive timer" "$i_bareos"
 printf '  %-38s %12s\n' "plain actix handler (serde, same JSON)" "$i_plain"
 printf '  %-38s %12s\n' "service, metrics on (default)" "$i_on"
 printf '  %-38s %12s\n' "service, metrics off" "$i_off"
-awk -v b="$i_bare" -v p="$i_plain" -v on="$i_on" -v off="$i_off" 'BEGIN {
+awk -v b="$i_bare" -v bo="$i_bareos" -v p="$i_plain" -v on="$i_on" -v off="$i_off" 'BEGIN {
   printf "  service / bare, by instructions         %6.3f\n", b / on;
+  printf "  service / bare without keep-alive timer %6.3f\n", bo / on;
   printf "  service / plain handler, by instr.      %6.3f\n", p / on;
   printf "  metrics overhead, by instructions       %5.1f%%\n", (on - off) / on * 100 }'
