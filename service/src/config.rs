@@ -67,10 +67,11 @@ pub struct Config {
     #[arg(long, env = "SERVICE_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = duration_within(Duration::from_millis(1), 10 * MINUTE))]
     pub shutdown_timeout: Duration,
 
-    /// How long an idle keep-alive connection stays open, e.g. `75s`. Keep it longer than the
-    /// load balancer's idle timeout (60 s on an ALB) so that it never reuses a closed one.
-    /// Graceful shutdown waits for idle connections too (at most --shutdown-timeout). `0s`
-    /// closes every connection after its answer (0s to 1h).
+    /// How long a kept-alive connection stays open with no request after its last answer, e.g.
+    /// `75s` (timed in half-second steps: ended within a second after). Keep it longer than
+    /// the load balancer's idle timeout (60 s on an ALB) so that it never reuses a closed one.
+    /// Graceful shutdown closes idle connections and waits for busy ones (at most
+    /// --shutdown-timeout). `0s` closes every connection after its answer (0s to 1h).
     #[arg(long, env = "SERVICE_KEEP_ALIVE", default_value = "75s", value_parser = duration_within(Duration::ZERO, HOUR))]
     pub keep_alive: Duration,
 

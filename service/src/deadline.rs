@@ -14,9 +14,10 @@
 //! kernel probes a shut window forever.
 //!
 //! It also ends kept-alive connections that stay idle (`--keep-alive`), in place of actix's
-//! keep-alive timer: once an answer has gone out (or the connection opened) and the client sends
-//! nothing more for that long, the connection reads as closed by the client and actix closes
-//! it, quietly (not a cut). actix's timer allocates a tokio timer and registers it in the
+//! keep-alive timer: once an answer has gone out and the client sends nothing more for that
+//! long, the connection reads as closed by the client and actix closes it, quietly (not a
+//! cut). Before the first answer, actix's head timer (`client_request_timeout`) still times a
+//! connection that sends nothing, with its 408. actix's timer allocates a tokio timer and registers it in the
 //! runtime's timer wheel twice per request, and drops it again when the next request comes:
 //! ~4% of the service's CPU per request, measured; here it is a few cell updates.
 //!
@@ -215,12 +216,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Deadlined<IO> {
                     watch.waiting_since.set(Some(SWEEPS.get()));
                 }
             }
-            Poll::Pending if watch.waiting_since.get().is_some() => watch.wake_on_expiry(cx),
-            // Waiting for a request with nothing unanswered and no answer stuck: idle.
-            Poll::Pending if watch.idle_limit.is_some() && watch.blocked_since.get().is_none() => {
-                if watch.idle_since.get().is_none() {
-                    watch.idle_since.set(Some(SWEEPS.get()));
-                }
+            Poll::Pending
+                if watch.waiting_since.get().is_some() || watch.idle_since.get().is_some() =>
+            {
                 watch.wake_on_expiry(cx);
             }
             _ => {}
@@ -252,18 +250,23 @@ impl<IO: AsyncWrite + Unpin> Deadlined<IO> {
     }
 
     /// Notes the outcome of a write: an answer went out, so nothing the client sent is waiting
-    /// any more and the connection is not blocked; or it is full, and its deadline runs. An
-    /// answer exists either way, so the read side's deadline ends: a client that stopped
-    /// reading is cut (and counted) for its unread answer, not as a stalled request.
-    fn note_write(&self, cx: &Context<'_>, written: &Poll<io::Result<usize>>) {
+    /// any more, the connection is not blocked, and its idle time starts; or it is full, and
+    /// its deadline runs. An answer exists either way, so the read side's deadline ends: a
+    /// client that stopped reading is cut (and counted) for its unread answer, not as a stalled
+    /// request. An interim `1xx` (`100 Continue`, written before a body is read) is no answer:
+    /// the request's deadline keeps running and the connection is not idle.
+    fn note_write(&self, cx: &Context<'_>, written: &Poll<io::Result<usize>>, first: &[u8]) {
         let watch = &*self.watch;
         match written {
             Poll::Ready(Ok(n)) if *n > 0 => {
-                watch.waiting_since.set(None);
                 watch.blocked_since.set(None);
-                // The idle time runs from the answer (actix may not read again until woken).
-                if watch.idle_limit.is_some() {
-                    watch.idle_since.set(Some(SWEEPS.get()));
+                if !first.starts_with(b"HTTP/1.1 1") {
+                    watch.waiting_since.set(None);
+                    // The idle time runs from the answer (actix may not read again until
+                    // woken, so it cannot start from the next read).
+                    if watch.idle_limit.is_some() {
+                        watch.idle_since.set(Some(SWEEPS.get()));
+                    }
                 }
             }
             Poll::Pending => {
@@ -290,7 +293,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlined<IO> {
             return Poll::Ready(Err(err));
         }
         let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.note_write(cx, &written);
+        this.note_write(cx, &written, buf);
         written
     }
 
@@ -304,7 +307,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlined<IO> {
             return Poll::Ready(Err(err));
         }
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.note_write(cx, &written);
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        this.note_write(cx, &written, first);
         written
     }
 
@@ -447,21 +454,48 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_that_never_sends_ends_after_the_idle_limit() {
+    fn before_its_first_answer_a_connection_is_not_idle() {
         on_worker(async {
+            // actix's head timer times a connection that sends nothing, with its 408.
             let (_client, server) = tokio::io::duplex(1024);
             let (on_cut, cuts) = recorder();
             let idle = Duration::from_millis(300);
             let mut server = Deadlined::new(server, Duration::from_secs(5), Some(idle), &on_cut);
-            let started = Instant::now();
             let mut buf = [0u8; 8];
-            let n = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf))
+            let waited = tokio::time::timeout(idle * 2 + SWEEP * 2, server.read(&mut buf)).await;
+            assert!(waited.is_err(), "ended before any answer: {waited:?}");
+            assert!(cuts.borrow().is_empty(), "{:?}", cuts.borrow());
+        });
+    }
+
+    #[test]
+    fn an_interim_100_continue_is_no_answer() {
+        on_worker(async {
+            let (mut client, server) = tokio::io::duplex(1024);
+            let (on_cut, cuts) = recorder();
+            let limit = Duration::from_millis(1500);
+            let idle = Duration::from_millis(300);
+            let mut server = Deadlined::new(server, limit, Some(idle), &on_cut);
+            let head = b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+            client.write_all(head).await.expect("head");
+            let mut buf = [0u8; 128];
+            let n = server.read(&mut buf).await.expect("read");
+            assert_eq!(&buf[..n], head);
+            let started = Instant::now();
+            server
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
-                .expect("the idle limit ends the wait")
+                .expect("interim");
+            // The body never comes: not ended as idle (after 0.5-1 s), but by the request's
+            // deadline, and counted as a stalled request.
+            let n = tokio::time::timeout(Duration::from_secs(6), server.read(&mut buf))
+                .await
+                .expect("the deadline ends the wait")
                 .expect("an end of stream");
             assert_eq!(n, 0);
-            assert!(started.elapsed() >= idle, "{:?}", started.elapsed());
-            assert!(cuts.borrow().is_empty(), "{:?}", cuts.borrow());
+            let waited = started.elapsed();
+            assert!(waited >= limit, "{waited:?}");
+            assert_eq!(*cuts.borrow(), [Cut::StalledRequest]);
         });
     }
 
