@@ -350,6 +350,19 @@ mod tests {
         tokio::task::LocalSet::new().block_on(&rt, f)
     }
 
+    /// Reads from `server` until it reads as closed (within 5 s, else the test fails); returns
+    /// how long that took.
+    async fn time_to_end<IO: AsyncRead + Unpin>(server: &mut IO) -> Duration {
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .expect("the connection ends within 5 s")
+            .expect("an end of stream, not an error");
+        assert_eq!(n, 0, "read {:?}", &buf[..n]);
+        started.elapsed()
+    }
+
     #[test]
     fn a_request_left_unfinished_reads_as_closed_after_the_limit() {
         on_worker(async {
@@ -364,13 +377,7 @@ mod tests {
             let mut buf = [0u8; 64];
             let n = server.read(&mut buf).await.expect("read");
             assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\nHo");
-            let started = Instant::now();
-            let n = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf))
-                .await
-                .expect("the deadline ends the wait")
-                .expect("an end of stream, not an error");
-            assert_eq!(n, 0);
-            let waited = started.elapsed();
+            let waited = time_to_end(&mut server).await;
             // Not before the limit; within two sweeps after it, and slack for a busy machine.
             assert!(
                 waited >= Duration::from_millis(300) && waited < Duration::from_secs(4),
@@ -438,13 +445,7 @@ mod tests {
             let n = client.read(&mut buf).await.expect("read answer");
             assert_eq!(&buf[..n], b"done");
             // Then idle: the connection ends after the limit, within two sweeps after it.
-            let started = Instant::now();
-            let n = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf))
-                .await
-                .expect("the idle limit ends the wait")
-                .expect("an end of stream, not an error");
-            assert_eq!(n, 0);
-            let waited = started.elapsed();
+            let waited = time_to_end(&mut server).await;
             assert!(
                 waited >= idle && waited < Duration::from_secs(4),
                 "{waited:?}"
@@ -488,11 +489,7 @@ mod tests {
                 .expect("interim");
             // The body never comes: not ended as idle (after 0.5-1 s), but by the request's
             // deadline, and counted as a stalled request.
-            let n = tokio::time::timeout(Duration::from_secs(6), server.read(&mut buf))
-                .await
-                .expect("the deadline ends the wait")
-                .expect("an end of stream");
-            assert_eq!(n, 0);
+            time_to_end(&mut server).await;
             let waited = started.elapsed();
             assert!(waited >= limit, "{waited:?}");
             assert_eq!(*cuts.borrow(), [Cut::StalledRequest]);

@@ -79,10 +79,10 @@ where
             })
             // Idle connections are timed by `Deadlined` (see there for why): actix only
             // needs to know whether to keep them.
-            .keep_alive(if keep_alive.is_zero() {
-                KeepAlive::Disabled
-            } else {
+            .keep_alive(if idle.is_some() {
                 KeepAlive::Os
+            } else {
+                KeepAlive::Disabled
             })
             .client_request_timeout(request_timeout)
             .client_disconnect_timeout(Duration::from_secs(1))
