@@ -1007,6 +1007,18 @@ async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
     running.shutdown().await;
 }
 
+/// Reads everything `stream` receives until the service closes it, which must happen within
+/// `bound`.
+async fn read_to_close(stream: &mut tokio::net::TcpStream, bound: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut all = Vec::new();
+    tokio::time::timeout(bound, stream.read_to_end(&mut all))
+        .await
+        .unwrap_or_else(|_| panic!("still open after {bound:?}"))
+        .expect("a clean close");
+    String::from_utf8_lossy(&all).into_owned()
+}
+
 /// Reads one whole answer with a `Content-Length` from `stream` (10 s bound).
 async fn read_one_answer(stream: &mut tokio::net::TcpStream) -> String {
     use tokio::io::AsyncReadExt;
@@ -1099,12 +1111,7 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
         .write_all(format!("{first}GET /healthz/live HTTP/1.1\r\nHo").as_bytes())
         .await
         .expect("a request and half of the next");
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut rest))
-        .await
-        .expect("closed within 8 s")
-        .expect("read");
-    let rest = String::from_utf8_lossy(&rest);
+    let rest = read_to_close(&mut stream, Duration::from_secs(8)).await;
     assert_eq!(rest.matches("HTTP/1.1 200 ").count(), 1, "{rest}");
     let waited = started.elapsed();
     assert!(
@@ -1133,7 +1140,7 @@ async fn a_later_request_on_a_kept_alive_connection_must_finish_in_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let request = "GET /healthz/live HTTP/1.1\r\nHost: t\r\n\r\n";
     let running = service::start(common::config(&["--keep-alive", "1s"]))
         .await
@@ -1155,13 +1162,9 @@ async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
     // Then idle: the service closes it after the limit, within two sweeps (1 s) after it, with
     // some slack for a machine busy with other tests.
-    let mut rest = Vec::new();
-    tokio::time::timeout(Duration::from_secs(6), stream.read_to_end(&mut rest))
-        .await
-        .expect("closed within 6 s")
-        .expect("a clean close");
+    let rest = read_to_close(&mut stream, Duration::from_secs(6)).await;
     let waited = idle.elapsed();
-    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(rest.is_empty(), "{rest}");
     assert!(
         waited >= Duration::from_secs(1) && waited < Duration::from_secs(4),
         "closed after {waited:?} idle"
@@ -1194,13 +1197,8 @@ async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
             .expect("connect");
         let started = std::time::Instant::now();
         stream.write_all(head.as_bytes()).await.expect("head");
-        let mut all = Vec::new();
-        tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut all))
-            .await
-            .expect("closed within 8 s")
-            .expect("read");
+        let all = read_to_close(&mut stream, Duration::from_secs(8)).await;
         let waited = started.elapsed();
-        let all = String::from_utf8_lossy(&all);
         let answer = all.trim_start_matches("HTTP/1.1 100 Continue\r\n\r\n");
         assert!(
             answer.starts_with("HTTP/1.1 408 "),
@@ -1221,12 +1219,7 @@ async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
         .await
         .expect("connect");
     stream.write_all(request.as_bytes()).await.expect("request");
-    let mut all = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut all))
-        .await
-        .expect("closed after the answer")
-        .expect("read");
-    let all = String::from_utf8_lossy(&all);
+    let all = read_to_close(&mut stream, Duration::from_secs(5)).await;
     assert!(all.starts_with("HTTP/1.1 200 "), "{all}");
     assert!(
         all.to_ascii_lowercase().contains("connection: close"),
