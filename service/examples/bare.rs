@@ -21,7 +21,17 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:18081".into());
     let workers = args.next().and_then(|w| w.parse().ok()).unwrap_or(1);
-    let keep_alive_timer = args.next().as_deref() != Some("no-keep-alive-timer");
+    // A misspelt third argument must not quietly measure the other variant.
+    let keep_alive_timer = match args.next().as_deref() {
+        None => true,
+        Some("no-keep-alive-timer") => false,
+        Some(other) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("usage: bare ADDR [WORKERS] [no-keep-alive-timer], not {other:?}"),
+            ));
+        }
+    };
     // The service's own defaults (keep-alive, request timeout), so that only the handling
     // differs between the servers the benchmark compares.
     let defaults = service::Config::loopback(&[]).expect("the service's defaults parse");
