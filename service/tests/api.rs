@@ -1204,7 +1204,15 @@ async fn kept_alive_connections_end_after_the_keep_alive_limit_of_idleness() {
             answer.starts_with("HTTP/1.1 408 "),
             "{head:?}: {all} after {waited:?}"
         );
-        assert!(waited >= Duration::from_secs(2), "{head:?}: {waited:?}");
+        // The 408 is what tells both from a quiet close at the keep-alive. The body timer
+        // (after `100 Continue`) is the service's own; actix's head timer (nothing sent) counts
+        // from a clock actix refreshes every 500 ms, so it may answer up to that much early.
+        let earliest = if head.is_empty() {
+            Duration::from_millis(1500)
+        } else {
+            Duration::from_secs(2)
+        };
+        assert!(waited >= earliest, "{head:?}: {waited:?}");
         if !head.is_empty() {
             assert!(all.starts_with("HTTP/1.1 100 Continue"), "{all}");
         }
