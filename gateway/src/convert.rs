@@ -3,15 +3,34 @@
 //! honour.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use crate::error::PolicyError;
 use crate::kong_yaml as raw;
 use crate::policy::{
-    Consumer, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, KeyAuth, LimitBy, MAX_RETRIES, MAX_TIMEOUT_MS,
-    Plugin, PluginInstance, Policy, RateLimiting, RateLimits, Route, Scope, Service, SizeLimit,
-    Transformer, header_entry,
+    Consumer, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, HeaderValue, KONG_YAML, KeyAuth, LimitBy,
+    MAX_RETRIES, MAX_TIMEOUT_MS, Plugin, PluginInstance, Policy, RateLimiting, RateLimits, Route,
+    Scope, Service, SizeLimit, Transformer, read_text,
 };
 use crate::vault;
+
+impl Policy {
+    /// Parses and validates a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        Policy::parse(&read_text(path)?)
+    }
+
+    /// The committed `gateway/kong.yaml`.
+    pub fn committed() -> Result<Policy, PolicyError> {
+        Policy::parse(KONG_YAML)
+    }
+
+    /// Parses and validates policy text.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let file: raw::File = serde_norway::from_str(text)?;
+        convert(file)
+    }
+}
 
 fn invalid(msg: impl Into<String>) -> PolicyError {
     PolicyError::Invalid(msg.into())
@@ -22,7 +41,7 @@ fn unsupported(msg: impl Into<String>) -> PolicyError {
 }
 
 /// Converts and validates.
-pub(crate) fn convert(file: raw::File) -> Result<Policy, PolicyError> {
+fn convert(file: raw::File) -> Result<Policy, PolicyError> {
     match file.format_version.as_deref() {
         Some("3.0") => {}
         other => {
@@ -470,6 +489,32 @@ fn transformer(c: raw::TransformerConfig) -> Result<Plugin, PolicyError> {
     }))
 }
 
+/// Splits a request-transformer entry `Name:value`; the value may be an env vault reference.
+fn header_entry(entry: &str) -> Result<(String, HeaderValue), PolicyError> {
+    let (name, value) = entry.split_once(':').ok_or_else(|| {
+        PolicyError::Invalid(format!(
+            "request-transformer entry {entry:?} has no value (write Name:value)"
+        ))
+    })?;
+    let name = name.trim();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(PolicyError::Invalid(format!(
+            "request-transformer header name {name:?} is not a valid header name"
+        )));
+    }
+    let value = value.trim();
+    let value = if vault::is_reference(value) {
+        HeaderValue::Reference(vault::parse(value)?)
+    } else {
+        HeaderValue::Literal(value.to_owned())
+    };
+    Ok((name.to_owned(), value))
+}
+
 fn check_scopes(p: &Policy) -> Result<(), PolicyError> {
     for inst in &p.plugins {
         if let Some(s) = &inst.scope.service
@@ -499,7 +544,7 @@ fn check_scopes(p: &Policy) -> Result<(), PolicyError> {
         if let Plugin::RequestTransformer(t) = &inst.plugin {
             for (name, v) in t.add.iter().chain(&t.replace).chain(&t.append) {
                 if name.eq_ignore_ascii_case("x-origin-secret")
-                    && matches!(v, crate::policy::HeaderValue::Literal(_))
+                    && matches!(v, HeaderValue::Literal(_))
                 {
                     return Err(PolicyError::LiteralSecret {
                         what: "the X-Origin-Secret header value".into(),

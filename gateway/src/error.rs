@@ -14,7 +14,7 @@ pub enum PolicyError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is larger than [`crate::policy::MAX_POLICY_BYTES`].
+    /// The file is larger than `max` bytes (the cap on policy files, `policy::MAX_POLICY_BYTES`).
     #[error(
         "the gateway policy {path} is larger than {max} bytes; a Kong declarative file for one service is a few KiB"
     )]

@@ -1,16 +1,18 @@
-//! The gateway policy: `kong.yaml` parsed, validated and normalised into one service, its
-//! routes, the consumers with their key references, and every plugin with its scope.
-//! Validation refuses what Kong would refuse (limits out of order, duplicate plugins on one
-//! scope, literal secrets) and what the local gateway could not reproduce faithfully, so that
-//! the local gateway never silently differs from Kong.
+//! The gateway policy: `kong.yaml` as the rest of the crate sees it, one service, its routes,
+//! the consumers with their key references, and every plugin with its scope; plus the bounded
+//! read of a policy file and the edits tests make (limits, disabled auth).
+//!
+//! The convert module builds these types from the raw file (`Policy::load`, `Policy::parse`):
+//! it refuses what Kong would refuse (limits out of order, duplicate plugins on one scope,
+//! literal secrets) and what the local gateway could not reproduce faithfully, so that the
+//! local gateway never silently differs from Kong.
 
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::Path;
 
 use crate::error::PolicyError;
-use crate::kong_yaml as raw;
-use crate::vault::{self, EnvReference};
+use crate::vault::EnvReference;
 
 /// The repository's `gateway/kong.yaml`, embedded at build time so that tests and binaries
 /// always run the policy that is committed.
@@ -377,23 +379,9 @@ pub struct Transformer {
     pub append: Vec<(String, HeaderValue)>,
 }
 
+// `Policy::load`, `Policy::committed` and `Policy::parse` live in the convert module, which
+// builds these types from the raw file: this module holds the types and never reaches back.
 impl Policy {
-    /// Parses and validates a policy file.
-    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        Policy::parse(&read_text(path)?)
-    }
-
-    /// The committed `gateway/kong.yaml`.
-    pub fn committed() -> Result<Policy, PolicyError> {
-        Policy::parse(KONG_YAML)
-    }
-
-    /// Parses and validates policy text.
-    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
-        let file: raw::File = serde_norway::from_str(text)?;
-        crate::convert::convert(file)
-    }
-
     /// The route with this name.
     pub fn route(&self, name: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.name == name)
@@ -489,32 +477,6 @@ impl Policy {
         }
         out
     }
-}
-
-/// Splits a request-transformer entry `Name:value`; the value may be an env vault reference.
-pub(crate) fn header_entry(entry: &str) -> Result<(String, HeaderValue), PolicyError> {
-    let (name, value) = entry.split_once(':').ok_or_else(|| {
-        PolicyError::Invalid(format!(
-            "request-transformer entry {entry:?} has no value (write Name:value)"
-        ))
-    })?;
-    let name = name.trim();
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(PolicyError::Invalid(format!(
-            "request-transformer header name {name:?} is not a valid header name"
-        )));
-    }
-    let value = value.trim();
-    let value = if vault::is_reference(value) {
-        HeaderValue::Reference(vault::parse(value)?)
-    } else {
-        HeaderValue::Literal(value.to_owned())
-    };
-    Ok((name.to_owned(), value))
 }
 
 #[cfg(test)]
