@@ -2,7 +2,8 @@
 //!
 //! Data flows one way. [`cli`] parses flags (each with a `CANARY_` env fallback) and [`config`]
 //! merges them over the TOML file, checking every field ([`probe_config`] for `[[probes]]`,
-//! [`suite`] for the built-in default probes). [`run`] drives a round: it publishes `RunStarted`,
+//! [`suite`] for the built-in default probes); all three record problems with the field parsers
+//! of [`validation`], which depends on none of them. [`run`] drives a round: it publishes `RunStarted`,
 //! runs each [`probe`] (one HTTP exchange over [`http_client`], retries, the generic
 //! [`assertions`], the sum and rate-limit [`checks`] with [`exact_sum`], Kong latency attribution),
 //! turns outcomes into [`metrics`] data, hands them to [`publish`] (the `cloudwatch`, `emf` and
@@ -26,14 +27,16 @@ pub mod publish;
 pub mod run;
 pub mod secret;
 pub mod suite;
+pub mod validation;
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::cli::{Cli, Command};
-use crate::config::{ConfigError, SinkKind};
+use crate::config::SinkKind;
 use crate::run::{Canary, SetupError, Verdict};
+use crate::validation::ConfigError;
 
 /// Exit code for an invalid configuration or usage.
 pub const EXIT_USAGE: u8 = 64;

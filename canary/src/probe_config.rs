@@ -8,8 +8,8 @@ use http::Method;
 use serde::Deserialize;
 
 use crate::assertions::{Assertions, ExpectSpec};
-use crate::config::{Errors, dimension_safe, duration, integer};
 use crate::probe::{Auth, Check, ProbeSpec};
+use crate::validation::{Errors, dimension_safe, duration, integer};
 
 /// Settings every probe inherits unless it sets its own.
 #[derive(Debug, Clone)]
