@@ -9,11 +9,13 @@
 //! ([`metric`]). [`promql`] does the same for Prometheus rules and Grafana queries, and
 //! [`schedule`] reads the canary's schedule for the dead-man alarm. The tests in `tests/` also
 //! run the real tools: `terraform fmt`, `terraform` itself for `templatefile`, checkov and
-//! promtool.
+//! promtool. [`imports`] reads each crate's module graph, so that a test keeps imports
+//! flowing one way.
 
 pub mod alarms;
 pub mod catalog;
 pub mod dashboard;
+pub mod imports;
 pub mod metric;
 pub mod promql;
 pub mod schedule;
