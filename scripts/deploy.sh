@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Applies the Terraform stacks of one environment in dependency order, each with its own S3
 # state (native lock file). Usage:
-#   scripts/deploy.sh [--env dev] [--plan] [--print-order] [STACK ...]
+#   scripts/deploy.sh [--env dev] [--plan] [--print-order] [-h|--help] [STACK ...]
 # STACK: any of the stacks below (default: all, in order). --plan plans without applying.
 # --print-order prints the order and exits (used by the tests).
 # Needs: terraform >= 1.11, AWS credentials (in CI: OIDC role), TF_STATE_BUCKET, and each root's
@@ -16,18 +16,21 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # observability comes last: it renders alarms and dashboards from the ALB, ECS and canary outputs.
 ORDER=(networking secrets compute gateway canary loadgen observability)
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 64; }
+# The header above is the usage text: --help prints it on stdout and exits 0; a usage error
+# prints it on stderr and exits 64.
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
+bad_usage() { usage >&2; exit 64; }
 
 env_name=dev
 mode=apply
 wanted=()
 while (($#)); do
   case $1 in
-    --env) [[ $# -ge 2 ]] || usage; env_name=$2; shift 2 ;;
+    --env) [[ $# -ge 2 ]] || bad_usage; env_name=$2; shift 2 ;;
     --plan) mode=plan; shift ;;
     --print-order) printf '%s\n' "${ORDER[@]}"; exit 0 ;;
-    -h|--help) usage ;;
-    -*) echo "unknown option: $1" >&2; usage ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "unknown option: $1" >&2; bad_usage ;;
     *) wanted+=("$1"); shift ;;
   esac
 done

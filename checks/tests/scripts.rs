@@ -1,7 +1,8 @@
 //! The operational scripts, driven for real with `aws` and `terraform` replaced by recording
 //! shims on PATH: `deploy.sh` (stacks in dependency order, one state key each) and
 //! `distributed-loadtest.sh` (N generators started together, their interval logs merged with
-//! the real `loadgen merge`), plus their usage errors.
+//! the real `loadgen merge`), plus their usage errors; and `demo.sh` with stand-in binaries
+//! (a taken port refused, an unexpected answer stops it loudly, no colour codes in a pipe).
 
 mod common;
 
@@ -595,4 +596,295 @@ fn loadgen_image_entrypoint_runs_loadgen_and_uploads_its_results() {
         text(&out)
     );
     assert!(loadgen_args.is_empty(), "no load without a generator id");
+}
+
+#[test]
+fn deploy_help_prints_usage_on_stdout_and_exits_0() {
+    for flag in ["-h", "--help"] {
+        let out = run(Command::new(root().join("scripts/deploy.sh"))
+            .arg(flag)
+            .env_remove("TF_STATE_BUCKET"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "deploy.sh {flag}:\n{}",
+            text(&out)
+        );
+        let usage = String::from_utf8_lossy(&out.stdout);
+        for expected in [
+            "scripts/deploy.sh [--env dev] [--plan]",
+            "TF_STATE_BUCKET",
+            "Exit codes",
+        ] {
+            assert!(
+                usage.contains(expected),
+                "deploy.sh {flag} should print {expected:?}:\n{}",
+                text(&out)
+            );
+        }
+        assert!(
+            !usage.contains("set -euo"),
+            "the usage is the header comment, not the code after it:\n{usage}"
+        );
+        assert!(out.stderr.is_empty(), "deploy.sh {flag}:\n{}", text(&out));
+    }
+}
+
+// --- the demo ----------------------------------------------------------------------------------
+
+/// Stands in for `service` and `local-gateway` in `scripts/demo.sh` (run from `DEMO_BIN_DIR`):
+/// listens where told and answers like them, except that this "service" lets a call without the
+/// gateway's origin secret through, the misconfiguration the demo's bypass call exists to show.
+const FAKE_SERVER: &str = r#"#!/usr/bin/env python3
+import http.server, os, sys, threading
+args = sys.argv[1:]
+gateway = os.path.basename(sys.argv[0]) == "local-gateway"
+def address(flag):
+    host, port = args[args.index(flag) + 1].rsplit(":", 1)
+    return host, int(port)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if gateway and self.path.startswith("/api/") and not self.headers.get("apikey"):
+            code, body = 401, b'{"message":"No API key found in request"}'
+        else:
+            code, body = 200, b'{"sum":1.3,"count":5}'
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = answer
+    def log_message(self, *_):
+        pass
+servers = [http.server.ThreadingHTTPServer(address(f), Handler)
+           for f in ("--listen", "--metrics-listen") if f in args]
+for s in servers[1:]:
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+servers[0].serve_forever()
+"#;
+
+/// A `DEMO_BIN_DIR` of stand-ins: `service` and `local-gateway` are [`FAKE_SERVER`]; `loadgen`
+/// and `canary` fail, as the demo must stop before it needs them.
+fn fake_demo_bin() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("demo-bin");
+    for (name, text) in [
+        ("service", FAKE_SERVER),
+        ("local-gateway", FAKE_SERVER),
+        (
+            "loadgen",
+            "#!/bin/sh\necho 'loadgen stand-in: not expected to run' >&2\nexit 99\n",
+        ),
+        (
+            "canary",
+            "#!/bin/sh\necho 'canary stand-in: not expected to run' >&2\nexit 99\n",
+        ),
+    ] {
+        let p = dir.join(name);
+        fs::write(&p, text).expect("write stand-in");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod stand-in");
+    }
+    dir
+}
+
+/// Three distinct ports free on 127.0.0.1 when this returns.
+fn free_ports() -> [u16; 3] {
+    let listeners: Vec<std::net::TcpListener> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    let port = |i: usize| listeners[i].local_addr().expect("local addr").port();
+    [port(0), port(1), port(2)]
+}
+
+/// `scripts/demo.sh` with stand-in binaries, the given ports, its output in `out_dir`, and no
+/// terminal: stdout and stderr are pipes.
+fn demo(bin: &std::path::Path, ports: [u16; 3], out_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(root().join("scripts/demo.sh"));
+    cmd.env("DEMO_BIN_DIR", bin)
+        .env("DEMO_SERVICE_PORT", ports[0].to_string())
+        .env("DEMO_METRICS_PORT", ports[1].to_string())
+        .env("DEMO_GATEWAY_PORT", ports[2].to_string())
+        .env("DEMO_OUT_DIR", out_dir)
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs `cmd` in its own process group, stdout and stderr piped; past `limit` the whole group
+/// (the script and what it started) is killed and the test fails with what it printed.
+fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    use std::os::unix::process::CommandExt;
+    let shown = format!("{cmd:?}");
+    let child = cmd
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    let group = format!("-{}", child.id());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for the script"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let out = rx
+                .recv()
+                .expect("the waiting thread answers")
+                .expect("wait for the script");
+            panic!("{shown} did not finish within {limit:?}:\n{}", text(&out));
+        }
+    }
+}
+
+fn assert_no_escape_codes(out: &Output) {
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "colour codes in piped output:\n{}",
+        text(out)
+    );
+}
+
+#[test]
+fn demo_refuses_a_port_that_is_already_taken() {
+    let bin = fake_demo_bin();
+    for (i, var) in [
+        "DEMO_SERVICE_PORT",
+        "DEMO_METRICS_PORT",
+        "DEMO_GATEWAY_PORT",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut ports = free_ports();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        ports[i] = taken.local_addr().expect("local addr").port();
+        let out_dir = temp_dir("demo-out");
+        fs::write(out_dir.join(".demo-output"), "").expect("marker");
+        fs::write(out_dir.join("report.html"), "an earlier run's").expect("earlier report");
+
+        let out = output_within(
+            &mut demo(&bin, ports, &out_dir),
+            std::time::Duration::from_secs(30),
+        );
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{var} taken:\n{t}");
+        assert!(
+            t.contains(&format!("port {} ({var}) is already in use", ports[i])),
+            "the refusal names the port and its variable:\n{t}"
+        );
+        assert!(
+            !t.contains("==> Starting"),
+            "nothing starts on a taken port:\n{t}"
+        );
+        assert!(
+            out_dir.join("report.html").is_file(),
+            "refused before touching the output directory"
+        );
+        assert_no_escape_codes(&out);
+    }
+}
+
+#[test]
+fn demo_stops_loudly_when_the_bypass_call_is_not_refused() {
+    let bin = fake_demo_bin();
+    let ports = free_ports();
+    let out_dir = temp_dir("demo-out");
+    fs::write(out_dir.join(".demo-output"), "").expect("marker");
+    fs::write(out_dir.join("report.html"), "an earlier run's").expect("earlier report");
+
+    let out = output_within(
+        &mut demo(&bin, ports, &out_dir),
+        std::time::Duration::from_secs(60),
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in [
+        "==> An authorised call through the gateway",
+        "==> A call without a key",
+        "==> A call that bypasses the gateway",
+    ] {
+        assert!(stdout.contains(step), "the demo got to {step:?}:\n{t}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("demo failed: the call bypassing the gateway: expected HTTP 403, got 200"),
+        "the failure names the step, what was expected and what came back:\n{t}"
+    );
+    assert!(
+        !stdout.contains("==> Spending"),
+        "the demo stops at the unexpected answer:\n{t}"
+    );
+    assert_no_escape_codes(&out);
+    assert!(
+        !out_dir.join("report.html").exists(),
+        "an earlier run's report is cleared first"
+    );
+    assert!(out_dir.join("service.log").is_file(), "this run's logs");
+    for port in ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "port {port}: what the demo started is stopped when it exits"
+        );
+    }
+}
+
+#[test]
+fn demo_refuses_bad_variables_with_exit_64() {
+    let bin = fake_demo_bin();
+    let [service, metrics, gateway] = free_ports();
+    let foreign = temp_dir("demo-foreign");
+    fs::write(foreign.join("keep.txt"), "not the demo's").expect("file");
+    let fresh = temp_dir("demo-out");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (
+            vec![("DEMO_SERVICE_PORT", "http".into())],
+            "DEMO_SERVICE_PORT must be a port number",
+        ),
+        (
+            vec![("DEMO_GATEWAY_PORT", "70000".into())],
+            "DEMO_GATEWAY_PORT must be a port number",
+        ),
+        (
+            vec![("DEMO_METRICS_PORT", service.to_string())],
+            "must differ",
+        ),
+        (
+            vec![("DEMO_OUT_DIR", foreign.display().to_string())],
+            "holds files the demo did not write",
+        ),
+        (
+            vec![("DEMO_BIN_DIR", fresh.display().to_string())],
+            "has no executable service",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut cmd = demo(&bin, [service, metrics, gateway], &fresh);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let out = output_within(&mut cmd, std::time::Duration::from_secs(30));
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(64), "{env:?}:\n{t}");
+        assert!(
+            t.contains(expected),
+            "{env:?} should say {expected:?}:\n{t}"
+        );
+    }
+    assert!(
+        foreign.join("keep.txt").is_file(),
+        "a directory the demo did not make is left alone"
+    );
+    let out = output_within(
+        Command::new(root().join("scripts/demo.sh")).arg("--help"),
+        std::time::Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("DEMO_SERVICE_PORT"),
+        "{}",
+        text(&out)
+    );
 }
