@@ -6,11 +6,14 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::body::{self, BodyError};
 use crate::error::ApiError;
+use crate::health::VERSION;
+use crate::http::body::{self, BodyError};
+use crate::http::{clock, json_text};
+use crate::routes::{self, Endpoint, ROUTES};
+use crate::state::AppState;
 use crate::sum::{self, MAX_NUMBERS, MIN_NUMBERS, SumError};
-use crate::{clock, health::VERSION, json_text, numbers, request_id};
+use crate::{numbers, request_id};
 
 /// The name the index reports.
 pub const SERVICE_NAME: &str = "sum-api";
@@ -140,7 +143,7 @@ fn add_up(body: &[u8]) -> Result<(numbers::Numbers<'_>, f64), ApiError> {
 /// `GET /api/v1/sum`: how to call the endpoint.
 pub fn sum_help(state: &AppState) -> HttpResponse {
     HttpResponse::Ok().json(json!({
-        "endpoint": "/api/v1/sum",
+        "endpoint": routes::of(Endpoint::Sum).pattern,
         "method": "POST",
         "content_type": "application/json",
         "description": "Returns the correctly rounded exact sum of the numbers (like Python's math.fsum).",
@@ -161,18 +164,21 @@ pub fn sum_help(state: &AppState) -> HttpResponse {
     }))
 }
 
-/// `GET /`: service name, version and endpoints.
+/// `GET /`: service name, version and endpoints (from [`ROUTES`]).
 pub async fn index() -> HttpResponse {
+    let endpoints: serde_json::Map<String, serde_json::Value> = ROUTES
+        .iter()
+        .flat_map(|r| {
+            r.index
+                .iter()
+                .map(move |(name, method)| (*name, *method, r.pattern))
+        })
+        .map(|(name, method, pattern)| (name.to_owned(), format!("{method} {pattern}").into()))
+        .collect();
     HttpResponse::Ok().json(json!({
         "service": SERVICE_NAME,
         "version": VERSION,
-        "endpoints": {
-            "sum": "POST /api/v1/sum",
-            "sum_usage": "GET /api/v1/sum",
-            "health": "GET /healthz",
-            "liveness": "GET /healthz/live",
-            "readiness": "GET /healthz/ready"
-        }
+        "endpoints": endpoints,
     }))
 }
 

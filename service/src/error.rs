@@ -121,7 +121,7 @@ impl ApiError {
         let mut body = json!({
             "error": self.to_string(),
             "code": self.code(),
-            "timestamp": crate::clock::now_rfc3339(),
+            "timestamp": crate::http::clock::now_rfc3339(),
             "request_id": request_id,
             "path": req.path(),
         });

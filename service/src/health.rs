@@ -4,9 +4,9 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::clock;
+use crate::http::clock;
 use crate::request_id;
+use crate::state::AppState;
 
 /// The version reported by every health answer.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,24 +1,22 @@
 //! Log setup: `tracing` to stderr (stdout stays free for reports), JSON lines or text, level
-//! from `RUST_LOG` (default `info`). Lines are formatted on the logging thread ([`json`] for
-//! JSON) and written to stderr in batches by a writer thread ([`writer`]), so that a request
+//! from `RUST_LOG` (default `info`). Lines are formatted on the logging thread ([`log_json`] for
+//! JSON) and written to stderr in batches by a writer thread ([`log_writer`]), so that a request
 //! never waits for a write system call; the returned [`LogGuard`] flushes them at exit.
-
-pub mod json;
-pub mod writer;
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub use writer::LogGuard;
+pub use crate::http::log_writer::LogGuard;
 
 use crate::config::LogFormat;
+use crate::http::{log_json, log_writer};
 
 /// Installs the global subscriber; a second call (e.g. in tests) leaves the first in place.
 /// Keep the guard until the end of `main`: dropping it writes out every buffered line.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = writer::buffered_stderr();
+    let (writer, guard) = log_writer::buffered_stderr();
     // Colour only for a terminal (text format): log drivers and files get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -27,8 +25,8 @@ pub fn init(format: LogFormat) -> LogGuard {
     match format {
         LogFormat::Json => {
             let direct = writer.clone();
-            if builder.event_format(json::JsonLines).try_init().is_ok() {
-                json::enable_direct(direct);
+            if builder.event_format(log_json::JsonLines).try_init().is_ok() {
+                log_json::enable_direct(direct);
             }
         }
         // Already installed is fine: the first subscriber keeps serving.

@@ -2,15 +2,13 @@
 //! running service (no global state, so tests can run several services in one process), and
 //! the text exposition served on the separate metrics listener.
 
-mod histogram;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use crate::app::ROUTES;
-use crate::deadline::Cut;
-use histogram::{Histogram, Layout};
+use crate::http::deadline::Cut;
+use crate::http::histogram::{self, Histogram, Layout};
+use crate::routes::ROUTES;
 use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
@@ -104,7 +102,7 @@ fn fast_slot(method: &str, route: &str, status: u16) -> Option<usize> {
     let m = METHOD_LABELS.iter().position(|l| *l == method)?;
     let r = ROUTES
         .iter()
-        .position(|l| *l == route)
+        .position(|r| r.pattern == route)
         .or((route == UNMATCHED_ROUTE).then_some(ROUTES.len()))?;
     let s = COMMON_STATUSES.iter().position(|c| *c == status)?;
     Some((m * (ROUTES.len() + 1) + r) * COMMON_STATUSES.len() + s)
@@ -434,7 +432,7 @@ mod tests {
     #[test]
     fn fast_slots_are_distinct_and_in_range() {
         let mut seen = std::collections::HashSet::new();
-        let routes = ROUTES.iter().copied().chain([UNMATCHED_ROUTE]);
+        let routes = ROUTES.iter().map(|r| r.pattern).chain([UNMATCHED_ROUTE]);
         for method in METHOD_LABELS {
             for route in routes.clone() {
                 for status in COMMON_STATUSES {

@@ -17,8 +17,9 @@ use actix_web::Error;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 
-use crate::app::AppState;
-use crate::{chunked, error, observe, origin_guard, request_id};
+use crate::http::chunked;
+use crate::state::AppState;
+use crate::{error, observe, origin_guard, request_id};
 
 /// The middleware, for `App::wrap`: wraps every route and the default service. It holds the
 /// app's state itself (one reference count per worker, not a lookup in the app data and an

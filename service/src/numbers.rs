@@ -24,7 +24,7 @@ pub struct Numbers<'a> {
     /// it instead of formatting every number again. Only compact arrays of short plain numbers
     /// (`1.5`, `-20`, `0.125`) qualify.
     ///
-    /// [`json_text::push_numbers`]: crate::json_text::push_numbers
+    /// [`json_text::push_numbers`]: crate::http::json_text::push_numbers
     pub echo: Option<&'a [u8]>,
 }
 
@@ -38,7 +38,7 @@ pub fn parse(body: &[u8]) -> Result<Numbers<'_>, ApiError> {
 }
 
 /// The body read by serde_json alone: [`parse`]'s answer for anything the scanner leaves to
-/// it, and the reference [`agrees_with_serde`] holds the scanner to.
+/// it, and the reference the tests and the fuzz target hold the scanner to.
 pub fn parse_with_serde(body: &[u8]) -> Result<Vec<f64>, ApiError> {
     // serde would also read a struct from a JSON array; the contract is an object.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
@@ -55,54 +55,6 @@ pub fn parse_with_serde(body: &[u8]) -> Result<Vec<f64>, ApiError> {
         details: e.to_string(),
     })?;
     Ok(request.numbers.unwrap_or_default())
-}
-
-/// Whether [`parse`] reads `body` exactly as serde_json alone does: the same numbers bit for
-/// bit (or both refuse it), and an echoed array text ([`Numbers::echo`]) that is exactly what
-/// the answer would write for those numbers. `Err` describes the first disagreement. The
-/// differential check of the fuzz target (`fuzz/`) and of its corpus replayed by the tests.
-pub fn agrees_with_serde(body: &[u8]) -> Result<(), String> {
-    compare(&parse(body), &parse_with_serde(body))
-}
-
-/// [`agrees_with_serde`]'s verdict on one reading and its reference.
-fn compare(
-    parsed: &Result<Numbers<'_>, ApiError>,
-    reference: &Result<Vec<f64>, ApiError>,
-) -> Result<(), String> {
-    let bits = |values: &[f64]| values.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    match (parsed, reference) {
-        (Ok(numbers), Ok(expected)) if bits(&numbers.values) != bits(expected) => {
-            return Err(format!(
-                "read {:?}, serde reads {expected:?}",
-                numbers.values
-            ));
-        }
-        (Ok(numbers), Err(e)) => {
-            return Err(format!(
-                "read {:?}, serde refuses it: {e:?}",
-                numbers.values
-            ));
-        }
-        (Err(e), Ok(expected)) => return Err(format!("refused ({e:?}), serde reads {expected:?}")),
-        _ => {}
-    }
-    if let Ok(Numbers {
-        values,
-        echo: Some(text),
-    }) = parsed
-    {
-        let mut written = Vec::new();
-        crate::json_text::push_numbers(&mut written, values);
-        if written != *text {
-            return Err(format!(
-                "echoes {:?}, the answer would write {:?}",
-                String::from_utf8_lossy(text),
-                String::from_utf8_lossy(&written)
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The request body for serde; unknown fields are ignored, as by the old service.
@@ -233,7 +185,7 @@ impl<'a> Cursor<'a> {
     /// Also tells whether the token is the text [`json_text::push_number`] writes for the value
     /// (see [`is_canonical`]).
     ///
-    /// [`json_text::push_number`]: crate::json_text::push_number
+    /// [`json_text::push_number`]: crate::http::json_text::push_number
     fn number(&mut self) -> Option<(f64, bool)> {
         let rest = self.rest();
         // The byte at `i`, or 0 past the end (never a digit, sign, point or exponent mark).
@@ -322,7 +274,7 @@ impl<'a> Cursor<'a> {
 ///
 /// Conservative: leading zeros count as digits, and `1.0` or `1.50` are not canonical.
 ///
-/// [`json_text::push_number`]: crate::json_text::push_number
+/// [`json_text::push_number`]: crate::http::json_text::push_number
 fn is_canonical(negative: bool, int: &[u8], frac: &[u8]) -> bool {
     let zero_int = int == b"0";
     if frac.is_empty() {
@@ -478,52 +430,11 @@ mod tests {
         assert!(scanned > 2_000, "only {scanned} bodies were scanned");
     }
 
-    #[test]
-    fn the_differential_check_reports_every_kind_of_disagreement() {
-        let numbers = |values: Vec<f64>, echo: Option<&'static [u8]>| Ok(Numbers { values, echo });
-        fn refused<T>() -> Result<T, ApiError> {
-            Err(ApiError::InvalidBody {
-                details: "no".into(),
-            })
-        }
-        assert_eq!(
-            compare(
-                &numbers(vec![1.5, 2.0], Some(b"1.5,2")),
-                &Ok(vec![1.5, 2.0])
-            ),
-            Ok(())
-        );
-        assert_eq!(compare(&refused(), &refused()), Ok(()));
-        let cases = [
-            (
-                numbers(vec![1.5, 3.0], None),
-                Ok(vec![1.5, 2.0]),
-                "serde reads",
-            ),
-            // -0 and 0 are equal as floats, not as readings.
-            (numbers(vec![-0.0], None), Ok(vec![0.0]), "serde reads"),
-            (numbers(vec![1.0], None), refused(), "serde refuses"),
-            (refused(), Ok(vec![1.0]), "refused"),
-            (
-                numbers(vec![1.5, 2.0], Some(b"1.50,2")),
-                Ok(vec![1.5, 2.0]),
-                "would write",
-            ),
-        ];
-        for (parsed, reference, why) in cases {
-            let verdict = compare(&parsed, &reference);
-            assert!(
-                verdict.as_ref().is_err_and(|e| e.contains(why)),
-                "{verdict:?}"
-            );
-        }
-    }
-
     /// The answer's text for `x` (what [`Numbers::echo`] stands in for).
     fn answer_text(x: f64) -> String {
         let mut text = Vec::new();
-        crate::json_text::push_number(&mut text, x);
-        crate::json_text::into_string(text)
+        crate::http::json_text::push_number(&mut text, x);
+        crate::http::json_text::into_string(text)
     }
 
     #[test]

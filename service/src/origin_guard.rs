@@ -1,20 +1,19 @@
-//! The gateway-bypass guard: when origin secrets are configured, every request except the
-//! health endpoints must carry `X-Origin-Secret` equal to one of them (compared in constant
-//! time), otherwise 403 `FORBIDDEN_ORIGIN`. The header's value is never logged.
+//! The gateway-bypass guard: when origin secrets are configured, every request except those
+//! to the open routes (the health endpoints, [`Route::open`](crate::routes::Route::open))
+//! must carry `X-Origin-Secret` equal to one of them (compared in constant time), otherwise
+//! 403 `FORBIDDEN_ORIGIN`. The header's value is never logged.
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderName;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes;
+use crate::state::AppState;
 
 /// The header the gateway adds.
 pub const HEADER: HeaderName = HeaderName::from_static("x-origin-secret");
-
-/// Paths that stay open so load balancers and orchestrators can probe the task directly.
-pub const EXEMPT_PATHS: [&str; 3] = ["/healthz", "/healthz/live", "/healthz/ready"];
 
 /// Whether `candidate` equals one of `secrets`. Every secret is compared in full and the
 /// time taken depends only on the secrets' lengths, never on where `candidate` differs.
@@ -33,7 +32,7 @@ pub fn matches_any(secrets: &[Vec<u8>], candidate: &[u8]) -> bool {
 /// Whether `req` may pass: no secrets configured, a health path, or a matching header.
 pub fn allows(req: &ServiceRequest, state: &AppState) -> bool {
     state.origin_secrets.is_empty()
-        || EXEMPT_PATHS.contains(&req.path())
+        || routes::is_open(req.path())
         || req
             .headers()
             .get(&HEADER)

@@ -1,8 +1,7 @@
-//! The references the exact sum is checked against, by the unit tests and by the fuzz target
-//! (`fuzz/`): Python's `math.fsum` ported, an independent algorithm (Shewchuk's partials)
-//! that rounds the same exact sum correctly. The service itself only calls [`super::exact_sum`].
+//! The reference the exact sum is checked against: Python's `math.fsum` ported, an
+//! independent algorithm (Shewchuk's partials) that rounds the same exact sum correctly.
 
-use super::{MAX_NUMBERS, exact_sum};
+use crate::sum::{MAX_NUMBERS, exact_sum};
 
 /// Python's `math.fsum` (Shewchuk's partials with the half-even correction), ported as
 /// written in CPython; `None` on intermediate overflow (where CPython raises).

@@ -2,7 +2,7 @@
 //! flattened JSON format (`timestamp`, `level`, the event's fields in order, `target`), built
 //! in a per-thread buffer without a serde map per event.
 //!
-//! Values are encoded as serde_json encodes them ([`crate::json_text`]): strings with its
+//! Values are encoded as serde_json encodes them ([`crate::http::json_text`]): strings with its
 //! escapes, integers and booleans as JSON literals, floats in shortest form (non-finite ones
 //! as `null`), everything else through its `Debug` form as a string. Events bridged from the `log` crate carry their
 //! real target in a `log.target` field; it is used as `target` and the other `log.*` fields
@@ -20,8 +20,8 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::writer::BufferedStderr;
-use crate::json_text::{self, Escaping};
+use super::log_writer::BufferedStderr;
+use crate::http::json_text::{self, Escaping};
 
 /// The JSON line formatter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -66,7 +66,7 @@ where
 fn write_line(out: &mut Vec<u8>, event: &Event<'_>) -> fmt::Result {
     let meta = event.metadata();
     out.extend_from_slice(b"{\"timestamp\":\"");
-    crate::clock::write_now_rfc3339_micros(out);
+    crate::http::clock::write_now_rfc3339_micros(out);
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(meta.level().as_str().as_bytes());
     out.push(b'"');
@@ -93,7 +93,7 @@ fn write_line(out: &mut Vec<u8>, event: &Event<'_>) -> fmt::Result {
 static DIRECT: OnceLock<BufferedStderr> = OnceLock::new();
 
 /// Lets [`write_direct`] write to `writer`, the installed JSON subscriber's writer.
-pub(super) fn enable_direct(writer: BufferedStderr) {
+pub(crate) fn enable_direct(writer: BufferedStderr) {
     // A second subscriber is never installed, so a second call never happens.
     let _ = DIRECT.set(writer);
 }

@@ -19,7 +19,7 @@
 //! cut). Before the first answer, actix's head timer (`client_request_timeout`) still times a
 //! connection that sends nothing, with its 408. actix's keep-alive timer allocates a tokio
 //! timer and registers it in the runtime's timer wheel twice per request, and drops it again
-//! when the next request comes: ~4.7% of the service's CPU per request, measured; here it is a
+//! when the next request comes (its cost is in `docs/performance.md`); here it is a
 //! few cell updates.
 //!
 //! The wrapper sees bytes, not requests: bytes of a pipelined request that arrived before the
@@ -55,7 +55,7 @@ pub enum Cut {
     /// An answer could not be written for the limit (the client stopped reading).
     UnreadAnswer,
     /// Not the deadline's: actix refused a request it could not parse (a 400 or 431 of its
-    /// own, with no body) and closed the connection. Reported by [`crate::serve`].
+    /// own, with no body) and closed the connection. Reported by [`crate::http::serve`].
     MalformedRequest,
 }
 

@@ -1,8 +1,8 @@
 //! Serving an app on a listener: actix-http's HTTP/1.1 service set up as actix-web's
 //! `HttpServer::listen` sets it up (the same defaults), over connections that give every
-//! request a deadline ([`crate::deadline`]), which `HttpServer` has no place for.
+//! request a deadline ([`crate::http::deadline`]), which `HttpServer` has no place for.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,9 @@ use actix_service::{
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::AppConfig;
+use anyhow::Context;
 
-use crate::deadline::{Cut, Deadlined, OnCut};
+use crate::http::deadline::{Cut, Deadlined, OnCut};
 
 /// How one listener is served.
 #[derive(Clone)]
@@ -113,4 +114,79 @@ where
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()
         .run())
+}
+
+/// Connections the kernel queues for a listener before the service accepts them (std's bind
+/// fixes 128; a burst of new connections from the ALB after a deploy can exceed that).
+pub const BACKLOG: i32 = 1024;
+
+/// A non-blocking listener on `addr` with [`BACKLOG`]; `what` names it in the error.
+pub fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let listener = listen(addr, BACKLOG)
+        .with_context(|| format!("cannot bind the {what} listener on {addr}"))?;
+    listener
+        .set_nonblocking(true)
+        .context("cannot make the listener non-blocking")?;
+    Ok(listener)
+}
+
+/// A listening socket on `addr`, set up as std's `TcpListener::bind` does (`SO_REUSEADDR`),
+/// with `backlog`.
+pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many of `n` connections to a listener that never accepts complete their handshake
+    /// within `wait` (all are held open until counted).
+    fn queued(listener: &TcpListener, n: usize, wait: Duration) -> usize {
+        let addr = listener.local_addr().expect("address");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let mut connects = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                connects.spawn(tokio::time::timeout(
+                    wait,
+                    tokio::net::TcpStream::connect(addr),
+                ));
+            }
+            let mut open = Vec::new();
+            while let Some(done) = connects.join_next().await {
+                if let Ok(Ok(Ok(stream))) = done {
+                    open.push(stream);
+                }
+            }
+            open.len()
+        })
+    }
+
+    #[test]
+    fn listeners_queue_a_burst_of_new_connections() {
+        let local: SocketAddr = ([127, 0, 0, 1], 0).into();
+        // The kernel caps every backlog at `somaxconn` (4096 on current kernels).
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(128);
+        let burst = 300;
+        let ours = listen(local, BACKLOG).expect("listener");
+        // The kernel completes queued handshakes at once; the wait is for a busy test machine.
+        assert!(queued(&ours, burst, Duration::from_secs(5)) >= burst.min(somaxconn));
+        // The same burst against a small backlog: most connections wait for a retry.
+        let small = listen(local, 16).expect("listener");
+        // Refused connections retry after 1 s, and find the queue still full.
+        let got = queued(&small, burst, Duration::from_millis(900));
+        assert!(got < 100, "{got} of {burst} queued with a backlog of 16");
+    }
 }

@@ -1,7 +1,7 @@
 //! A Prometheus histogram of whole-number samples (nanoseconds, counts) as plain atomic
 //! counters: recording a sample is a scan of the bucket bounds and two atomic additions, with
 //! no clock read, lock or allocation. (The exporter's histograms timestamp every sample and
-//! queue it until the next scrape, which cost 2% of the service's CPU in the benchmark.)
+//! queue it until the next scrape; `docs/performance.md` has what that cost.)
 //!
 //! A scrape reads the buckets one by one while requests keep recording, so `_sum` may lag or
 //! lead the buckets by the samples recorded during the read; `_count` and the `+Inf` bucket are

@@ -1,0 +1,179 @@
+//! The running service: [`start`] validates the configuration, binds the public and the
+//! metrics listener and serves them ([`crate::http::serve`]); [`RunningService::shutdown`]
+//! runs the drain for rolling deploys; [`run`] ties it to SIGTERM/Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::header;
+use actix_web::{App, HttpResponse, web};
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{app, http, metrics, shutdown};
+
+/// The metrics listener's keep-alive and first-request head timeout (actix's defaults).
+const METRICS_KEEP_ALIVE: Duration = Duration::from_secs(5);
+const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A service that is serving on both listeners.
+pub struct RunningService {
+    addr: SocketAddr,
+    metrics_addr: SocketAddr,
+    state: AppState,
+    api: ServerHandle,
+    api_task: JoinHandle<std::io::Result<()>>,
+    metrics_server: ServerHandle,
+    metrics_task: JoinHandle<std::io::Result<()>>,
+    drain: Duration,
+    timeout: Duration,
+}
+
+impl RunningService {
+    /// The bound address of the public API.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bound address of the metrics listener (`GET /metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Shuts down as on SIGTERM: readiness turns 503 at once, everything is served for the
+    /// drain period, then the listener stops accepting and open connections get the shutdown
+    /// timeout to finish (idle keep-alive connections count as open until they close).
+    /// Tests that do not exercise the drain want `--shutdown-drain 0s --shutdown-timeout 1s`.
+    pub async fn shutdown(self) {
+        self.state.readiness.begin_shutdown();
+        tracing::info!(drain = ?self.drain, timeout = ?self.timeout, "shutdown began: readiness is 503, still serving during the drain");
+        tokio::time::sleep(self.drain).await;
+        tracing::info!("drain over: no longer accepting connections, finishing in-flight requests");
+        if tokio::time::timeout(self.timeout, self.api.stop(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?self.timeout, "in-flight requests did not finish in time; closing them");
+            self.api.stop(false).await;
+        }
+        self.metrics_server.stop(false).await;
+        for (name, task) in [("api", self.api_task), ("metrics", self.metrics_task)] {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(server = name, error = %e, "server ended with an error")
+                }
+                Err(e) => tracing::error!(server = name, error = %e, "server task failed"),
+            }
+        }
+        tracing::info!("shutdown complete");
+    }
+}
+
+/// Validates `config`, binds both listeners and returns once they serve.
+pub async fn start(config: Config) -> anyhow::Result<RunningService> {
+    config.validate().context("invalid configuration")?;
+    let metrics = metrics::Metrics::new(config.record_metrics);
+    let state = AppState::new(
+        metrics.clone(),
+        config.max_body,
+        config.body_timeout,
+        &config.origin_secrets,
+    );
+
+    let api_listener = http::serve::bind(config.listen, "API")?;
+    let metrics_listener = http::serve::bind(config.metrics_listen, "metrics")?;
+    let addr = api_listener.local_addr().context("API listener address")?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .context("metrics listener address")?;
+
+    // actix takes whole seconds; `shutdown` enforces the exact timeout itself.
+    let actix_timeout = config.shutdown_timeout.as_secs().max(1) + 1;
+    let app_state = state.clone();
+    let api_settings = http::serve::Settings {
+        workers: config.workers,
+        keep_alive: config.keep_alive,
+        request_timeout: config.body_timeout,
+        // A head and a body, each within the body timeout: a slow body still gets its 408.
+        answer_deadline: config.body_timeout.saturating_mul(2),
+        shutdown_timeout_secs: actix_timeout,
+        on_cut: cut_counter(&metrics, metrics::Listener::Api),
+    };
+    let api_server = http::serve::serve(api_listener, &api_settings, move || {
+        app::app(app_state.clone())
+    })
+    .context("cannot serve the API listener")?;
+
+    let exposition = metrics.clone();
+    let metrics_settings = http::serve::Settings {
+        workers: Some(1),
+        keep_alive: METRICS_KEEP_ALIVE,
+        request_timeout: METRICS_REQUEST_TIMEOUT,
+        answer_deadline: METRICS_REQUEST_TIMEOUT.saturating_mul(2),
+        shutdown_timeout_secs: 1,
+        on_cut: cut_counter(&metrics, metrics::Listener::Metrics),
+    };
+    let metrics_server = http::serve::serve(metrics_listener, &metrics_settings, move || {
+        App::new()
+            .app_data(web::Data::new(exposition.clone()))
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(render_metrics))
+                    .route(web::head().to(render_metrics))
+                    .default_service(web::to(|| async {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header((header::ALLOW, "GET, HEAD"))
+                            .body("only GET /metrics here\n")
+                    })),
+            )
+            .default_service(web::to(|| async {
+                HttpResponse::NotFound().body("only /metrics here\n")
+            }))
+    })
+    .context("cannot serve the metrics listener")?;
+
+    let api = api_server.handle();
+    let metrics_handle = metrics_server.handle();
+    tracing::info!(%addr, %metrics_addr, record_metrics = config.record_metrics, origin_guard = !config.origin_secrets.is_empty(), "serving");
+    Ok(RunningService {
+        addr,
+        metrics_addr,
+        state,
+        api,
+        api_task: tokio::spawn(api_server),
+        metrics_server: metrics_handle,
+        metrics_task: tokio::spawn(metrics_server),
+        drain: config.shutdown_drain,
+        timeout: config.shutdown_timeout,
+    })
+}
+
+/// Counts the connections of `listener` that the service cuts.
+fn cut_counter(
+    metrics: &metrics::Metrics,
+    listener: metrics::Listener,
+) -> std::sync::Arc<dyn Fn(http::deadline::Cut) + Send + Sync> {
+    let metrics = metrics.clone();
+    std::sync::Arc::new(move |cut| metrics.connection_cut(listener, cut))
+}
+
+async fn render_metrics(metrics: web::Data<metrics::Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// What `main` runs: start, serve until SIGTERM/Ctrl-C, then shut down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let service = start(config).await?;
+    let signal = shutdown::signal()
+        .await
+        .context("cannot listen for shutdown signals")?;
+    tracing::info!(signal, "shutdown signal received");
+    service.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! What the handlers and the middleware share: one [`AppState`] per running service.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::metrics::Metrics;
+use crate::shutdown::Readiness;
+
+/// Everything the handlers and middleware share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The service's metrics registry.
+    pub metrics: Metrics,
+    /// Readiness, flipped when shutdown begins.
+    pub readiness: Readiness,
+    /// Largest accepted body in bytes.
+    pub max_body: usize,
+    /// How long a client may take to send the body.
+    pub body_timeout: Duration,
+    /// Accepted `X-Origin-Secret` values; empty turns the guard off.
+    pub origin_secrets: Arc<[Vec<u8>]>,
+    /// When the service started, for the uptime in `/healthz`.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// State for the given settings, with fresh readiness (ready).
+    pub fn new(
+        metrics: Metrics,
+        max_body: usize,
+        body_timeout: Duration,
+        origin_secrets: &[String],
+    ) -> Self {
+        Self {
+            readiness: Readiness::new(metrics.clone()),
+            metrics,
+            max_body,
+            body_timeout,
+            origin_secrets: origin_secrets
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+            started: Instant::now(),
+        }
+    }
+}
