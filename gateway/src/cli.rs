@@ -25,14 +25,15 @@ pub const EXIT_USAGE: i32 = 64;
 /// Exit code: failure while running.
 pub const EXIT_FAILURE: i32 = 1;
 
-/// Runs the local nginx+Lua gateway, generated from gateway/kong.yaml, in front of a service.
+/// Runs the local gateway (nginx with its Lua module) in front of a service, answering as Kong
+/// would with the policy in gateway/kong.yaml.
 ///
 /// API keys and the origin secret come from the environment, as Kong's env vault reads them:
 /// CANARY_API_KEY, LOADGEN_API_KEY, RELEASE_CHECK_API_KEY, EXAMPLE_CUSTOMER_API_KEY,
-/// SUM_API_ORIGIN_SECRET.
-///
-/// Exit codes: 0 stopped by SIGTERM/Ctrl-C or --check passed; 1 failure (nginx or its Lua
-/// module missing, nginx died, origin secret missing); 64 usage error or invalid policy.
+/// SUM_API_ORIGIN_SECRET. A consumer whose key is unset is left out with a warning; the origin
+/// secret is required.
+// The exit codes are printed once, after the options (`EXIT_CODES`); this doc comment is the
+// help's description, so it holds only what a user of the binary needs.
 #[derive(Debug, Parser)]
 #[command(name = "local-gateway", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -40,25 +41,27 @@ pub struct Cli {
     #[arg(long, env = "GATEWAY_POLICY")]
     pub policy: Option<PathBuf>,
 
-    /// The service to front, e.g. 127.0.0.1:8080.
+    /// The service to front, e.g. 127.0.0.1:8080 (needed unless --check or --deck-template).
     #[arg(long, env = "GATEWAY_UPSTREAM", required_unless_present_any = ["check", "deck_template"])]
     pub upstream: Option<SocketAddr>,
 
-    /// Where to listen.
+    /// The address the gateway listens on.
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
 
-    /// Validate the policy, print a summary and exit. (A mode, so no environment fallback:
-    /// clap would count `GATEWAY_CHECK=false` as given.)
+    /// Validate the policy, print its routes and quotas, and exit.
+    // A mode, so no environment fallback: clap would count `GATEWAY_CHECK=false` as given.
     #[arg(long)]
     pub check: bool,
 
-    /// Print the policy with every {vault://env/x} turned into decK's ${{ env "DECK_X" }}, for a
-    /// real Kong (see README, gateway), and exit.
+    /// Print the policy for a real Kong, every {vault://env/x} turned into decK's
+    /// ${{ env "DECK_X" }} (see docs/gateway.md), and exit.
+    // A mode too, so no environment fallback either.
     #[arg(long, conflicts_with = "check")]
     pub deck_template: bool,
 
-    /// Keep the temporary nginx prefix (config, logs) after exit, for debugging.
+    /// Keep the generated nginx config and logs after exit, for debugging (the line printed at
+    /// start says where).
     #[arg(long, env = "GATEWAY_KEEP_PREFIX", value_parser = clap::builder::BoolishValueParser::new())]
     pub keep_prefix: bool,
 }

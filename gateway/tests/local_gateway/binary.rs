@@ -228,6 +228,43 @@ fn binary_usage_errors_exit_64() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `-h` and `--help` tell a user what each flag does for them: no notes on how clap or the
+/// code works, and the exit codes once, after the options.
+#[test]
+fn binary_help_speaks_to_users() {
+    for flag in ["-h", "--help"] {
+        let out = local_gateway().arg(flag).output().unwrap();
+        let t = output_text(&out);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {t}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for option in [
+            "--policy",
+            "--upstream",
+            "--listen",
+            "--check",
+            "--deck-template",
+            "--keep-prefix",
+        ] {
+            assert!(help.contains(option), "{flag} lists {option}: {t}");
+        }
+        for internal in ["clap", "GATEWAY_CHECK", "environment fallback"] {
+            assert!(
+                !help.contains(internal),
+                "{flag} mentions the internal note {internal:?}: {t}"
+            );
+        }
+        assert_eq!(
+            help.matches("Exit codes").count(),
+            1,
+            "{flag} prints the exit codes once: {t}"
+        );
+        assert!(
+            help.contains("64  usage error or invalid policy"),
+            "{flag}: {t}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_serves_until_sigterm_and_needs_the_origin_secret() {
     let echo = echo_upstream().await;
