@@ -6,32 +6,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit status of every subcommand.
-pub mod exit {
-    /// The run passed every gate.
-    pub const PASS: u8 = 0;
-    /// Anything else went wrong (I/O, unreachable target at start, ...).
-    pub const FAILURE: u8 = 1;
-    /// An SLO, the rate target, or the baseline comparison was breached.
-    pub const BREACH: u8 = 2;
-    /// The run is invalid: the generator itself was the bottleneck.
-    pub const INVALID: u8 = 3;
-    /// Bad flags or input files (EX_USAGE).
-    pub const USAGE: u8 = 64;
-}
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0   pass: every SLO and the baseline comparison held
-  1   other failure (I/O error, bad output path, ...)
-  2   breach: an SLO failed, the target rate was not reached, or a regression beyond --max-regression
-  3   invalid run: the generator itself was the bottleneck (schedule lag or CPU), results are not trustworthy
-  64  usage error: bad flag, SLO expression, URL, targets or body file, or an unreadable,
-      truncated or mismatched interval log (merge, report)";
+use crate::exit;
 
 /// loadgen: a load generator with coordinated-omission-correct latency, SLO gates and reports.
 #[derive(Debug, Parser)]
-#[command(name = "loadgen", version, after_help = EXIT_CODES)]
+#[command(name = "loadgen", version, after_help = exit::HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -42,16 +21,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a load test against a URL (or a weighted mix from --targets) and judge it.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit::HELP)]
     Run(Box<RunArgs>),
     /// Verify that a gateway enforces the auth and rate-limit policy it declares.
     Ratelimit(Box<crate::ratelimit::RatelimitArgs>),
     /// Merge interval logs (--hlog) of several generators by absolute time into one exact
     /// report, judged like a run (--slo, --baseline) and rendered the same ways.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit::HELP)]
     Merge(Box<crate::merge::MergeArgs>),
     /// Re-render and re-judge the report of one saved interval log.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit::HELP)]
     Report(Box<crate::merge::ReportArgs>),
 }
 

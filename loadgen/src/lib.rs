@@ -16,8 +16,10 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod exit;
 pub mod input;
 pub mod merge;
+pub mod numfmt;
 pub mod progress;
 pub mod ratelimit;
 pub mod recorder;
@@ -30,11 +32,11 @@ pub mod verdict;
 
 use std::io::Write;
 
-use cli::{Cli, Command, RunArgs, exit};
+use cli::{Cli, Command, RunArgs};
 use config::RunConfig;
 use report::Report;
 
-/// Runs one parsed command line and returns its exit code (see [`cli::exit`]).
+/// Runs one parsed command line and returns its exit code (see [`exit`]).
 pub fn execute(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run_command(&args),

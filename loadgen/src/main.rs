@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             let _ = e.print();
             // --help and --version are not errors; everything else clap rejects is a usage error.
             return ExitCode::from(if e.use_stderr() {
-                loadgen::cli::exit::USAGE
+                loadgen::exit::USAGE
             } else {
                 0
             });

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::cli::{RunArgs, exit};
+use crate::cli::RunArgs;
 use crate::config::{RunConfig, Stop};
+use crate::exit;
 use crate::recorder::{IntervalSink, Summary};
 use crate::report::hlog::{HlogFile, HlogMeta, HlogWriter, summarize};
 use crate::report::{Report, RunMeta, hgrm, html, json};

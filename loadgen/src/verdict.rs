@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::numfmt::{fmt_num, fmt_value};
 use crate::recorder::{Outcome, Summary};
 use crate::report::{Report, Verdict, quantile_ms};
 use crate::selfcheck::RATE_TOLERANCE;
@@ -213,31 +214,5 @@ pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
         (Verdict::Pass, fail)
     } else {
         (Verdict::Fail, fail)
-    }
-}
-
-/// Formats an SLO's actual value in the metric's unit.
-pub fn fmt_value(expr: &str, v: f64) -> String {
-    let metric = expr
-        .split(['<', '>', '=', '!'])
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    if metric == "error_rate" {
-        format!("{:.3}%", v * 100.0)
-    } else if metric.starts_with('p') || metric == "mean" || metric == "max" || metric == "avg" {
-        format!("{v:.3}ms")
-    } else {
-        fmt_num(v)
-    }
-}
-
-/// A number without noise: integers plain, others with up to 3 decimals.
-pub fn fmt_num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::cli::exit;
+use crate::exit;
 use checks::Status;
 use expected::Expected;
 

@@ -13,9 +13,9 @@ use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
+use crate::numfmt::{fmt_num, fmt_value};
 use crate::recorder::{IntervalStats, Outcome, Summary};
 use crate::report::{Latency, Report, Verdict};
-use crate::verdict::{fmt_num, fmt_value};
 
 const W: u32 = 900;
 const H: u32 = 380;

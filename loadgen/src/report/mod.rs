@@ -60,9 +60,9 @@ impl Verdict {
     /// The exit code for this verdict.
     pub fn exit_code(self) -> u8 {
         match self {
-            Verdict::Pass => crate::cli::exit::PASS,
-            Verdict::Fail => crate::cli::exit::BREACH,
-            Verdict::Invalid => crate::cli::exit::INVALID,
+            Verdict::Pass => crate::exit::PASS,
+            Verdict::Fail => crate::exit::BREACH,
+            Verdict::Invalid => crate::exit::INVALID,
         }
     }
 

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::numfmt::{fmt_num, fmt_value};
 use crate::report::{Latency, Report};
-use crate::verdict::{fmt_num, fmt_value};
 
 /// Renders `r` as the human summary.
 pub fn render(r: &Report) -> String {
