@@ -12,8 +12,8 @@ use http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 
 use crate::cli::RunArgs;
+use crate::report::Baseline;
 use crate::slo::{Slo, SloError, parse_fraction};
-use crate::verdict::Baseline;
 
 /// Largest request body accepted from a flag or file (64 MiB): a load test body is kept in
 /// memory and shared by every request.

@@ -16,9 +16,8 @@ use crate::config::{RunConfig, Stop};
 use crate::exit;
 use crate::recorder::{IntervalSink, Summary};
 use crate::report::hlog::{HlogFile, HlogMeta, HlogWriter, summarize};
-use crate::report::{Report, RunMeta, hgrm, html, json};
+use crate::report::{Baseline, Report, RunMeta, hgrm, html, json};
 use crate::slo::{Slo, parse_fraction};
-use crate::verdict::Baseline;
 
 /// Report files every subcommand can write besides the text summary and `--json`.
 #[derive(Debug, Clone, Default, Args)]

@@ -1,6 +1,6 @@
 //! SLO expressions (`p99<250ms`, `error_rate<0.5%`, `rps>=950`, `status_5xx==0`): parsing and
-//! validation only. A typo must be a usage error at start, never a silent pass; evaluation
-//! against a finished run lives in `verdict`.
+//! validation only. A typo must be a usage error at start, never a silent pass; a finished run
+//! is measured for each gate in `report` and judged in `verdict`.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,14 +1,46 @@
-//! Judging a run: each SLO against the measured values, the comparison with a baseline report,
-//! and the verdict (`invalid` beats `fail` beats `pass`). Works on a [`Report`] and its
-//! [`Summary`], so merged runs get exactly the same gates as a live one.
+//! Judging a run: each SLO's measured value against its threshold, the comparison with a
+//! baseline's figures, and the verdict (`invalid` beats `fail` beats `pass`). It works on plain
+//! values that `report` measures, so a live run and merged logs are judged by the same code,
+//! and the verdict knows nothing of how a report is built or rendered.
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit;
 use crate::numfmt::{fmt_num, fmt_value};
-use crate::recorder::{Outcome, Summary};
-use crate::report::{Report, Verdict, quantile_ms};
-use crate::selfcheck::RATE_TOLERANCE;
-use crate::slo::{Metric, Slo};
+use crate::selfcheck::{RATE_TOLERANCE, SelfCheck};
+use crate::slo::Slo;
+
+/// Overall result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every gate held.
+    Pass,
+    /// An SLO, the rate target or the baseline comparison was breached.
+    Fail,
+    /// The generator was the bottleneck, or nothing was measured.
+    Invalid,
+}
+
+impl Verdict {
+    /// The exit code for this verdict.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => exit::PASS,
+            Verdict::Fail => exit::BREACH,
+            Verdict::Invalid => exit::INVALID,
+        }
+    }
+
+    /// Upper-case name for the text report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Invalid => "INVALID",
+        }
+    }
+}
 
 /// One SLO gate's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,39 +53,8 @@ pub struct SloResult {
     pub pass: bool,
 }
 
-/// The measured value an SLO compares.
-pub fn actual(slo: &Slo, summary: &Summary, report: &Report) -> f64 {
-    match slo.metric {
-        Metric::Percentile(p) => quantile_ms(&summary.corrected, p),
-        Metric::UncorrectedPercentile(p) => quantile_ms(&summary.uncorrected, p),
-        Metric::Mean => report.latency_ms.corrected.mean,
-        Metric::Max => report.latency_ms.corrected.max,
-        Metric::ErrorRate => report.error_rate,
-        Metric::Rps => report.achieved_rate,
-        Metric::Status(code) => report
-            .status_counts
-            .get(&code.to_string())
-            .copied()
-            .unwrap_or(0) as f64,
-        Metric::StatusClass(c) => {
-            let from_codes: u64 = report
-                .status_counts
-                .iter()
-                .filter(|(k, _)| k.len() == 3 && k.as_bytes()[0] == b'0' + c)
-                .map(|(_, n)| n)
-                .sum();
-            // 429 and the 4xx class are separate outcome classes; the status counts hold both.
-            from_codes as f64
-        }
-        Metric::Timeouts => summary.count(Outcome::Timeout) as f64,
-        Metric::Errors => summary.count(Outcome::Error) as f64,
-        Metric::Requests => summary.total as f64,
-    }
-}
-
-/// Evaluates one SLO.
-pub fn evaluate(slo: &Slo, summary: &Summary, report: &Report) -> SloResult {
-    let actual = actual(slo, summary, report);
+/// Judges one SLO against its measured value.
+pub fn evaluate(slo: &Slo, actual: f64) -> SloResult {
     SloResult {
         expr: slo.expr.clone(),
         actual,
@@ -61,15 +62,19 @@ pub fn evaluate(slo: &Slo, summary: &Summary, report: &Report) -> SloResult {
     }
 }
 
-/// A previous report to compare against.
-#[derive(Debug, Clone)]
-pub struct Baseline {
-    /// Where it came from (shown in the table).
-    pub source: String,
-    /// The earlier report.
-    pub report: Report,
-    /// Largest tolerated regression, as a fraction.
-    pub max_regression: f64,
+/// The figures a baseline comparison looks at, of one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// Corrected median latency, ms.
+    pub p50_ms: f64,
+    /// Corrected 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Corrected 99.9th percentile, ms.
+    pub p999_ms: f64,
+    /// Share of requests that were errors or timeouts.
+    pub error_rate: f64,
+    /// Achieved requests/s.
+    pub rps: f64,
 }
 
 /// One compared metric.
@@ -105,28 +110,16 @@ pub struct Comparison {
 pub const ERROR_RATE_SLACK: f64 = 0.001;
 
 /// Compares p50/p99/p99.9 (corrected, higher is worse), error rate (higher is worse, with
-/// [`ERROR_RATE_SLACK`]) and achieved rps (lower is worse) with the baseline.
-pub fn compare(b: &Baseline, current: &Report) -> Comparison {
-    let m = b.max_regression;
-    let old = &b.report;
+/// [`ERROR_RATE_SLACK`]) and achieved rps (lower is worse) of `current` with those of the
+/// baseline `old` read from `source`, each within `max_regression` (a fraction).
+pub fn compare(source: &str, max_regression: f64, old: &Figures, current: &Figures) -> Comparison {
+    let m = max_regression;
     let change = |base: f64, cur: f64| (base > 0.0).then(|| (cur - base) / base);
     let mut rows = Vec::new();
     for (name, base, cur) in [
-        (
-            "p50_ms",
-            old.latency_ms.corrected.p50,
-            current.latency_ms.corrected.p50,
-        ),
-        (
-            "p99_ms",
-            old.latency_ms.corrected.p99,
-            current.latency_ms.corrected.p99,
-        ),
-        (
-            "p999_ms",
-            old.latency_ms.corrected.p999,
-            current.latency_ms.corrected.p999,
-        ),
+        ("p50_ms", old.p50_ms, current.p50_ms),
+        ("p99_ms", old.p99_ms, current.p99_ms),
+        ("p999_ms", old.p999_ms, current.p999_ms),
     ] {
         rows.push(ComparisonRow {
             metric: name.into(),
@@ -145,29 +138,48 @@ pub fn compare(b: &Baseline, current: &Report) -> Comparison {
     });
     rows.push(ComparisonRow {
         metric: "rps".into(),
-        baseline: old.achieved_rate,
-        current: current.achieved_rate,
-        change: change(old.achieved_rate, current.achieved_rate),
-        pass: current.achieved_rate >= old.achieved_rate * (1.0 - m),
+        baseline: old.rps,
+        current: current.rps,
+        change: change(old.rps, current.rps),
+        pass: current.rps >= old.rps * (1.0 - m),
     });
     let pass = rows.iter().all(|r| r.pass);
     Comparison {
-        source: b.source.clone(),
+        source: source.to_string(),
         max_regression: m,
         rows,
         pass,
     }
 }
 
+/// What the verdict is decided from: the counts, the gates' results and the self-check.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Every measured request.
+    pub total: u64,
+    /// Requests answered 2xx or 3xx.
+    pub ok: u64,
+    /// The generator self-check, for a live run.
+    pub self_check: Option<&'a SelfCheck>,
+    /// Each SLO gate.
+    pub slo: &'a [SloResult],
+    /// Target requests/s, in the open model.
+    pub target_rate: Option<f64>,
+    /// Achieved requests/s.
+    pub achieved_rate: f64,
+    /// The comparison with a baseline.
+    pub baseline: Option<&'a Comparison>,
+}
+
 /// The verdict and its reasons: invalid when the self-check failed or nothing was measured;
 /// fail when no request succeeded, or an SLO, the target rate, or the baseline comparison was
 /// breached; else pass.
-pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
+pub fn decide(e: &Evidence<'_>) -> (Verdict, Vec<String>) {
     let mut invalid = Vec::new();
-    if r.requests.total == 0 {
+    if e.total == 0 {
         invalid.push("no requests were measured".to_string());
     }
-    if let Some(c) = &r.self_check
+    if let Some(c) = e.self_check
         && !c.valid
     {
         invalid.extend(c.notes.iter().cloned());
@@ -178,28 +190,28 @@ pub fn decide(r: &Report) -> (Verdict, Vec<String>) {
     let mut fail = Vec::new();
     // Without this, a run in which every request was refused (a wrong key, a dead target)
     // would pass whenever no SLO happens to cover errors: never a release engineer's intent.
-    if r.requests.ok == 0 {
+    if e.ok == 0 {
         fail.push(format!(
             "no request succeeded: 0 of {} got a 2xx or 3xx answer",
-            r.requests.total
+            e.total
         ));
     }
-    fail.extend(r.slo.iter().filter(|s| !s.pass).map(|s| {
+    fail.extend(e.slo.iter().filter(|s| !s.pass).map(|s| {
         format!(
             "SLO {} breached (actual {})",
             s.expr,
             fmt_value(&s.expr, s.actual)
         )
     }));
-    if let Some(target) = r.target_rate
-        && r.achieved_rate < target * RATE_TOLERANCE
+    if let Some(target) = e.target_rate
+        && e.achieved_rate < target * RATE_TOLERANCE
     {
         fail.push(format!(
             "target rate not reached: {:.1} of {target:.1} req/s",
-            r.achieved_rate
+            e.achieved_rate
         ));
     }
-    if let Some(c) = &r.baseline {
+    if let Some(c) = e.baseline {
         for row in c.rows.iter().filter(|row| !row.pass) {
             fail.push(format!(
                 "{} regressed beyond {:.1}%: {} -> {}",

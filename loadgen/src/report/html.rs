@@ -15,7 +15,8 @@ use plotters::prelude::*;
 
 use crate::numfmt::{fmt_num, fmt_value};
 use crate::recorder::{IntervalStats, Outcome, Summary};
-use crate::report::{Latency, Report, Verdict};
+use crate::report::{Latency, Report};
+use crate::verdict::Verdict;
 
 const W: u32 = 900;
 const H: u32 = 380;

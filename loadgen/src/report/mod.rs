@@ -1,7 +1,8 @@
 //! The report of a run (or of merged runs): one serializable [`Report`] built from a recorder
-//! [`Summary`] plus what the engine knows ([`RunMeta`]), judged by `verdict`. The text summary
-//! (`text`) and the JSON report (`json`, schema in `loadgen/schema/report.schema.json`) are
-//! renderings of it; a JSON report read back is the `--baseline` of a later run.
+//! [`Summary`] plus what the engine knows ([`RunMeta`]). It measures what each SLO gate reads
+//! ([`measure`]) and hands the values to [`verdict`] to be judged. The text summary (`text`),
+//! the JSON report (`json`, schema in `loadgen/schema/report.schema.json`), `hgrm` and `html`
+//! are renderings of it; a JSON report read back is the [`Baseline`] of a later run.
 
 pub mod hgrm;
 pub mod hlog;
@@ -17,8 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::recorder::{Outcome, Summary};
 use crate::selfcheck::SelfCheck;
-use crate::slo::Slo;
-use crate::verdict::{self, Baseline, Comparison, SloResult};
+use crate::slo::{Metric, Slo};
+use crate::verdict::{self, Comparison, Evidence, Figures, SloResult};
+
+/// The verdict a report carries (judged by [`verdict`]).
+pub use crate::verdict::Verdict;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -44,36 +48,15 @@ pub struct RunMeta {
     pub self_check: Option<SelfCheck>,
 }
 
-/// Overall result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Every gate held.
-    Pass,
-    /// An SLO, the rate target or the baseline comparison was breached.
-    Fail,
-    /// The generator was the bottleneck, or nothing was measured.
-    Invalid,
-}
-
-impl Verdict {
-    /// The exit code for this verdict.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Verdict::Pass => crate::exit::PASS,
-            Verdict::Fail => crate::exit::BREACH,
-            Verdict::Invalid => crate::exit::INVALID,
-        }
-    }
-
-    /// Upper-case name for the text report.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Invalid => "INVALID",
-        }
-    }
+/// A previous report to compare against (`--baseline`).
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// Where it came from (shown in the table).
+    pub source: String,
+    /// The earlier report.
+    pub report: Report,
+    /// Largest tolerated regression, as a fraction.
+    pub max_regression: f64,
 }
 
 /// Latency statistics in milliseconds.
@@ -260,13 +243,71 @@ impl Report {
         };
         report.slo = slos
             .iter()
-            .map(|s| verdict::evaluate(s, summary, &report))
+            .map(|s| verdict::evaluate(s, measure(&s.metric, summary, &report)))
             .collect();
-        report.baseline = baseline.map(|b| verdict::compare(b, &report));
-        let (v, reasons) = verdict::decide(&report);
+        report.baseline = baseline.map(|b| {
+            verdict::compare(
+                &b.source,
+                b.max_regression,
+                &b.report.figures(),
+                &report.figures(),
+            )
+        });
+        let (v, reasons) = verdict::decide(&Evidence {
+            total: report.requests.total,
+            ok: report.requests.ok,
+            self_check: report.self_check.as_ref(),
+            slo: &report.slo,
+            target_rate: report.target_rate,
+            achieved_rate: report.achieved_rate,
+            baseline: report.baseline.as_ref(),
+        });
         report.verdict = v;
         report.reasons = reasons;
         report
+    }
+
+    /// The figures a baseline comparison looks at.
+    pub fn figures(&self) -> Figures {
+        let l = &self.latency_ms.corrected;
+        Figures {
+            p50_ms: l.p50,
+            p99_ms: l.p99,
+            p999_ms: l.p999,
+            error_rate: self.error_rate,
+            rps: self.achieved_rate,
+        }
+    }
+}
+
+/// The measured value an SLO on `metric` compares: percentiles exactly from the summary's
+/// histograms, the rest from the report's figures and counts.
+pub fn measure(metric: &Metric, summary: &Summary, report: &Report) -> f64 {
+    match *metric {
+        Metric::Percentile(p) => quantile_ms(&summary.corrected, p),
+        Metric::UncorrectedPercentile(p) => quantile_ms(&summary.uncorrected, p),
+        Metric::Mean => report.latency_ms.corrected.mean,
+        Metric::Max => report.latency_ms.corrected.max,
+        Metric::ErrorRate => report.error_rate,
+        Metric::Rps => report.achieved_rate,
+        Metric::Status(code) => report
+            .status_counts
+            .get(&code.to_string())
+            .copied()
+            .unwrap_or(0) as f64,
+        Metric::StatusClass(c) => {
+            let from_codes: u64 = report
+                .status_counts
+                .iter()
+                .filter(|(k, _)| k.len() == 3 && k.as_bytes()[0] == b'0' + c)
+                .map(|(_, n)| n)
+                .sum();
+            // 429 and the 4xx class are separate outcome classes; the status counts hold both.
+            from_codes as f64
+        }
+        Metric::Timeouts => summary.count(Outcome::Timeout) as f64,
+        Metric::Errors => summary.count(Outcome::Error) as f64,
+        Metric::Requests => summary.total as f64,
     }
 }
 
