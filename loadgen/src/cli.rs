@@ -28,10 +28,10 @@ pub enum Command {
     /// Merge interval logs (--hlog) of several generators by absolute time into one exact
     /// report, judged like a run (--slo, --baseline) and rendered the same ways.
     #[command(after_help = exit::HELP)]
-    Merge(Box<crate::merge::MergeArgs>),
+    Merge(Box<crate::commands::merge::MergeArgs>),
     /// Re-render and re-judge the report of one saved interval log.
     #[command(after_help = exit::HELP)]
-    Report(Box<crate::merge::ReportArgs>),
+    Report(Box<crate::commands::report::ReportArgs>),
 }
 
 /// Flags of `loadgen run`.
@@ -152,5 +152,5 @@ pub struct RunArgs {
 
     /// Report files (--hgrm, --html).
     #[command(flatten)]
-    pub files: crate::merge::ReportFiles,
+    pub files: crate::outputs::ReportFiles,
 }

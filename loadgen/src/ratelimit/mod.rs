@@ -107,9 +107,7 @@ pub fn command(args: &RatelimitArgs) -> u8 {
         return usage(e.to_string());
     }
     // Checked now, as `run` checks its output files: a typo must not cost a full scenario.
-    if let Some(path) = args.json.as_deref().filter(|p| *p != "-")
-        && let Err(e) = crate::merge::check_output("--json", std::path::Path::new(path))
-    {
+    if let Err(e) = crate::outputs::check_json(args.json.as_deref()) {
         return usage(e);
     }
     let expected: Expected = match args.limit.parse() {

@@ -1,7 +1,7 @@
 //! The request sequence: no key, an unknown key, then the first key until it is refused
 //! (starting in a fresh window when the current one is about to end), the second key while the
 //! first is exhausted, and optionally the first key again after the reset. It only records;
-//! [`super::checks`] judges.
+//! the `checks` module judges the transcript.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,75 @@
+//! `loadgen run`: validate the flags, check every output path and open the interval log, run,
+//! then build the report, print and write it; the verdict is the exit code.
+
+use crate::cli::RunArgs;
+use crate::config::{RunConfig, Stop};
+use crate::exit;
+use crate::outputs::{self, check_output};
+use crate::recorder::IntervalSink;
+use crate::report::Report;
+use crate::report::hlog::{HlogMeta, HlogWriter};
+use crate::run::run_blocking;
+
+/// `loadgen run`: validate, run, print the text summary (on stderr when the JSON report goes
+/// to stdout), write the JSON report and files, and map the verdict to the exit code.
+pub fn run_command(args: &RunArgs) -> u8 {
+    let cfg = match RunConfig::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return exit::USAGE;
+        }
+    };
+    let sink = match run_outputs(args, &cfg) {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return exit::USAGE;
+        }
+    };
+    let measured = match run_blocking(&cfg, sink) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let report = Report::build(
+        &measured.summary,
+        &measured.meta,
+        &cfg.slos,
+        cfg.baseline.as_ref(),
+    );
+    if let Err(e) = outputs::write_all(&report, &measured.summary, cfg.json.as_deref(), &args.files)
+    {
+        eprintln!("loadgen: {e}");
+        return exit::FAILURE;
+    }
+    report.verdict.exit_code()
+}
+
+/// Checks `--json`/`--hgrm`/`--html`/`--hlog` paths and opens the interval log, whose writer
+/// streams each second during the run. Errors are usage errors (exit 64), so a typo in a path
+/// never costs a whole run.
+pub fn run_outputs(
+    args: &RunArgs,
+    cfg: &RunConfig,
+) -> Result<Option<Box<dyn IntervalSink>>, String> {
+    args.files.check()?;
+    outputs::check_json(args.json.as_deref())?;
+    let Some(path) = &args.hlog else {
+        return Ok(None);
+    };
+    check_output("--hlog", path)?;
+    let meta = HlogMeta {
+        generator: cfg.generator_id.clone(),
+        url: Some(cfg.label.clone()),
+        target_rate: cfg.rate(),
+        window: match cfg.stop {
+            Stop::Duration(d) => Some(d),
+            Stop::Requests(_) => None,
+        },
+    };
+    let writer = HlogWriter::create(path, meta).map_err(|e| e.to_string())?;
+    Ok(Some(Box::new(writer)))
+}
