@@ -1,8 +1,7 @@
 //! `loadgen run`: validate the flags, check every output path and open the interval log, run,
 //! then build the report, print and write it; the verdict is the exit code.
 
-use crate::cli::RunArgs;
-use crate::config::{RunConfig, Stop};
+use crate::config::{RunArgs, RunConfig, Stop};
 use crate::exit;
 use crate::outputs::{self, check_output};
 use crate::recorder::IntervalSink;

@@ -1,0 +1,130 @@
+//! The flags of `loadgen run`, as typed: raw strings, numbers and paths with their `///` help
+//! and `LOADGEN_*` environment fallbacks; `RunConfig::from_args` validates them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::outputs::ReportFiles;
+
+/// Flags of `loadgen run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Target URL, http:// or https:// (omit when --targets is given).
+    #[arg(env = "LOADGEN_URL")]
+    pub url: Option<String>,
+
+    /// HTTP method of every request.
+    #[arg(long, short = 'X', env = "LOADGEN_METHOD", default_value = "GET")]
+    pub method: String,
+
+    /// Request header `Name: value`; repeatable. Never put secrets here: use --header-env.
+    #[arg(
+        long = "header",
+        short = 'H',
+        env = "LOADGEN_HEADER",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<String>,
+
+    /// Header whose value is read from an environment variable: `NAME=ENV_VAR`, e.g.
+    /// `apikey=LOADGEN_API_KEY`; repeatable. Keeps secrets out of `ps` and logs.
+    #[arg(long = "header-env", env = "LOADGEN_HEADER_ENV", value_delimiter = ',')]
+    pub header_env: Vec<String>,
+
+    /// Request body.
+    #[arg(long, short = 'd', env = "LOADGEN_BODY", conflicts_with = "body_file")]
+    pub body: Option<String>,
+
+    /// Request body read from a file.
+    #[arg(long, env = "LOADGEN_BODY_FILE")]
+    pub body_file: Option<PathBuf>,
+
+    /// JSON file with a weighted mix of requests (see README: `[{"url":..,"method":..,
+    /// "headers":{..},"header_env":{..},"body":..,"body_file":..,"weight":N}]`).
+    #[arg(long, env = "LOADGEN_TARGETS", conflicts_with_all = ["url", "body", "body_file"])]
+    pub targets: Option<PathBuf>,
+
+    /// Open model: constant arrival rate in requests/s (per generator with --start-at).
+    /// Latency is measured from each request's intended send time. Without it: closed model.
+    #[arg(long, short = 'r', env = "LOADGEN_RATE", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+
+    /// Connections: the closed model's concurrency, the open model's pool bound (requests queue
+    /// when all are busy, and the queueing shows in corrected latency). With --http2, streams.
+    #[arg(long, short = 'c', env = "LOADGEN_CONNECTIONS", default_value_t = 64)]
+    pub connections: usize,
+
+    /// How long to measure (after warmup), e.g. 30s, 5m. Default 10s unless --requests is given.
+    #[arg(long, short = 'z', env = "LOADGEN_DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many measured requests instead of after a duration.
+    #[arg(
+        long,
+        short = 'n',
+        env = "LOADGEN_REQUESTS",
+        conflicts_with = "duration"
+    )]
+    pub requests: Option<u64>,
+
+    /// Load applied before measuring starts; excluded from all results.
+    #[arg(long, env = "LOADGEN_WARMUP", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+
+    /// Per-request timeout (from the actual send); a timeout is an outcome, counted and recorded.
+    #[arg(long, short = 't', env = "LOADGEN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+
+    /// Use HTTP/2: h2c with prior knowledge for http://, ALPN for https://.
+    #[arg(long, env = "LOADGEN_HTTP2", value_parser = clap::builder::BoolishValueParser::new())]
+    pub http2: bool,
+
+    /// SLO gate, repeatable: p99<250ms, p99.9<1s, mean<50ms, error_rate<0.5%, rps>=950,
+    /// status_5xx==0, status_429<10, timeouts==0, p99_uncorrected<20ms, max<2s.
+    #[arg(long = "slo", env = "LOADGEN_SLO", value_delimiter = ',')]
+    pub slo: Vec<String>,
+
+    /// An earlier run's JSON report to compare against (p50, p99, p99.9, error rate, rps).
+    #[arg(long, env = "LOADGEN_BASELINE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Largest tolerated regression against --baseline, e.g. 10%.
+    #[arg(long, env = "LOADGEN_MAX_REGRESSION", default_value = "10%")]
+    pub max_regression: String,
+
+    /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
+    #[arg(long, env = "LOADGEN_JSON")]
+    pub json: Option<String>,
+
+    /// Start the schedule at this absolute time (RFC 3339, e.g. 2026-01-01T12:00:00Z) so that
+    /// several generators start together; --rate is then per generator.
+    #[arg(long, env = "LOADGEN_START_AT")]
+    pub start_at: Option<String>,
+
+    /// This generator's name, written into its reports and interval log.
+    #[arg(long, env = "LOADGEN_GENERATOR_ID")]
+    pub generator_id: Option<String>,
+
+    /// Self-check: the run is invalid when the generator wakes later than this at p99.
+    #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
+    pub max_lag: Duration,
+
+    /// Generator worker threads, 1 to 1024 (default: one per CPU).
+    #[arg(long, env = "LOADGEN_THREADS")]
+    pub threads: Option<usize>,
+
+    /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
+    #[arg(long, short = 'q', env = "LOADGEN_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
+    pub quiet: bool,
+
+    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
+    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
+    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Report files (--hgrm, --html).
+    #[command(flatten)]
+    pub files: ReportFiles,
+}

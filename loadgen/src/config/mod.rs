@@ -1,0 +1,287 @@
+//! Turns `loadgen run` flags into a validated [`RunConfig`]: every URL, header, body file,
+//! targets file, SLO, rate and duration is checked here, before any connection is opened, so a
+//! typo is a usage error (exit 64) and never a half-run test.
+//!
+//! [`RunArgs`] holds the flags as typed; the request mix (URLs, headers, bodies, targets files)
+//! is checked into [`Target`]s by `request`; every refusal is a [`ConfigError`].
+
+mod error;
+mod flags;
+mod request;
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::report::{Baseline, json};
+use crate::slo::{Slo, parse_fraction};
+use error::invalid;
+use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
+
+pub use error::ConfigError;
+pub use flags::RunArgs;
+pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
+
+/// Largest connection count.
+pub const MAX_CONNECTIONS: usize = 100_000;
+/// Largest number of generator threads.
+pub const MAX_THREADS: usize = 1024;
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Longest measured duration (a week: soak tests included).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest warmup.
+pub const MAX_WARMUP: Duration = DAY;
+/// Longest per-request timeout.
+pub const MAX_TIMEOUT: Duration = HOUR;
+/// Largest tolerated schedule lag of the self-check.
+pub const MAX_MAX_LAG: Duration = Duration::from_secs(60);
+/// Farthest ahead `--start-at` may be: generators wait for it, so a wrong date would keep them
+/// waiting for years.
+pub const MAX_START_AHEAD: Duration = DAY;
+
+/// The load model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    /// Constant arrival rate in requests/s; latency from intended send times.
+    Open {
+        /// Requests per second.
+        rate: f64,
+    },
+    /// Each connection sends as soon as its previous response arrived.
+    Closed,
+}
+
+/// When measuring stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// After this long (after warmup).
+    Duration(Duration),
+    /// After this many measured requests.
+    Requests(u64),
+}
+
+/// A validated `loadgen run`.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The URL as given (or the targets file), for reports.
+    pub label: String,
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    /// The request mix (at least one).
+    pub targets: Vec<Target>,
+    /// Open or closed.
+    pub model: Model,
+    /// Connection pool size (HTTP/2: concurrent streams).
+    pub connections: usize,
+    /// When to stop.
+    pub stop: Stop,
+    /// Unmeasured lead-in.
+    pub warmup: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// HTTP/2.
+    pub http2: bool,
+    /// SLO gates.
+    pub slos: Vec<Slo>,
+    /// An earlier report to compare with.
+    pub baseline: Option<Baseline>,
+    /// Regression bound as a fraction.
+    pub max_regression: f64,
+    /// JSON report destination (`-` = stdout).
+    pub json: Option<String>,
+    /// Absolute schedule start.
+    pub start_at: Option<SystemTime>,
+    /// Generator name.
+    pub generator_id: Option<String>,
+    /// Self-check lag bound.
+    pub max_lag: Duration,
+    /// Worker threads.
+    pub threads: usize,
+    /// Live progress allowed.
+    pub quiet: bool,
+}
+
+/// Refuses a duration flag above `max`, or zero unless `zero_ok` (a zero timeout or lag bound
+/// is never meant). The bounds also keep every `Instant + duration` of the run from
+/// overflowing.
+pub(crate) fn check_duration(
+    flag: &str,
+    d: Duration,
+    zero_ok: bool,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if (zero_ok || !d.is_zero()) && d <= max {
+        return Ok(());
+    }
+    let fmt = humantime::format_duration;
+    let low = if zero_ok { "" } else { "longer than 0s and " };
+    Err(invalid(format!(
+        "{flag} {}: must be {low}at most {}",
+        fmt(d),
+        fmt(max)
+    )))
+}
+
+impl RunConfig {
+    /// Validates `args`, reading body, targets and baseline files and `--header-env` variables.
+    pub fn from_args(args: &RunArgs) -> Result<RunConfig, ConfigError> {
+        let slos = args
+            .slo
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.parse())
+            .collect::<Result<Vec<Slo>, _>>()?;
+
+        let mut common = HeaderMap::new();
+        for h in &args.headers {
+            let (name, value) = parse_header(h)?;
+            common.append(name, value);
+        }
+        for spec in &args.header_env {
+            let (name, var) = spec
+                .split_once('=')
+                .filter(|(n, v)| !n.trim().is_empty() && !v.trim().is_empty())
+                .ok_or_else(|| invalid(format!("--header-env `{spec}`: write `Name=ENV_VAR`")))?;
+            let (name, value) = header_from_env(name.trim(), var.trim())?;
+            common.append(name, value);
+        }
+
+        let (label, targets) = match (&args.targets, &args.url) {
+            (Some(path), _) => (path.display().to_string(), read_targets(path, &common)?),
+            (None, Some(url)) => {
+                let body = match (&args.body, &args.body_file) {
+                    (Some(b), _) => request::check_body_len(Bytes::from(b.clone().into_bytes()))?,
+                    (None, Some(p)) => read_body(p)?,
+                    (None, None) => Bytes::new(),
+                };
+                let t = make_target(url, &args.method, common.clone(), body, 1)?;
+                (url.clone(), vec![t])
+            }
+            (None, None) => return Err(invalid("give a URL or --targets FILE")),
+        };
+        let endpoint = endpoint_of(&targets)?;
+
+        let model = match args.rate {
+            None => Model::Closed,
+            Some(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Model::Open { rate: r },
+            Some(r) => {
+                return Err(invalid(format!(
+                    "--rate {r}: must be a number of requests/s above 0 (at most 1e7)"
+                )));
+            }
+        };
+        if args.connections == 0 || args.connections > MAX_CONNECTIONS {
+            return Err(invalid(format!(
+                "--connections {}: must be 1..={MAX_CONNECTIONS}",
+                args.connections
+            )));
+        }
+        let stop = match (args.duration, args.requests) {
+            (_, Some(0)) => return Err(invalid("--requests must be at least 1")),
+            (_, Some(n)) => Stop::Requests(n),
+            (Some(d), None) => {
+                check_duration("--duration", d, false, MAX_DURATION)?;
+                Stop::Duration(d)
+            }
+            (None, None) => Stop::Duration(Duration::from_secs(10)),
+        };
+        check_duration("--timeout", args.timeout, false, MAX_TIMEOUT)?;
+        check_duration("--max-lag", args.max_lag, false, MAX_MAX_LAG)?;
+        check_duration("--warmup", args.warmup, true, MAX_WARMUP)?;
+        let max_regression = parse_fraction(&args.max_regression)
+            .map_err(|e| invalid(format!("--max-regression {e}")))?;
+        let baseline = match &args.baseline {
+            None => None,
+            Some(p) => {
+                let report = json::read(p).map_err(|e| invalid(format!("--baseline: {e}")))?;
+                Some(Baseline {
+                    source: p.display().to_string(),
+                    report,
+                    max_regression,
+                })
+            }
+        };
+        let start_at = match &args.start_at {
+            None => None,
+            Some(s) => {
+                let t = humantime::parse_rfc3339_weak(s.trim()).map_err(|e| {
+                    invalid(format!(
+                        "--start-at `{s}`: {e}; write RFC 3339 like 2026-01-01T12:00:00Z"
+                    ))
+                })?;
+                let late = SystemTime::now()
+                    .duration_since(t)
+                    .unwrap_or(Duration::ZERO);
+                if late > Duration::from_secs(1) {
+                    return Err(invalid(format!(
+                        "--start-at `{s}` is {} in the past; choose a time a little ahead so all generators can wait for it",
+                        humantime::format_duration(Duration::from_secs(late.as_secs()))
+                    )));
+                }
+                let ahead = t
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                if ahead > MAX_START_AHEAD {
+                    return Err(invalid(format!(
+                        "--start-at `{s}` is {} ahead; at most {} (the generators wait for it)",
+                        humantime::format_duration(Duration::from_secs(ahead.as_secs())),
+                        humantime::format_duration(MAX_START_AHEAD)
+                    )));
+                }
+                Some(t)
+            }
+        };
+        if let Some(id) = &args.generator_id
+            && (id.is_empty()
+                || id.len() > 128
+                || id.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(invalid(
+                "--generator-id: 1..128 printable characters without spaces",
+            ));
+        }
+        if let Some(p) = &args.json
+            && p.is_empty()
+        {
+            return Err(invalid("--json needs a file path or `-`"));
+        }
+        let threads = match args.threads {
+            Some(n) if n == 0 || n > MAX_THREADS => {
+                return Err(invalid(format!("--threads {n}: must be 1..={MAX_THREADS}")));
+            }
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        Ok(RunConfig {
+            label,
+            endpoint,
+            targets,
+            model,
+            connections: args.connections,
+            stop,
+            warmup: args.warmup,
+            timeout: args.timeout,
+            http2: args.http2,
+            slos,
+            baseline,
+            max_regression,
+            json: args.json.clone(),
+            start_at,
+            generator_id: args.generator_id.clone(),
+            max_lag: args.max_lag,
+            threads,
+            quiet: args.quiet,
+        })
+    }
+
+    /// Target rate, in the open model.
+    pub fn rate(&self) -> Option<f64> {
+        match self.model {
+            Model::Open { rate } => Some(rate),
+            Model::Closed => None,
+        }
+    }
+}
