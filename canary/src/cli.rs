@@ -119,3 +119,112 @@ pub struct Settings {
     #[arg(long, env = "CANARY_HEARTBEAT_METHOD", value_name = "METHOD")]
     pub heartbeat_method: Option<String>,
 }
+
+impl Settings {
+    /// The flag and environment variable of the config-file key `field`, when one of them set
+    /// it: a problem with that field's value is then theirs, not the file's.
+    pub fn source_of(&self, field: &str) -> Option<(&'static str, &'static str)> {
+        let (set, flag, env) = match field {
+            "target" => (self.target.is_some(), "--target", "CANARY_TARGET"),
+            "environment" => (
+                self.environment.is_some(),
+                "--environment",
+                "CANARY_ENVIRONMENT",
+            ),
+            "api_key_env" => (
+                self.api_key_env.is_some(),
+                "--api-key-env",
+                "CANARY_API_KEY_ENV",
+            ),
+            "key_header" => (
+                self.key_header.is_some(),
+                "--key-header",
+                "CANARY_KEY_HEADER",
+            ),
+            "namespace" => (self.namespace.is_some(), "--namespace", "CANARY_NAMESPACE"),
+            "sinks" => (self.sinks.is_some(), "--sink", "CANARY_SINK"),
+            "timeout" => (self.timeout.is_some(), "--timeout", "CANARY_TIMEOUT"),
+            "retries" => (self.retries.is_some(), "--retries", "CANARY_RETRIES"),
+            "retry_backoff" => (
+                self.retry_backoff.is_some(),
+                "--retry-backoff",
+                "CANARY_RETRY_BACKOFF",
+            ),
+            "rate_limit" => (
+                self.rate_limit.is_some(),
+                "--rate-limit",
+                "CANARY_RATE_LIMIT",
+            ),
+            "rate_limit_window" => (
+                self.rate_limit_window.is_some(),
+                "--rate-limit-window",
+                "CANARY_RATE_LIMIT_WINDOW",
+            ),
+            "storage_resolution" => (
+                self.storage_resolution.is_some(),
+                "--storage-resolution",
+                "CANARY_STORAGE_RESOLUTION",
+            ),
+            "publish_timeout" => (
+                self.publish_timeout.is_some(),
+                "--publish-timeout",
+                "CANARY_PUBLISH_TIMEOUT",
+            ),
+            "publish_retries" => (
+                self.publish_retries.is_some(),
+                "--publish-retries",
+                "CANARY_PUBLISH_RETRIES",
+            ),
+            "heartbeat_url" => (
+                self.heartbeat_url.is_some(),
+                "--heartbeat-url",
+                "CANARY_HEARTBEAT_URL",
+            ),
+            "heartbeat_method" => (
+                self.heartbeat_method.is_some(),
+                "--heartbeat-method",
+                "CANARY_HEARTBEAT_METHOD",
+            ),
+            _ => return None,
+        };
+        set.then_some((flag, env))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command, FromArgMatches};
+
+    use super::*;
+
+    /// `source_of` names each setting's real flag and variable, so a problem is never blamed on
+    /// a flag that does not exist.
+    #[test]
+    fn source_of_names_the_flags_clap_defines() {
+        let command = || Settings::augment_args(Command::new("canary"));
+        let mut checked = 0;
+        for arg in command().get_arguments() {
+            let field = arg.get_id().as_str();
+            if field == "config" {
+                continue;
+            }
+            assert_eq!(Settings::default().source_of(field), None, "{field} unset");
+            let flag = format!(
+                "--{}",
+                arg.get_long().expect("every setting has a long flag")
+            );
+            let matches = command()
+                .try_get_matches_from(["canary", &flag, "x"])
+                .expect("parses");
+            let settings = Settings::from_arg_matches(&matches).expect("settings");
+            let env = arg.get_env().and_then(|e| e.to_str()).expect("env");
+            assert_eq!(
+                settings.source_of(field),
+                Some((flag.as_str(), env)),
+                "{field}"
+            );
+            checked += 1;
+        }
+        assert_eq!(checked, 16, "every setting but --config");
+    }
+}

@@ -1,60 +1,22 @@
-//! Configuration: the TOML file (`--config`), overridden field by field by flags and `CANARY_`
-//! environment variables, checked as a whole before anything runs. Every problem is reported
-//! with the field's name (the file key; the flag is the same name in kebab-case), all at once.
+//! Configuration: the TOML file (`--config`, read by [`crate::config_file`]), overridden field by
+//! field by flags and `CANARY_` environment variables, checked as a whole before anything runs.
+//! Every problem is reported at once, each with the field's name (the file key; the flag is the
+//! same name in kebab-case) and where its value came from: the file's line, or the flag.
 
-use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderName, Method, Uri};
-use serde::Deserialize;
 
 use crate::cli::Settings;
+use crate::config_file::{self, FileConfig};
 use crate::metrics::DEFAULT_NAMESPACE;
 use crate::probe::ProbeSpec;
-use crate::probe_config::{ProbeDefaults, ProbeFile, probes_from_file};
+use crate::probe_config::{ProbeDefaults, probes_from_file};
 use crate::publish::limits::validate_namespace;
 use crate::suite::default_suite;
-use crate::validation::{ConfigError, Errors, dimension_safe, duration, integer};
-
-/// The config file's top level; every field is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// See `--target`.
-    pub target: Option<String>,
-    /// See `--environment`.
-    pub environment: Option<String>,
-    /// See `--api-key-env`.
-    pub api_key_env: Option<String>,
-    /// See `--key-header`.
-    pub key_header: Option<String>,
-    /// See `--namespace`.
-    pub namespace: Option<String>,
-    /// See `--sink`.
-    pub sinks: Option<Vec<String>>,
-    /// See `--timeout`.
-    pub timeout: Option<String>,
-    /// See `--retries`.
-    pub retries: Option<i64>,
-    /// See `--retry-backoff`.
-    pub retry_backoff: Option<String>,
-    /// See `--rate-limit`.
-    pub rate_limit: Option<i64>,
-    /// See `--rate-limit-window`.
-    pub rate_limit_window: Option<String>,
-    /// See `--storage-resolution`.
-    pub storage_resolution: Option<i64>,
-    /// See `--publish-timeout`.
-    pub publish_timeout: Option<String>,
-    /// See `--publish-retries`.
-    pub publish_retries: Option<i64>,
-    /// See `--heartbeat-url`.
-    pub heartbeat_url: Option<String>,
-    /// See `--heartbeat-method`.
-    pub heartbeat_method: Option<String>,
-    /// The probes; without this table the default suite runs.
-    pub probes: Option<Vec<ProbeFile>>,
-}
+use crate::validation::{
+    ConfigError, Errors, Origin, dimension_safe, duration, in_reading_order, integer,
+};
 
 /// Where metrics go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,43 +106,42 @@ fn running_in_aws() -> bool {
         || std::env::var_os("AWS_EXECUTION_ENV").is_some()
 }
 
-/// Reads the config file named by `--config`, if any.
-pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    use std::io::Read as _;
-    const MAX_BYTES: u64 = 1024 * 1024;
-    let shown = path.display().to_string();
-    // The cap applies to what is read, not to the metadata's length: a device such as
-    // /dev/zero reports 0 and never ends.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(ConfigError::Parse {
-            path: shown,
-            message: "larger than 1 MiB; a canary config is a few hundred bytes".into(),
-        });
-    }
-    let text = String::from_utf8(bytes).map_err(|_| ConfigError::Parse {
-        path: shown.clone(),
-        message: "not UTF-8 text; a config file is TOML".into(),
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: shown,
-        message: e.to_string(),
-    })
-}
-
-/// Resolves flags/env over the file over defaults, and checks everything.
+/// Resolves flags/env over the file over defaults, and checks everything. Every problem is
+/// reported at once, with where its value came from: the file's syntax errors, unknown keys and
+/// mistyped values, and whatever the checks of the values then refuse.
 pub fn resolve(settings: &Settings) -> Result<Config, ConfigError> {
-    let file = match &settings.config {
-        Some(path) => read_file(path)?,
-        None => FileConfig::default(),
+    let mut file = match &settings.config {
+        Some(path) => Some(config_file::read(path)?),
+        None => None,
     };
-    resolve_with(settings, file)
+    let (values, mut problems) = match &mut file {
+        Some(f) => (
+            std::mem::take(&mut f.config),
+            std::mem::take(&mut f.problems),
+        ),
+        None => (FileConfig::default(), Vec::new()),
+    };
+    let checked = match resolve_with(settings, values) {
+        Ok(config) if problems.is_empty() => return Ok(config),
+        Ok(_) => Vec::new(),
+        Err(ConfigError::Fields(list)) => list,
+        Err(other) => return Err(other),
+    };
+    for mut problem in checked {
+        let top = problem.field.split(['.', '[']).next().unwrap_or_default();
+        if let Some((flag, env)) = settings.source_of(top) {
+            problem.origin = Some(Origin::Setting { flag, env });
+        } else if let Some(f) = &file {
+            match f.locate(&problem.field) {
+                Some(origin) => problem.origin = Some(origin),
+                // Reported already while reading the file.
+                None => continue,
+            }
+        }
+        problems.push(problem);
+    }
+    in_reading_order(&mut problems);
+    Err(ConfigError::Fields(problems))
 }
 
 /// [`resolve`] for an already parsed file.

@@ -1,9 +1,10 @@
 //! canary: the sum API's scheduled synthetic monitor.
 //!
 //! Data flows one way. [`cli`] parses flags (each with a `CANARY_` env fallback) and [`config`]
-//! merges them over the TOML file, checking every field ([`probe_config`] for `[[probes]]`,
-//! [`suite`] for the built-in default probes); all three record problems with the field parsers
-//! of [`validation`], which depends on none of them. [`run`] drives a round: it publishes `RunStarted`,
+//! merges them over the TOML file that [`config_file`] reads (key by key, so that every syntax
+//! error, unknown key and mistyped value is reported with its line), checking every field
+//! ([`probe_config`] for `[[probes]]`, [`suite`] for the built-in default probes); they all record
+//! problems with [`validation`], which depends on none of them. [`run`] drives a round: it publishes `RunStarted`,
 //! runs each [`probe`] (one HTTP exchange over [`http_client`], retries, the generic
 //! [`assertions`], the sum and rate-limit [`checks`] with [`exact_sum`], Kong latency attribution),
 //! turns outcomes into [`metrics`] data, hands them to [`publish`] (the `cloudwatch`, `emf` and
@@ -16,6 +17,7 @@ pub mod assertions;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod exact_sum;
 pub mod heartbeat;
 pub mod http_client;

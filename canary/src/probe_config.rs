@@ -27,11 +27,12 @@ pub struct ProbeDefaults {
 }
 
 /// One `[[probes]]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeFile {
-    /// The `Probe` dimension: letters, digits, `_`, `.`, `-`.
-    pub name: String,
+    /// The `Probe` dimension: letters, digits, `_`, `.`, `-`. Required; optional here so that a
+    /// probe without one is reported by index like any other invalid field.
+    pub name: Option<String>,
     /// `http` (default), `sum` or `rate_limit`.
     pub kind: Option<String>,
     /// HTTP method.
@@ -74,17 +75,20 @@ pub(crate) fn probes_from_file(
     let mut out = Vec::new();
     for (i, p) in list.iter().enumerate() {
         let at = |field: &str| format!("probes[{i}].{field}");
-        if !dimension_safe(&p.name) {
+        let name = p.name.as_deref().unwrap_or_default();
+        if p.name.is_none() {
             errors.push(
                 at("name"),
-                format!("{:?} must be 1-255 characters of A-Z a-z 0-9 _ . -", p.name),
+                "missing: every probe needs a name (its `Probe` dimension)",
+            );
+        } else if !dimension_safe(name) {
+            errors.push(
+                at("name"),
+                format!("{name:?} must be 1-255 characters of A-Z a-z 0-9 _ . -"),
             );
         }
-        if list[..i].iter().any(|q| q.name == p.name) {
-            errors.push(
-                at("name"),
-                format!("{:?} is used by an earlier probe", p.name),
-            );
+        if p.name.is_some() && list[..i].iter().any(|q| q.name == p.name) {
+            errors.push(at("name"), format!("{name:?} is used by an earlier probe"));
         }
         let kind = p.kind.as_deref().unwrap_or("http");
         let (check, method, path, auth, status) = match kind {
@@ -220,7 +224,7 @@ pub(crate) fn probes_from_file(
             .and_then(|t| duration(&at("retry_backoff"), t, true, errors))
             .unwrap_or(defaults.retry_backoff);
         out.push(ProbeSpec {
-            name: p.name.clone(),
+            name: name.to_owned(),
             method,
             path,
             auth,

@@ -392,6 +392,116 @@ async fn validate_names_invalid_fields_and_exits_64() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_lists_every_problem_at_once_with_file_line_and_field() {
+    // Unknown keys, mistyped values and refused values, at the top level and in probes: all of
+    // them, each on its own line naming the file, the line and column, and the field.
+    let several = config_file(
+        r#"target = "ftp://nope"
+timeout = "soon"
+retries = "three"
+tiemout = "5s"
+sinks = ["kafka"]
+
+[[probes]]
+name = "x y"
+path = "no-slash"
+
+[[probes]]
+kind = "sum"
+min_numbers = 50
+expect = { status = [1000], latence = "1s" }
+"#,
+    );
+    let path = several.display().to_string();
+    let mut cmd = canary(None);
+    cmd.args(["validate", "--config", &path]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 64, "{}", run.all());
+    let lines: Vec<&str> = run.stderr.lines().map(str::trim).collect();
+    let expected = [
+        "1:1: `target`: \"ftp://nope\" is not an http:// or https:// base URL",
+        "2:1: `timeout`: \"soon\" is not a duration",
+        "3:11: `retries`: invalid type: string \"three\", expected i64",
+        "4:1: `tiemout`: unknown field `tiemout`",
+        "5:1: `sinks`: unknown sink \"kafka\"",
+        "8:1: `probes[0].name`: \"x y\" must be 1-255 characters",
+        "9:1: `probes[0].path`: \"no-slash\" is not a path starting with /",
+        "11:1: `probes[1].name`: missing",
+        "13:1: `probes[1].min_numbers`: 50 is above max_numbers 10",
+        "14:12: `probes[1].expect.status`: 1000 is not an HTTP status",
+        "14:29: `probes[1].expect.latence`: unknown field `latence`",
+    ];
+    for e in expected {
+        let line = format!("{path}:{e}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&line)),
+            "{line} not a line of\n{}",
+            run.all()
+        );
+    }
+    let listed = lines.iter().filter(|l| l.starts_with(&path)).count();
+    assert_eq!(
+        listed,
+        expected.len(),
+        "one line per problem\n{}",
+        run.all()
+    );
+
+    // A syntax error is reported with its line and column, beside the problems of the values
+    // that could be read; what the broken line held is not guessed at.
+    let syntax = config_file(
+        r#"target = "http://127.0.0.1:1"
+retries = = 3
+environment = "has space"
+[[probes]]
+name = "p"
+path = "/unterminated
+"#,
+    );
+    let path = syntax.display().to_string();
+    let mut cmd = canary(None);
+    cmd.args(["validate", "--config", &path]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 64, "{}", run.all());
+    let lines: Vec<&str> = run.stderr.lines().map(str::trim).collect();
+    for e in [
+        "2:11: TOML syntax error: ",
+        "3:1: `environment`: \"has space\" must be 1-255 characters",
+        "6:22: TOML syntax error: invalid basic string",
+    ] {
+        let line = format!("{path}:{e}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&line)),
+            "{line} not a line of\n{}",
+            run.all()
+        );
+    }
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with(&path)).count(),
+        3,
+        "no guesses about the broken lines (`retries`, `probes[0].path`)\n{}",
+        run.all()
+    );
+
+    // A value from a flag or its variable is blamed on them, not on the file it overrides.
+    let mut cmd = canary(None);
+    cmd.env("CANARY_TIMEOUT", "never")
+        .args(["validate", "--config", &path, "--retries", "x"]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 64, "{}", run.all());
+    for e in [
+        "`retries` (from --retries or CANARY_RETRIES): \"x\" is not an integer",
+        "`timeout` (from --timeout or CANARY_TIMEOUT): \"never\" is not a duration",
+    ] {
+        assert!(
+            run.stderr.lines().any(|l| l.trim().starts_with(e)),
+            "{e} not a line of\n{}",
+            run.all()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_usage_exits_64_without_running() {
     let long_url = format!("http://127.0.0.1/{}", "a".repeat(100_000));
     let cases: Vec<Vec<&str>> = vec![
