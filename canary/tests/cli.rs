@@ -502,6 +502,35 @@ path = "/unterminated
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_config_is_valid_and_passes_through_the_local_gateway() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/canary.toml");
+    let mut cmd = canary(None);
+    cmd.args(["validate", "--config", example]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("probes health,live,sum,auth_missing_key,auth_bad_key,rate_limit_headers"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.is_empty(), "{}", run.all());
+
+    // Its probes hold for the real service behind the gateway policy of gateway/kong.yaml.
+    let stack = stack(true).await;
+    let mut cmd = canary(None);
+    cmd.args(["run", "--once", "--config", example, "--sink", "stdout"])
+        .args(["--target", &stack.url()]);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("verdict: PASS (6 of 6 probes passed)"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_usage_exits_64_without_running() {
     let long_url = format!("http://127.0.0.1/{}", "a".repeat(100_000));
     let cases: Vec<Vec<&str>> = vec![
