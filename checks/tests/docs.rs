@@ -4,13 +4,15 @@
 //! `docs/`; every `--flag` a page names is a flag of its binary; and the alarm tables (every
 //! alarm in `docs/operations.md`, the paging ones in the README) match the alarm definitions.
 //!
-//! The `--help` texts come from the real binaries, built here into this test's own target
-//! directory and profile (a no-op when the workspace build already made them).
+//! The `--help` texts come from the real binaries in this test's target directory and profile,
+//! as the workspace test run builds them; one that is missing or older than its sources is
+//! built first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::SystemTime;
 
 use serde_norway::Value;
 
@@ -286,8 +288,32 @@ fn flags(text: &str) -> BTreeSet<String> {
 
 // --- binaries ------------------------------------------------------------------------------------
 
-/// Builds the four binaries into this test's own target directory and profile (`cargo build` is
-/// a no-op when they are fresh) and returns the directory that holds them.
+/// The binaries whose `--help` the pages quote, and the package of each.
+const BINARIES: &[(&str, &str)] = &[
+    ("service", "service"),
+    ("loadgen", "loadgen"),
+    ("canary", "canary"),
+    ("local-gateway", "gateway"),
+];
+
+/// The newest modification time of the files under `path` (a file or a directory).
+fn newest(path: &Path) -> Option<SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| newest(&e.path()))
+        .max()
+}
+
+/// The directory of this test's profile (`target/<profile>`), which holds the binaries the
+/// workspace build made. A binary that is missing, or older than its package's sources, is
+/// built there first (so a run of this test alone checks the code as it is); when the
+/// workspace test run has just built them, nothing is rebuilt or replaced under the feet of
+/// the other tests that run them.
 fn built_binaries() -> PathBuf {
     // target/<profile>/deps/docs-<hash> -> target/<profile>
     let exe = std::env::current_exe().expect("test binary path");
@@ -296,6 +322,26 @@ fn built_binaries() -> PathBuf {
         .and_then(Path::parent)
         .expect("the test binary lives in target/<profile>/deps")
         .to_path_buf();
+    let stale: Vec<&str> = BINARIES
+        .iter()
+        .filter(|(binary, package)| {
+            let built = fs::metadata(profile_dir.join(binary)).and_then(|m| m.modified());
+            let sources = [
+                root().join(package).join("src"),
+                root().join(package).join("Cargo.toml"),
+                root().join("Cargo.lock"),
+            ];
+            let newest_source = sources.iter().filter_map(|p| newest(p)).max();
+            match (built, newest_source) {
+                (Ok(built), Some(source)) => built < source,
+                _ => true,
+            }
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if stale.is_empty() {
+        return profile_dir;
+    }
     let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
     let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => "dev",
@@ -308,10 +354,10 @@ fn built_binaries() -> PathBuf {
         .current_dir(root())
         .args(["build", "--locked", "--bins", "--profile", profile])
         .arg("--target-dir")
-        .arg(target_dir)
-        .args([
-            "-p", "service", "-p", "loadgen", "-p", "canary", "-p", "gateway",
-        ]);
+        .arg(target_dir);
+    for package in &stale {
+        build.args(["-p", package]);
+    }
     let shown = format!("{build:?}");
     let out = build
         .output()
