@@ -6,7 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY_KEY, Stub, StubReply, canary, config_file, emf_values, finish, stack};
+use common::{CANARY_KEY, canary, config_file, emf_values, finish, stack};
+use testkit::stub::{Reply as StubReply, Stub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdout_sink_shows_a_passing_round_through_the_gateway() {

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{TestServer, temp_dir};
+use common::TestServer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use loadgen::recorder::{Outcome, Recorder};
 use loadgen::report::hgrm;
 use loadgen::report::hlog::{HlogFile, HlogMeta, HlogWriter, summarize};
+use testkit::tempdir;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -104,7 +105,7 @@ fn write_log(
 #[test]
 fn a_run_writes_hlog_hgrm_and_html_that_read_back() {
     let server = TestServer::start(None);
-    let dir = temp_dir("outputs");
+    let dir = tempdir::unique("loadgen-outputs");
     let (hlog, hgrm_path, html, js) = (
         dir.join("a.hlog"),
         dir.join("a.hgrm"),
@@ -216,7 +217,7 @@ fn a_run_writes_hlog_hgrm_and_html_that_read_back() {
 
 #[test]
 fn merging_two_generators_halves_equals_the_whole() {
-    let dir = temp_dir("merge");
+    let dir = tempdir::unique("loadgen-merge");
     let wall = SystemTime::now() - Duration::from_secs(60);
     let (a, b, whole) = (
         dir.join("a.hlog"),
@@ -290,7 +291,7 @@ fn merging_two_generators_halves_equals_the_whole() {
 
 #[test]
 fn bad_inputs_are_usage_errors_that_name_the_problem() {
-    let dir = temp_dir("bad-inputs");
+    let dir = tempdir::unique("loadgen-bad-inputs");
     let good = dir.join("good.hlog");
     write_log(&good, Some("gen-a"), SystemTime::now(), 1000.0, |i| {
         i < 3000
@@ -445,7 +446,7 @@ fn chromium(dir: &Path, args: &[String]) -> String {
 
 #[test]
 fn the_html_report_renders_in_headless_chromium_with_its_plots() {
-    let dir = temp_dir("html");
+    let dir = tempdir::unique("loadgen-html");
     let log = dir.join("run.hlog");
     // A hostile generator id: it must show as text, never become markup.
     let hostile = "<img/src=x/onerror=alert(1)>";
@@ -570,7 +571,7 @@ fn python_hdrhistogram_reads_the_interval_log() {
         "{} is missing: install Python's hdrhistogram with scripts/deps/hdrh.sh (or set HDRH_PYTHON)",
         python.display()
     );
-    let dir = temp_dir("python");
+    let dir = tempdir::unique("loadgen-python");
     let log = dir.join("run.hlog");
     let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_790_000_000_125);
     write_log(&log, Some("gen-py"), wall, 1000.0, |_| true);

@@ -85,8 +85,7 @@ async fn passes_against_a_correctly_configured_gateway() {
             .unwrap()
     })
     .await;
-    let dir = std::env::temp_dir().join(format!("loadgen-ratelimit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::tempdir::unique("loadgen-ratelimit");
     let json = dir.join("pass.json");
     let url = sum_url(&s);
     let mut args = vec![
@@ -339,8 +338,7 @@ async fn usage_errors_exit_64_and_unreachable_targets_exit_1() {
         );
     }
     // Refused before the first request: a target that answers everything sees no traffic.
-    let stub =
-        testkit::http_stub::Stub::start(|_, _| testkit::http_stub::Reply::json(200, "{}")).await;
+    let stub = testkit::stub::Stub::start(|_, _| testkit::stub::Reply::json(200, "{}")).await;
     let url = format!("{}/api", stub.url());
     let with_userinfo = url.replacen("http://", "http://user:pw@", 1);
     let dir = std::env::temp_dir();
@@ -381,7 +379,7 @@ async fn usage_errors_exit_64_and_unreachable_targets_exit_1() {
     }
 
     // A port nobody listens on (held, so no other test's server is handed it): nothing answers.
-    let refused = testkit::RefusedPort::reserve().unwrap();
+    let refused = testkit::ports::RefusedPort::reserve().unwrap();
     let url = format!("{}/api/v1/sum", refused.base_url());
     let out = loadgen(
         &[&url, "--limit", "10/minute", "--timeout", "2s"],

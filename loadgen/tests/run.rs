@@ -7,12 +7,13 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use common::{Nginx, Stall, TestServer, loadgen, stderr, stdout, temp_dir};
+use common::{Nginx, Stall, TestServer, loadgen, stderr, stdout};
 use loadgen::cli::{Cli, Command};
 use loadgen::config::RunConfig;
 use loadgen::recorder::Outcome;
 use loadgen::report::{Report, Verdict};
 use loadgen::run::{Measured, run_blocking};
+use testkit::tempdir;
 
 fn config(args: &[&str]) -> RunConfig {
     let mut argv = vec!["loadgen", "run", "--quiet"];
@@ -154,7 +155,7 @@ fn a_stalling_server_shows_in_corrected_but_not_uncorrected_latency() {
 #[test]
 fn status_classes_follow_the_weighted_mix() {
     let s = TestServer::start(None);
-    let dir = temp_dir("mix");
+    let dir = tempdir::unique("loadgen-mix");
     let targets = dir.join("targets.json");
     let base = s.url("");
     std::fs::write(
@@ -532,7 +533,7 @@ fn exit_codes_of_the_binary() {
 
     // A report path in a missing directory is a usage error before the run; a report that
     // cannot be written after it (a full disk) is a failure of its own.
-    let dir = temp_dir("exit");
+    let dir = tempdir::unique("loadgen-exit");
     let unwritable = dir.join("missing-dir").join("r.json");
     let started = std::time::Instant::now();
     let usage = loadgen(
@@ -626,7 +627,7 @@ fn json_report_matches_its_schema() {
     assert!(validator.iter_errors(&broken).count() >= 2);
 
     // A baseline comparison is part of the schema too.
-    let dir = temp_dir("schema");
+    let dir = tempdir::unique("loadgen-schema");
     let base = dir.join("base.json");
     std::fs::write(&base, &o.stdout).expect("write baseline");
     let o2 = loadgen(
@@ -663,7 +664,7 @@ fn json_report_matches_its_schema() {
 #[test]
 fn baseline_comparison_fails_on_regression_and_prints_the_table() {
     let s = TestServer::start(None);
-    let dir = temp_dir("baseline");
+    let dir = tempdir::unique("loadgen-baseline");
     let base = dir.join("base.json");
     let o = loadgen(
         &[
@@ -806,7 +807,7 @@ fn header_env_sends_the_secret_without_showing_it() {
 fn hostile_and_missing_flag_values_are_usage_errors() {
     let s = TestServer::start(None);
     let url = s.url("/fast");
-    let dir = temp_dir("hostile");
+    let dir = tempdir::unique("loadgen-hostile");
     let write = |name: &str, text: &str| {
         let p = dir.join(name);
         std::fs::write(&p, text).expect("write");

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use common::{Seen, TestServer, loadgen, serve, stderr, stdout, temp_dir};
+use common::{Seen, TestServer, loadgen, serve, stderr, stdout};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use testkit::tempdir;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -168,7 +169,7 @@ fn assert_passing_40(o: &std::process::Output) -> u64 {
 #[test]
 fn http2_over_tls_is_negotiated_by_alpn_and_every_request_succeeds() {
     let pki = pki("h2");
-    let ca = write_ca(&temp_dir("tls-h2"), "h2", &pki);
+    let ca = write_ca(&tempdir::unique("loadgen-tls-h2"), "h2", &pki);
     let s = tls_server(&pki, &[b"h2", b"http/1.1"]);
     let url = format!("https://localhost:{}/fast", s.addr.port());
     let o = run_20rps_2s(&url, &["--http2"], &ca);
@@ -182,7 +183,7 @@ fn http2_over_tls_is_negotiated_by_alpn_and_every_request_succeeds() {
 #[test]
 fn without_http2_tls_speaks_http1_even_when_the_server_offers_h2() {
     let pki = pki("h1");
-    let ca = write_ca(&temp_dir("tls-h1"), "h1", &pki);
+    let ca = write_ca(&tempdir::unique("loadgen-tls-h1"), "h1", &pki);
     let s = tls_server(&pki, &[b"h2", b"http/1.1"]);
     let url = format!("https://localhost:{}/fast", s.addr.port());
     let o = run_20rps_2s(&url, &[], &ca);
@@ -195,7 +196,7 @@ fn without_http2_tls_speaks_http1_even_when_the_server_offers_h2() {
 #[test]
 fn http2_falls_back_to_http1_when_the_server_offers_only_http1() {
     let pki = pki("fallback");
-    let ca = write_ca(&temp_dir("tls-fallback"), "fallback", &pki);
+    let ca = write_ca(&tempdir::unique("loadgen-tls-fallback"), "fallback", &pki);
     let s = tls_server(&pki, &[b"http/1.1"]);
     let url = format!("https://localhost:{}/fast", s.addr.port());
     let o = run_20rps_2s(&url, &["--http2"], &ca);
@@ -210,7 +211,7 @@ fn http2_falls_back_to_http1_when_the_server_offers_only_http1() {
 
 #[test]
 fn an_untrusted_certificate_fails_the_run_and_names_the_certificate_problem() {
-    let dir = temp_dir("tls-untrusted");
+    let dir = tempdir::unique("loadgen-tls-untrusted");
     let pki_server = pki("server");
     // The client trusts a CA of its own, which did not sign the server's certificate.
     let other = write_ca(&dir, "other", &pki("other"));

@@ -12,6 +12,7 @@ use actix_web::test::{self, TestRequest};
 use serde_json::Value;
 use service::metrics::Metrics;
 use service::{AppState, app};
+use testkit::raw;
 
 fn state(record: bool, secrets: &[&str]) -> AppState {
     let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
@@ -628,7 +629,7 @@ async fn hostile_input_table() {
     );
     let mut failures = Vec::new();
     for case in &cases {
-        let res = common::raw(running.addr(), &case.head, &case.body).await;
+        let res = raw::request(running.addr(), &case.head, &case.body).await;
         let code = res.code();
         let ok = res.status == case.status && code.as_deref() == case.code;
         // Every answer, error or not, is JSON and carries a request id.
@@ -705,7 +706,7 @@ async fn request_ids_are_kept_or_replaced() {
         head.extend_from_slice(id);
         head.extend_from_slice(b"\r\n\r\n");
         head.extend_from_slice(body.as_bytes());
-        let res = common::raw_bytes(addr, &[&head], Duration::ZERO).await;
+        let res = raw::parse(&raw::exchange(addr, &[&head], Duration::ZERO).await);
         assert_eq!(res.status, 200, "{:?}", String::from_utf8_lossy(id));
         let echoed = res
             .header("x-request-id")
@@ -823,14 +824,14 @@ async fn slow_bodies() {
     );
     // Slow but within the timeout: served.
     let parts: [&[u8]; 4] = [head.as_bytes(), &body[..5], &body[5..10], &body[10..]];
-    let res = common::raw_bytes(addr, &parts, Duration::from_millis(100)).await;
+    let res = raw::parse(&raw::exchange(addr, &parts, Duration::from_millis(100)).await);
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     assert_eq!(res.json()["sum"], 6);
     // Stalls past the timeout, after part of the body or before any of it: 408, and the
     // connection is not held forever.
     for sent in [&body[..5], &body[..0]] {
         let started = std::time::Instant::now();
-        let res = common::raw_bytes(addr, &[head.as_bytes(), sent], Duration::ZERO).await;
+        let res = raw::parse(&raw::exchange(addr, &[head.as_bytes(), sent], Duration::ZERO).await);
         assert_eq!(
             (res.status, res.code().as_deref()),
             (408, Some("REQUEST_TIMEOUT")),
@@ -995,7 +996,7 @@ async fn a_chunked_body_left_unread_closes_the_connection_after_the_answer() {
         body.len()
     );
     let second = "GET /healthz/live HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    let all = common::raw_exchange(
+    let all = raw::exchange(
         addr,
         &[request.as_bytes(), second.as_bytes()],
         Duration::from_millis(200),

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Binary, ErrorCode as _};
+use testkit::raw;
 
 const SECRET: &str = "binary-test-origin-secret-7f3a9c";
 
@@ -34,12 +35,12 @@ async fn serves_the_contract_and_logs_one_json_line_per_request() {
     );
     // HEAD answers carry no body over a real socket.
     for path in ["/healthz", "/healthz/live", "/healthz/ready"] {
-        let res = common::raw(bin.addr, &format!("HEAD {path} HTTP/1.1\r\nHost: t"), b"").await;
+        let res = raw::request(bin.addr, &format!("HEAD {path} HTTP/1.1\r\nHost: t"), b"").await;
         assert_eq!(res.status, 200, "HEAD {path}");
         assert!(res.body.is_empty(), "HEAD {path} sent a body");
     }
     // Metrics are never on the public port.
-    let res = common::raw(
+    let res = raw::request(
         bin.addr,
         &format!("GET /metrics HTTP/1.1\r\nHost: t\r\nX-Origin-Secret: {SECRET}"),
         b"",
@@ -133,7 +134,7 @@ async fn scraped_metrics_pass_promtool() {
         common::post_sum(bin.addr, body, "").await;
     }
     common::get(bin.addr, "/nowhere").await;
-    common::raw(bin.addr, "DELETE /healthz HTTP/1.1\r\nHost: t", b"").await;
+    raw::request(bin.addr, "DELETE /healthz HTTP/1.1\r\nHost: t", b"").await;
     let res = common::get(bin.metrics_addr, "/metrics").await;
     assert_eq!(res.status, 200);
     assert!(
@@ -153,12 +154,7 @@ async fn scraped_metrics_pass_promtool() {
     );
     assert!(text.contains(r#"sumapi_http_request_duration_seconds_bucket{method="POST",route="/api/v1/sum",status="200",le="10"} 1"#), "{text}");
 
-    let dir = std::env::temp_dir().join(format!(
-        "service-promtool-{}-{}",
-        std::process::id(),
-        bin.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = testkit::tempdir::unique("service-promtool");
     let file = dir.join("metrics.txt");
     std::fs::write(&file, &text).expect("write scrape");
     let out = std::process::Command::new("promtool")
@@ -188,13 +184,13 @@ async fn the_metrics_port_serves_only_get_metrics_and_never_a_5xx() {
     let bin = Binary::spawn(&[], &[]);
     let m = bin.metrics_addr;
     // HEAD is GET without the body; a query string is ignored.
-    let head = common::raw(m, "HEAD /metrics HTTP/1.1\r\nHost: t", b"").await;
+    let head = raw::request(m, "HEAD /metrics HTTP/1.1\r\nHost: t", b"").await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty(), "HEAD has no body");
     assert_eq!(common::get(m, "/metrics?debug=1&x=%zz").await.status, 200);
     // Other methods on /metrics: 405 naming what is allowed, even with a body.
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
-        let res = common::raw(
+        let res = raw::request(
             m,
             &format!("{method} /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 5"),
             b"hello",
@@ -264,7 +260,7 @@ async fn refuses_malformed_http(addr: std::net::SocketAddr) -> usize {
         if bytes.is_empty() {
             continue; // closed without an answer: fine for garbage
         }
-        let status = common::parse_response(&bytes).status;
+        let status = raw::parse(&bytes).status;
         assert!(
             (400..500).contains(&status),
             "{addr} {what}: answered {status}"
@@ -381,7 +377,7 @@ async fn sigterm_drains_without_failing_a_request_and_exits_zero() {
     let in_flight = tokio::spawn(async move {
         let parts: [&[u8]; 3] = [head.as_bytes(), &body[..4], &body[4..]];
         // The second half arrives ~1.6 s later, after the drain has ended.
-        common::raw_bytes(addr, &parts, Duration::from_millis(800)).await
+        raw::parse(&raw::exchange(addr, &parts, Duration::from_millis(800)).await)
     });
 
     // Keep the load up until just before the drain ends: none of it may fail.
@@ -623,7 +619,7 @@ fn healthcheck_subcommand() {
     let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &missing], &[]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("404"), "{stderr}");
-    let closed = testkit::RefusedPort::reserve().expect("reserve a port");
+    let closed = testkit::ports::RefusedPort::reserve().expect("reserve a port");
     let closed_url = format!("{}/healthz/live", closed.base_url());
     let (code, _, stderr) = common::run_to_exit(&["healthcheck", "--url", &closed_url], &[]);
     assert_eq!(code, Some(1));

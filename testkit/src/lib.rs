@@ -1,17 +1,20 @@
-//! Helpers shared by the black-box tests of several workspace crates; a dev-dependency only.
+//! The one home of the helpers that the workspace's black-box tests share; a dev-dependency only.
+//! A crate's `tests/common` keeps what is its own (its binary, its fixtures, its assertions) and
+//! takes these from here.
 //!
-//! [`http_stub`] is a scripted HTTP/1.1 server on a free loopback port: it parses each request,
-//! records it, asks the test's handler for the reply and writes that back. The canary's tests use
-//! it as a target that fails, stalls or answers garbage on demand; the gateway's tests use it as
-//! the upstream that echoes what the gateway forwarded.
-//!
-//! [`raw_http`] parses responses read off a raw socket, for tests that send hostile bytes.
-//!
-//! [`refused_port`] reserves a loopback port that refuses connections for as long as a test
-//! holds it, for "the upstream is down" without racing other tests for the port.
+//! - [`ports`]: a loopback port that is free right now, for a server started in another process,
+//!   and one that refuses connections while the test holds it ("the upstream is down").
+//! - [`tempdir`]: a fresh, empty directory per test, unique across parallel tests and processes.
+//! - [`stub`]: a scripted HTTP/1.1 server on the test's runtime that records each request and
+//!   answers what the test's handler says (fails, stalls, garbage on demand; an upstream that
+//!   echoes what a proxy forwarded), and the request reader for a crate's own test servers.
+//! - [`server`]: a loopback TCP server on a thread and runtime of its own, for synchronous tests
+//!   and for servers whose work must not count as the test's; also one that never answers.
+//! - [`raw`]: raw HTTP/1.1 exchanges over a socket, for bytes no HTTP client would send, and the
+//!   parser of the responses read back.
 
-pub mod http_stub;
-pub mod raw_http;
-pub mod refused_port;
-
-pub use refused_port::RefusedPort;
+pub mod ports;
+pub mod raw;
+pub mod server;
+pub mod stub;
+pub mod tempdir;

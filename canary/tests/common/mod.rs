@@ -1,18 +1,19 @@
-//! Helpers for the canary's black-box tests: LocalStack's CloudWatch on a free port (started by
+//! Helpers of the canary's black-box tests: LocalStack's CloudWatch on a free port (started by
 //! `scripts/localstack.sh`, killed on drop; reusable by the dead-man test), the real service
-//! behind the local gateway, the real `canary` binary, reading metrics back from CloudWatch, and
-//! the shared stub server (`testkit::http_stub`) as a scripted target.
+//! behind the local gateway, the real `canary` binary, config files, and reading metrics back
+//! from CloudWatch and from EMF records. Ports, temp dirs and the scripted stub target come from
+//! `testkit`.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use testkit::ports::free_port;
+use testkit::tempdir;
 
 /// The canary consumer's key in tests: distinctive, so a leak is easy to find.
 pub const CANARY_KEY: &str = "ck-test-5f2b9e71c0a84d3e9b1f6a2d7c4e8b03";
@@ -21,36 +22,11 @@ pub const ORIGIN_SECRET: &str = "origin-test-3c9d2a7e";
 /// The canary consumer's per-minute limit in `gateway/kong.yaml`.
 pub const CANARY_RATE_LIMIT: u64 = 20;
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh directory under the system temp dir, unique per process and call.
-pub fn unique_dir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "canary-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
-
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the crate lives in the workspace")
         .to_path_buf()
-}
-
-/// A free loopback port (closed again; the caller binds it right away).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
 }
 
 /// LocalStack's CloudWatch, running until dropped.
@@ -69,7 +45,7 @@ impl LocalStack {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let dir = unique_dir("localstack");
+            let dir = tempdir::unique("canary-localstack");
             // LocalStack inside a container keeps its state under $TMPDIR/localstack and
             // deletes that folder when it stops: a private TMPDIR keeps parallel instances apart.
             let tmp = dir.join("tmp");
@@ -317,12 +293,6 @@ pub async fn stat(
     Some(s)
 }
 
-/// The scripted HTTP/1.1 target for behaviour the real service cannot be made to show on demand
-/// (flaky 5xx, slowness, hostile answers); the handler gets each request and how many came before
-/// it on that path. (Only cli.rs uses it; the other test binaries share this module.)
-#[allow(unused_imports)]
-pub use testkit::http_stub::{Reply as StubReply, Request as StubRequest, Stub};
-
 /// A config file in its own temporary directory, removed on drop.
 pub struct TempConfig {
     path: PathBuf,
@@ -351,7 +321,7 @@ impl Drop for TempConfig {
 
 /// Writes `contents` to a fresh config file.
 pub fn config_bytes(contents: &[u8]) -> TempConfig {
-    let path = unique_dir("config").join("canary.toml");
+    let path = tempdir::unique("canary-config").join("canary.toml");
     std::fs::write(&path, contents).expect("write config");
     TempConfig { path }
 }

@@ -4,10 +4,8 @@
 
 pub mod repo;
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn root() -> PathBuf {
     checks::repo_root()
@@ -36,17 +34,9 @@ pub fn text(out: &Output) -> String {
     )
 }
 
-/// A fresh directory under the target dir, unique per test process and call.
+/// A fresh directory under the target dir (`target/checks-tmp`), unique per test process and call.
 pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = root().join("target").join("checks-tmp").join(format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    testkit::tempdir::unique_in(&root().join("target").join("checks-tmp"), tag)
 }
 
 pub fn terraform() -> Command {

@@ -79,8 +79,7 @@ type EnvCase<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
 #[test]
 fn binary_usage_errors_exit_64() {
-    let dir = std::env::temp_dir().join(format!("local-gateway-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::tempdir::unique("local-gateway-cli");
     let literal = dir.join("literal.yaml");
     std::fs::write(
         &literal,
@@ -268,11 +267,7 @@ fn binary_help_speaks_to_users() {
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_serves_until_sigterm_and_needs_the_origin_secret() {
     let echo = echo_upstream().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = testkit::ports::free_port();
     let listen = format!("127.0.0.1:{port}");
 
     // Without SUM_API_ORIGIN_SECRET it refuses to start, naming the variable.

@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use gateway::{GatewayError, LocalGateway, Policy, RateLimits};
 
-use crate::common::{
-    RawResponse, echo_upstream, header, num, raw_request, seen, silent_upstream,
-    wait_for_window_room,
-};
+use testkit::raw::{self, Response as RawResponse};
+use testkit::server::Server;
+
+use crate::common::{echo_upstream, header, num, seen, wait_for_window_room};
 use crate::{
     CANARY, CUSTOMER, LOADGEN, ORIGIN, builder, builder_for, client, get, kong_error, start,
 };
@@ -269,19 +269,12 @@ async fn oversized_bodies_get_413_before_they_cost_quota() {
 
 /// Sends a chunked POST over a raw socket and returns the whole response as text.
 async fn raw_chunked_post(addr: std::net::SocketAddr, key: &str, size: usize) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST /api/v1/sum HTTP/1.1\r\nHost: x\r\napikey: {key}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{size:x}\r\n"
     );
-    sock.write_all(head.as_bytes()).await.unwrap();
-    sock.write_all(&vec![b'2'; size]).await.unwrap();
-    sock.write_all(b"\r\n0\r\n\r\n").await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
+    let body = vec![b'2'; size];
+    let parts: [&[u8]; 3] = [head.as_bytes(), &body, b"\r\n0\r\n\r\n"];
+    let out = raw::exchange(addr, &parts, Duration::ZERO).await;
     String::from_utf8_lossy(&out).to_string()
 }
 
@@ -381,7 +374,7 @@ async fn drop_stops_nginx_and_removes_the_prefix() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_down_gives_kongs_502_with_rate_limit_headers() {
     // A port nobody listens on, held so that no other test's server is handed it meanwhile.
-    let dead = testkit::RefusedPort::reserve().unwrap();
+    let dead = testkit::ports::RefusedPort::reserve().unwrap();
     let gw = start(builder(dead.addr()));
     let r = get(&gw, "/api/v1/sum", Some(CANARY)).await;
     assert_eq!(num(&r, "ratelimit-limit"), 20, "{:?}", r.headers());
@@ -466,9 +459,7 @@ async fn nginx_errors_answer_kongs_json_not_html() {
         ),
     ];
     for (what, request, status, message) in cases {
-        let r = tokio::task::spawn_blocking(move || raw_request(addr, &request))
-            .await
-            .unwrap();
+        let r = raw::send(addr, &request).await;
         raw_kong_error(what, &r, status, message);
     }
     assert_eq!(echo.hits(), 0, "none of them reached the upstream");
@@ -515,21 +506,21 @@ async fn the_access_log_holds_each_request_but_never_a_key() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_silent_upstream_gets_kongs_504_after_the_read_timeout_and_retries() {
-    let silent = silent_upstream();
+    let silent = Server::silent();
     let text = gateway::policy::KONG_YAML.replace("read_timeout: 10000", "read_timeout: 300");
     assert_ne!(
         text,
         gateway::policy::KONG_YAML,
         "kong.yaml sets read_timeout"
     );
-    let gw = start(builder_for(Policy::parse(&text).unwrap(), silent.addr));
+    let gw = start(builder_for(Policy::parse(&text).unwrap(), silent.addr()));
 
     let started = Instant::now();
     let r = get(&gw, "/healthz", None).await;
     let took = started.elapsed();
     kong_error(r, 504, "The upstream server is timing out").await;
     // One try and kong.yaml's 2 retries, 300 ms each, all to the service's one address.
-    assert_eq!(silent.accepted(), 3, "{}", gw.error_log());
+    assert_eq!(silent.connections(), 3, "{}", gw.error_log());
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "took {took:?}"
@@ -544,5 +535,5 @@ async fn a_silent_upstream_gets_kongs_504_after_the_read_timeout_and_retries() {
         .await
         .unwrap();
     kong_error(r, 504, "The upstream server is timing out").await;
-    assert_eq!(silent.accepted(), 4, "{}", gw.error_log());
+    assert_eq!(silent.connections(), 4, "{}", gw.error_log());
 }

@@ -1,7 +1,8 @@
-//! Small local servers for loadgen's tests, each on a free loopback port and its own thread
-//! (so that its CPU never counts as the generator's): a hand-written HTTP/1.1 server whose
-//! behaviour is chosen by path (or any other per-connection handler, e.g. TLS in front of it),
-//! and nginx (for HTTP/2 and as a real server); and the runner of the built binary.
+//! Local servers for loadgen's tests, each on a free loopback port and its own thread (so that
+//! its CPU never counts as the generator's): an HTTP/1.1 server whose behaviour is chosen by path
+//! (or any other per-connection handler, e.g. TLS in front of it), on `testkit`'s threaded server
+//! and request reader; nginx (for HTTP/2 and as a real server); and the runner of the built
+//! binary.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -11,8 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use testkit::ports::free_port;
+use testkit::server::Server;
+use testkit::tempdir;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// What the test server saw.
 #[derive(Default)]
@@ -38,8 +42,8 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     /// What it saw.
     pub seen: Arc<Seen>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Accepts and serves until dropped.
+    _server: Server,
 }
 
 /// Stall pattern of `/stall`: after the first request, every `period` the server holds
@@ -69,41 +73,16 @@ impl TestServer {
         F: Fn(TcpStream, Arc<Seen>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        std_listener.set_nonblocking(true).expect("nonblocking");
-        let addr = std_listener.local_addr().expect("local addr");
         let seen = Arc::new(Seen::default());
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let seen2 = Arc::clone(&seen);
-        let thread = std::thread::Builder::new()
-            .name("test-server".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    let listener = TcpListener::from_std(std_listener).expect("listener");
-                    loop {
-                        tokio::select! {
-                            _ = &mut stopped => break,
-                            accepted = listener.accept() => {
-                                let Ok((sock, _)) = accepted else { continue };
-                                let _ = sock.set_nodelay(true);
-                                seen2.connections.fetch_add(1, Ordering::Relaxed);
-                                tokio::spawn(handler(sock, Arc::clone(&seen2)));
-                            }
-                        }
-                    }
-                });
-            })
-            .expect("spawn server thread");
+        let counted = Arc::clone(&seen);
+        let server = Server::start(move |sock| {
+            counted.connections.fetch_add(1, Ordering::Relaxed);
+            handler(sock, Arc::clone(&counted))
+        });
         TestServer {
-            addr,
+            addr: server.addr(),
             seen,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -118,65 +97,22 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Serves HTTP/1.1 on `sock` (see [`TestServer::start`] for the paths) until it closes.
 pub async fn serve<S>(mut sock: S, seen: Arc<Seen>, stall: Option<Stall>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = Vec::with_capacity(4096);
-    loop {
-        let head_end = loop {
-            if let Some(p) = find(&buf, b"\r\n\r\n") {
-                break p + 4;
-            }
-            if buf.len() > 64 * 1024 {
-                return;
-            }
-            match sock.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let mut lines = head.split("\r\n");
-        let path = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .unwrap_or("/")
-            .to_string();
-        let mut content_length = 0usize;
-        for l in lines {
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-                if k.eq_ignore_ascii_case("apikey") {
-                    *seen.apikey.lock().expect("lock") = Some(v.trim().to_string());
-                }
-            }
+    while let Some(request) = testkit::stub::read_request(&mut sock, &mut buf).await {
+        let apikey = request
+            .headers
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "apikey");
+        if let Some((_, key)) = apikey {
+            *seen.apikey.lock().expect("lock") = Some(key.clone());
         }
-        while buf.len() < head_end + content_length {
-            match sock.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-        buf.drain(..head_end + content_length);
+        let path = request.path;
         let now = Instant::now();
         let first = *seen.first.lock().expect("lock").get_or_insert(now);
         seen.requests.fetch_add(1, Ordering::Relaxed);
@@ -216,18 +152,6 @@ where
     }
 }
 
-/// A unique temporary directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "loadgen-test-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
-
 /// nginx serving a static 200 on a free loopback port from a temp prefix; stopped on drop.
 pub struct Nginx {
     /// Its port.
@@ -249,7 +173,7 @@ impl Nginx {
         // Then nginx logs "Address already in use" (and exits after its own retries), or the
         // port answers for someone else: either way, start again on another port.
         for _ in 0..3 {
-            let dir = temp_dir("nginx");
+            let dir = tempdir::unique("loadgen-nginx");
             std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
             let port = free_port();
             let conf = format!(
@@ -305,15 +229,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// Runs the built `loadgen` binary with `args` and the extra environment `env`. Variables that

@@ -1,5 +1,6 @@
-//! Helpers shared by the service's black-box tests: in-process services, raw HTTP exchanges
-//! (full control over bytes, for hostile input) and the real binary on free ports.
+//! Helpers of the service's black-box tests: in-process services, the sum API and the metrics
+//! over raw HTTP (`testkit::raw`, full control over bytes, for hostile input) and the real binary
+//! on free ports.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -8,15 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use testkit::raw::{self, Response};
 
 /// A config on free loopback ports with a quick shutdown, plus `extra` flags.
 pub fn config(extra: &[&str]) -> service::Config {
     service::Config::loopback(extra).expect("test flags parse")
 }
-
-pub use testkit::raw_http::{Response, parse as parse_response};
 
 /// The contract's error `code` of a response body, if it has one.
 pub trait ErrorCode {
@@ -32,53 +30,18 @@ impl ErrorCode for Response {
     }
 }
 
-/// Sends `head` (request line and headers, without the blank line; `Connection: close` is
-/// added) then `body`, and reads the whole answer. Bounded by a 10 s timeout.
-pub async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
-    let mut request = format!("{head}\r\nConnection: close\r\n\r\n").into_bytes();
-    request.extend_from_slice(body);
-    raw_bytes(addr, &[&request], Duration::ZERO).await
-}
-
-/// Sends `parts` with `pause` between them and reads the whole answer (10 s bound). The
-/// server may answer and close early; write errors after that are ignored.
-pub async fn raw_bytes(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Response {
-    parse_response(&raw_exchange(addr, parts, pause).await)
-}
-
-/// [`raw_bytes`] without parsing: everything the server sent until it closed.
-pub async fn raw_exchange(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Vec<u8> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                tokio::time::sleep(pause).await;
-            }
-            if stream.write_all(part).await.is_err() {
-                break;
-            }
-        }
-        let mut out = Vec::new();
-        let _ = stream.read_to_end(&mut out).await;
-        out
-    };
-    tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .expect("the server answered within 10 s")
-}
-
 /// A JSON POST to the sum endpoint over a fresh connection.
 pub async fn post_sum(addr: SocketAddr, body: &str, extra_headers: &str) -> Response {
     let head = format!(
         "POST /api/v1/sum HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}{extra_headers}",
         body.len()
     );
-    raw(addr, &head, body.as_bytes()).await
+    raw::request(addr, &head, body.as_bytes()).await
 }
 
 /// A GET over a fresh connection.
 pub async fn get(addr: SocketAddr, path: &str) -> Response {
-    raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: test"), b"").await
+    raw::request(addr, &format!("GET {path} HTTP/1.1\r\nHost: test"), b"").await
 }
 
 /// The real `service` binary, started on free ports with JSON logs captured from stderr.

@@ -1,9 +1,11 @@
 //! A scripted HTTP/1.1 server for tests, for behaviour a real server cannot be made to show on
-//! demand (flaky 5xx, slowness, hostile answers) or to see exactly what a proxy forwarded.
+//! demand (flaky 5xx, slowness, hostile answers) or to see exactly what a proxy forwarded; and
+//! the request reader it is built on, for test servers of a crate's own that keep connections
+//! alive.
 //!
-//! Each connection carries one request: the head is read up to `\r\n\r\n` (a head over 1 MiB, or
-//! a connection that ends before its head does, is dropped unanswered), then a body of
-//! `Content-Length` bytes. The request is recorded, the handler picks the [`Reply`], and the
+//! Each connection to a [`Stub`] carries one request: the head is read up to `\r\n\r\n` (a head
+//! over 1 MiB, or a connection that ends before its head does, is dropped unanswered), then a body
+//! of `Content-Length` bytes. The request is recorded, the handler picks the [`Reply`], and the
 //! connection is closed after it is written. Chunked request bodies are not decoded.
 
 use std::net::SocketAddr;
@@ -148,7 +150,7 @@ fn lock(requests: &Mutex<Vec<Request>>) -> std::sync::MutexGuard<'_, Vec<Request
 
 /// Answers the one request on `sock`.
 async fn serve(mut sock: TcpStream, log: Arc<Mutex<Vec<Request>>>, handler: Arc<Handler>) {
-    let Some(request) = read_request(&mut sock).await else {
+    let Some((request, _)) = read(&mut sock, &mut Vec::new()).await else {
         return;
     };
     let before = {
@@ -164,25 +166,41 @@ async fn serve(mut sock: TcpStream, log: Arc<Mutex<Vec<Request>>>, handler: Arc<
     let _ = sock.shutdown().await;
 }
 
-/// Reads one request; `None` when the connection ends or fails before the head is complete, or
-/// the head exceeds [`MAX_HEAD_BYTES`].
-async fn read_request(sock: &mut (impl AsyncRead + Unpin)) -> Option<Request> {
-    let mut buf = Vec::new();
+/// Reads the next whole request off a connection that may carry several (keep-alive, pipelined):
+/// `buf` holds what was read past the previous request, and keeps what is read past this one.
+///
+/// `None` when the connection ends or fails before the request is complete (its head, then its
+/// `Content-Length` body), or the head exceeds 1 MiB.
+pub async fn read_request(
+    sock: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Option<Request> {
+    match read(sock, buf).await? {
+        (request, true) => Some(request),
+        (_, false) => None,
+    }
+}
+
+/// Reads one request, and whether its body arrived whole: `None` when the connection ends or
+/// fails before the head is complete, or the head exceeds [`MAX_HEAD_BYTES`].
+async fn read(sock: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Option<(Request, bool)> {
     let mut chunk = [0u8; 4096];
+    let mut searched: usize = 0;
     let head_end = loop {
+        // Only the new bytes (and three before them) can complete the terminator.
+        let from = searched.saturating_sub(3);
+        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            break from + i;
+        }
+        searched = buf.len();
+        if buf.len() > MAX_HEAD_BYTES {
+            return None;
+        }
         let n = sock.read(&mut chunk).await.ok()?;
         if n == 0 {
             return None;
         }
-        // Only the new bytes (and three before them) can complete the terminator.
-        let from = buf.len().saturating_sub(3);
         buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            break from + i;
-        }
-        if buf.len() > MAX_HEAD_BYTES {
-            return None;
-        }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
@@ -198,18 +216,49 @@ async fn read_request(sock: &mut (impl AsyncRead + Unpin)) -> Option<Request> {
         .find(|(k, _)| k == "content-length")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
-    let mut body = buf.split_off(head_end + 4);
-    while body.len() < content_length {
+    let body_start = head_end + 4;
+    while buf.len() < body_start + content_length {
         match sock.read(&mut chunk).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-    body.truncate(content_length);
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+    let body_end = buf.len().min(body_start + content_length);
+    let body = buf[body_start..body_end].to_vec();
+    buf.drain(..body_end);
+    let whole = body.len() == content_length;
+    Some((
+        Request {
+            method,
+            path,
+            headers,
+            body,
+        },
+        whole,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_pipelined_requests_one_by_one_and_only_whole_ones() {
+        let bytes: &[u8] = b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nApiKey: k\r\n\r\nPOST /c HTTP/1.1\r\ncontent-length: 9\r\n\r\nshort";
+        let mut sock = bytes;
+        let mut buf = Vec::new();
+        let a = read_request(&mut sock, &mut buf).await.expect("first");
+        assert_eq!((a.method.as_str(), a.path.as_str()), ("POST", "/a"));
+        assert_eq!(a.body, b"abc");
+        let b = read_request(&mut sock, &mut buf).await.expect("second");
+        assert_eq!(b.path, "/b");
+        assert_eq!(b.headers, vec![("apikey".to_owned(), "k".to_owned())]);
+        assert!(b.body.is_empty());
+        assert_eq!(
+            read_request(&mut sock, &mut buf).await,
+            None,
+            "a body cut short is no request"
+        );
+        assert_eq!(read_request(&mut sock, &mut buf).await, None, "at the end");
+    }
 }

@@ -1,5 +1,83 @@
-//! HTTP/1.1 responses read off a raw socket, for tests that send bytes no HTTP client would
-//! (hostile requests, malformed framing) and so cannot use one to read the answer either.
+//! Raw HTTP/1.1 exchanges over a socket, for tests that send bytes no HTTP client would (hostile
+//! requests, malformed framing, a body in pieces with pauses between them) and so cannot use one
+//! to read the answer either; and the parser of the responses they read.
+//!
+//! Every exchange is bounded: one that has not ended within 10 s fails the test.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long an exchange may take before the test fails.
+const BOUND: Duration = Duration::from_secs(10);
+
+/// The most [`send`] reads of one response.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// Sends `head` (request line and header fields, without the blank line; `Connection: close` is
+/// added) then `body` on a new connection, and parses everything the server sent until it closed.
+pub async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut request = format!("{head}\r\nConnection: close\r\n\r\n").into_bytes();
+    request.extend_from_slice(body);
+    parse(&exchange(addr, &[&request], Duration::ZERO).await)
+}
+
+/// Sends `parts` on a new connection with `pause` between them, and returns everything the
+/// server sent until it closed. The server may answer and close early: a write that fails after
+/// that ends the sending, and a read error ends the reading (what came before it is kept).
+pub async fn exchange(addr: SocketAddr, parts: &[&[u8]], pause: Duration) -> Vec<u8> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(pause).await;
+            }
+            if stream.write_all(part).await.is_err() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        out
+    };
+    tokio::time::timeout(BOUND, exchange)
+        .await
+        .unwrap_or_else(|_| panic!("{addr} answered and closed within {BOUND:?}"))
+}
+
+/// Sends `request` as it is on a new connection and parses one response: read until its
+/// `Content-Length` is complete or the server closes (or resets, having answered with the request
+/// unread), for at most 10 s or 1 MiB. For servers that may keep the connection open after the
+/// answer. Panics when sending fails or reading fails otherwise.
+pub async fn send(addr: SocketAddr, request: &[u8]) -> Response {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    let mut sock = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    tokio::time::timeout_at(deadline, sock.write_all(request))
+        .await
+        .unwrap_or_else(|_| panic!("{addr} took the request within {BOUND:?}"))
+        .unwrap_or_else(|e| panic!("sending the request to {addr}: {e}"));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while buf.len() < MAX_RESPONSE_BYTES && !has_whole_body(&buf) {
+        match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
+            Err(_) | Ok(Ok(0)) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            // A reset after the answer (the server closed with the request unread) ends it.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Ok(Err(e)) => panic!(
+                "reading the response: {e}; so far: {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
+        }
+    }
+    parse(&buf)
+}
 
 /// A parsed HTTP/1.1 response.
 #[derive(Debug, Clone, PartialEq, Eq)]

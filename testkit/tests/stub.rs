@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use testkit::http_stub::{Reply, Request, Stub};
+use testkit::stub::{Reply, Request, Stub};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -1,16 +1,32 @@
-//! A loopback port that refuses connections for as long as the test holds it.
+//! Loopback ports for tests: one that is free right now, for a server the test starts in another
+//! process (nginx, LocalStack, a binary under test) that must be told its port; and one that
+//! refuses connections for as long as the test holds it.
 //!
-//! Binding `127.0.0.1:0`, reading the port and closing the listener again leaves a port that is
-//! free only for a moment: another test running in parallel (a local gateway's nginx, a stub)
-//! may be handed the same port and answer, so a test that expected "connection refused" sees a
-//! 401 from a stranger instead. [`RefusedPort`] keeps a socket bound to the port without
-//! listening on it: the kernel answers every connection attempt with a reset, and no other
-//! socket can bind the port (it is bound without `SO_REUSEADDR`) until the value is dropped.
+//! [`free_port`] binds `127.0.0.1:0`, reads the port and closes the listener again: the port is
+//! free only for a moment, and another test running in parallel may be handed it before the
+//! caller's server binds it. Servers in the test process bind `127.0.0.1:0` themselves instead;
+//! a caller that cannot should retry on another port when its server fails to bind.
+//!
+//! A port freed that way is also no "connection refused" target: a stranger (a local gateway's
+//! nginx, a stub) may be listening on it by the time the test connects, and the test that expected
+//! a refusal sees a 401 from it instead. [`RefusedPort`] keeps a socket bound to the port without
+//! listening on it: the kernel answers every connection attempt with a reset, and no other socket
+//! can bind the port (it is bound without `SO_REUSEADDR`) until the value is dropped.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use socket2::{Domain, Socket, Type};
+
+/// A loopback port that was free a moment ago (see the module doc for the race this leaves).
+///
+/// Panics when no loopback port can be bound, which fails the test that asked.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a test machine can bind a free loopback port")
+        .port()
+}
 
 /// A loopback port nobody listens on, reserved until dropped.
 #[derive(Debug)]
