@@ -15,8 +15,13 @@
 //! the verdict is the [`exit`] code. `merge`/`report` rebuild a summary from interval logs
 //! (`report::hlog`) and go through the same report, verdict and outputs, so merged runs are
 //! judged exactly like live ones. `ratelimit` checks a gateway's declared limits with the same
-//! client. Imports go one way, down this chain; [`exit`], [`numfmt`] and [`input`] are leaves
-//! that any module may use.
+//! client.
+//!
+//! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`run`] →
+//! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
+//! and [`client`] and [`progress`] under `run`). [`recorder`], [`slo`], [`selfcheck`],
+//! [`schedule`], [`input`], [`numfmt`] and [`exit`] import nothing of the crate, so any module
+//! may use them.
 
 pub mod cli;
 pub mod client;
