@@ -532,6 +532,48 @@ async fn the_example_config_is_valid_and_passes_through_the_local_gateway() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudwatch_without_a_region_fails_with_one_clear_line() {
+    // No region anywhere: no variables, empty AWS config and credentials files. Instance
+    // metadata, which the SDK asks last, is either switched off or, as on a laptop behind a
+    // proxy that refuses it, a local stand-in that answers 403.
+    let empty = config_file("");
+    let metadata = Stub::start(|_, _| StubReply::json(403, "forbidden")).await;
+    for imds in [None, Some(metadata.url())] {
+        let mut cmd = canary(None);
+        cmd.env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_CONFIG_FILE", &empty)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &empty);
+        if let Some(url) = &imds {
+            cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+                .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", url);
+        }
+        cmd.args(["run", "--once", "--sink", "cloudwatch"])
+            .args(["--target", "http://127.0.0.1:1"]);
+        let run = finish(cmd).await;
+        assert_eq!(run.code, 64, "{imds:?}\n{}", run.all());
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "one line, no SDK error dump ({imds:?})\n{}",
+            run.all()
+        );
+        assert!(
+            run.stderr
+                .starts_with("canary: the cloudwatch sink needs an AWS region and found none")
+                && run.stderr.contains("set AWS_REGION"),
+            "{}",
+            run.all()
+        );
+        assert!(run.stdout.is_empty(), "{}", run.all());
+    }
+    assert!(
+        metadata.hits("/latest/api/token") >= 1,
+        "instance metadata was asked, so its failure had a chance to show"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_usage_exits_64_without_running() {
     let long_url = format!("http://127.0.0.1/{}", "a".repeat(100_000));
     let cases: Vec<Vec<&str>> = vec![

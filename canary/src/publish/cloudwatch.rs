@@ -1,18 +1,27 @@
-//! PutMetricData through the AWS SDK: the standard credential chain and region, the endpoint
-//! override of `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_CLOUDWATCH` (read by `aws-config`), one
-//! rustls+ring HTTP client, per-attempt and total timeouts, and the SDK's standard retries with
-//! exponential backoff. Data is checked and split by [`super::limits`] before any request.
+//! PutMetricData through the AWS SDK: the standard credential chain and region (a missing region
+//! is one line naming `AWS_REGION`, not the SDK's error dumps), the endpoint override of
+//! `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_CLOUDWATCH` (read by `aws-config`), one rustls+ring HTTP
+//! client, per-attempt and total timeouts, and the SDK's standard retries with exponential
+//! backoff. Data is checked and split by [`super::limits`] before any request.
 
 use std::time::{Duration, SystemTime};
 
 use aws_config::BehaviorVersion;
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::imds::region::ImdsRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::config::{Region, SharedHttpClient};
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use tracing::instrument::WithSubscriber as _;
+use tracing::subscriber::NoSubscriber;
 
 use super::{BoxFuture, PublishError, Sink, limits};
 use crate::config::SinkKind;
@@ -54,17 +63,17 @@ impl CloudWatchSink {
             .with_max_attempts(attempts)
             .with_initial_backoff(Duration::from_millis(100))
             .with_max_backoff(Duration::from_secs(2));
+        let region = find_region(&http_client)
+            .await
+            .ok_or(PublishError::NoRegion)?;
+        tracing::debug!(%region, "AWS region");
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
             .http_client(http_client)
             .timeout_config(timeouts)
             .retry_config(retry)
             .load()
             .await;
-        if config.region().is_none() {
-            return Err(PublishError::Setup(
-                "no AWS region: set AWS_REGION (ECS sets it for tasks)".into(),
-            ));
-        }
         Ok(CloudWatchSink {
             client: Client::new(&config),
             settings,
@@ -91,6 +100,27 @@ impl CloudWatchSink {
         }
         b.build()
     }
+}
+
+/// The region, from the SDK's default sources in its order: `AWS_REGION` or
+/// `AWS_DEFAULT_REGION`, the AWS config profile, then EC2 instance metadata. Looked up here
+/// rather than by `load`, quietly: without a region, instance metadata's failure is what the SDK
+/// logs, as a multi-line error dump (and `load` looked twice, once more for the credentials),
+/// where [`PublishError::NoRegion`] says in one line what to do. Only this lookup is silenced;
+/// `load` then reads the profile again and warns as usual.
+async fn find_region(http_client: &SharedHttpClient) -> Option<Region> {
+    let conf = ProviderConfig::default().with_http_client(http_client.clone());
+    let chain = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(
+            ProfileFileRegionProvider::builder()
+                .configure(&conf)
+                .build(),
+        )
+        .or_else(ImdsRegionProvider::builder().configure(&conf).build());
+    chain
+        .region()
+        .with_subscriber(NoSubscriber::default())
+        .await
 }
 
 impl Sink for CloudWatchSink {

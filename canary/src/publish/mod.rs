@@ -36,9 +36,13 @@ pub enum PublishError {
     /// A datum breaks a CloudWatch limit.
     #[error(transparent)]
     Limits(#[from] limits::LimitError),
-    /// The CloudWatch client could not be set up.
-    #[error("CloudWatch client setup failed: {0}")]
-    Setup(String),
+    /// No AWS region was found for the CloudWatch client.
+    #[error(
+        "the cloudwatch sink needs an AWS region and found none (looked at AWS_REGION, \
+         AWS_DEFAULT_REGION, the AWS config profile and EC2 instance metadata): set AWS_REGION, \
+         e.g. AWS_REGION=us-east-1 (ECS sets it for tasks), or use --sink stdout or emf without AWS"
+    )]
+    NoRegion,
     /// PutMetricData failed after its retries.
     #[error("PutMetricData failed (request {batch} of {batches}): {message}")]
     CloudWatch {
