@@ -134,7 +134,7 @@ pub fn resolve(settings: &Settings) -> Result<Config, ConfigError> {
         } else if let Some(f) = &file {
             match f.locate(&problem.field) {
                 Some(origin) => problem.origin = Some(origin),
-                // Reported already while reading the file.
+                // Reported while reading the file, or maybe on a line a syntax error broke.
                 None => continue,
             }
         }
