@@ -1,8 +1,9 @@
 //! The README and `docs/` against what they describe: the README stays short; every relative
 //! link of the README and `docs/*.md` reaches an existing file (and heading, for `#anchors`);
 //! each binary's exit-code table is the same lines in its `--help` and in its page under
-//! `docs/`; every `--flag` a page names is a flag of its binary; and the alarm tables (every
-//! alarm in `docs/operations.md`, the paging ones in the README) match the alarm definitions.
+//! `docs/`; every `--flag` a page names is a flag of its binary; every table row has its
+//! header's cells; and the alarm tables (every alarm in `docs/operations.md`, the paging ones in
+//! the README) match the alarm definitions.
 //!
 //! The `--help` texts come from the real binaries in this test's target directory and profile,
 //! as the workspace test run builds them; one that is missing or older than its sources is
@@ -482,6 +483,68 @@ fn every_relative_link_of_the_readme_and_docs_resolves() {
         problems.is_empty(),
         "broken links:\n  {}",
         problems.join("\n  ")
+    );
+}
+
+/// The cells of a table row as GitHub splits them: at every pipe not escaped by a backslash
+/// (a pipe inside a code span splits too).
+fn cells(row: &str) -> usize {
+    let row = row.trim();
+    let inner = row.strip_prefix('|').unwrap_or(row);
+    let inner = inner.strip_suffix('|').unwrap_or(inner);
+    inner.replace("\\|", "").split('|').count()
+}
+
+/// What is wrong with the tables of a page: rows whose cell count is not the header's.
+fn table_problems(rel: &str, text: &str) -> Vec<String> {
+    let lines = prose_lines(text);
+    let mut problems = Vec::new();
+    let mut i = 0;
+    while i + 1 < lines.len() {
+        let (number, header) = lines[i];
+        let delimiter = lines[i + 1].1.trim();
+        let is_delimiter = delimiter.starts_with('|')
+            && delimiter.contains('-')
+            && delimiter
+                .chars()
+                .all(|c| matches!(c, '|' | '-' | ':' | ' '));
+        if !header.starts_with('|') || !is_delimiter {
+            i += 1;
+            continue;
+        }
+        let width = cells(header);
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].1.starts_with('|') {
+            let (row_number, row) = lines[j];
+            if cells(row) != width {
+                problems.push(format!(
+                    "{rel}:{row_number}: {} cells, but the header at line {number} has {width}",
+                    cells(row)
+                ));
+            }
+            j += 1;
+        }
+        i = j;
+    }
+    problems
+}
+
+#[test]
+fn every_table_row_has_as_many_cells_as_its_header() {
+    let problems: Vec<String> = markdown_pages()
+        .iter()
+        .flat_map(|p| table_problems(p, &read(p)))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "tables that render broken:\n  {}",
+        problems.join("\n  ")
+    );
+    let broken = "| a | b |\n|---|---|\n| `x | y` | z |\n| 1 \\| 2 | 3 |\n";
+    assert_eq!(
+        table_problems("t.md", broken).len(),
+        1,
+        "a pipe in code splits a cell"
     );
 }
 
