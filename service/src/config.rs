@@ -29,16 +29,12 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// The sum API: a drop-in replacement for the Go sum service, with exact sums, metrics and
 /// graceful shutdown.
 ///
-/// Exit codes: 0 success (also after a graceful shutdown on SIGTERM/Ctrl-C, and a healthy
-/// `healthcheck`); 1 runtime failure (e.g. a port cannot be bound) or an unhealthy
-/// `healthcheck`; 64 invalid configuration or usage.
-///
 /// Origin secrets (for the gateway-bypass guard) are read from SERVICE_ORIGIN_SECRET and
 /// SERVICE_ORIGIN_SECRET_ALT (each may hold several, separated by commas, for rotation) and/or
 /// the file named by --origin-secret-file (one per line). When none is set, the guard is off;
 /// one that is set must hold a secret.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "service", version, about, long_about)]
+#[command(name = "service", version, about, long_about, after_help = crate::exit::HELP)]
 pub struct Config {
     /// Address of the public API listener.
     #[arg(long, env = "SERVICE_LISTEN", default_value = "0.0.0.0:8080")]

@@ -13,7 +13,8 @@
 //! that knows nothing of HTTP. Every failure is one [`error::ApiError`] variant: one status,
 //! one stable code, one JSON shape. Handlers and middleware share one [`state::AppState`].
 //! [`shutdown`] owns readiness and the drain; [`server::run`] ties it to SIGTERM/Ctrl-C.
-//! [`healthcheck`] is the container health check client, [`logging`] the log setup.
+//! [`healthcheck`] is the container health check client, [`logging`] the log setup, [`exit`]
+//! the exit codes.
 //!
 //! [`http`] is the boundary behind which the hand-made HTTP machinery lives (connection
 //! serving with deadlines, body reading, chunked handling, the JSON and log writers, the
@@ -24,6 +25,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod exit;
 pub mod health;
 pub mod healthcheck;
 pub mod http;

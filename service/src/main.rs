@@ -1,13 +1,11 @@
 //! Thin entry point: parse and validate the configuration, set up logging, then serve (or run
-//! the health check). Exit codes: 0 ok, 1 runtime failure or unhealthy, 64 invalid config.
+//! the health check), and map the outcome to an exit code ([`service::exit`]).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use service::config::{Command, Config};
-
-/// Invalid configuration or usage (sysexits' EX_USAGE).
-const EXIT_USAGE: u8 = 64;
+use service::exit;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,23 +14,23 @@ async fn main() -> ExitCode {
         Err(e) if !e.use_stderr() => {
             // --help and --version
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return ExitCode::from(exit::SUCCESS);
         }
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(EXIT_USAGE);
+            return ExitCode::from(exit::USAGE);
         }
     };
     if let Some(Command::Healthcheck { url, timeout }) = &config.command {
         return match service::healthcheck::check(url, *timeout).await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => ExitCode::from(exit::SUCCESS),
             Err(e @ service::healthcheck::HealthcheckError::InvalidUrl(_)) => {
                 eprintln!("error: {e}");
-                ExitCode::from(EXIT_USAGE)
+                ExitCode::from(exit::USAGE)
             }
             Err(e) => {
                 eprintln!("unhealthy: {e}");
-                ExitCode::FAILURE
+                ExitCode::from(exit::FAILURE)
             }
         };
     }
@@ -41,17 +39,17 @@ async fn main() -> ExitCode {
         .and_then(|()| config.validate())
     {
         eprintln!("error: invalid configuration: {e}");
-        return ExitCode::from(EXIT_USAGE);
+        return ExitCode::from(exit::USAGE);
     }
     // Dropped at the end of `main`: every buffered log line is written before exit.
     let logs = service::logging::init(config.log_format);
     match service::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "service failed");
             logs.flush();
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

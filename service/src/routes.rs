@@ -1,6 +1,7 @@
 //! The one list of the service's routes. The route table ([`crate::app::routes`]), the
 //! metrics' route labels, the origin guard's open paths, the index (`GET /`) and the route
-//! table in `docs/service.md` are all derived from [`ROUTES`]; nothing else spells a route.
+//! table in `docs/service.md` (kept identical by a test) are all derived from [`ROUTES`];
+//! nothing else spells a route.
 
 /// What answers a route (the route table maps each to its handler).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,46 @@ mod tests {
         assert!(is_open("/healthz/ready"));
         assert!(!is_open("/healthz/ready/"));
         assert!(!is_open("/api/v1/sum"));
+    }
+
+    /// The first three columns of the route table in `docs/service.md`, row by row.
+    fn documented_routes() -> Vec<[String; 3]> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/service.md");
+        let doc = std::fs::read_to_string(path).expect("docs/service.md is in the repository");
+        let section = doc
+            .split("\n## Routes\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/service.md has a Routes section");
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<String> = l
+                    .split('|')
+                    .skip(1)
+                    .take(3)
+                    .map(|c| c.trim().trim_matches('`').to_owned())
+                    .collect();
+                [cells[0].clone(), cells[1].clone(), cells[2].clone()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_route_table_in_the_docs_is_the_route_list() {
+        let listed: Vec<[String; 3]> = ROUTES
+            .iter()
+            .map(|r| {
+                let open = if r.open { "yes" } else { "no" };
+                [r.pattern.to_owned(), r.allow.to_owned(), open.to_owned()]
+            })
+            .collect();
+        assert_eq!(
+            documented_routes(),
+            listed,
+            "docs/service.md's route table (route, methods, open) differs from routes::ROUTES"
+        );
     }
 
     #[test]
