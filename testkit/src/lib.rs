@@ -2,6 +2,7 @@
 //! A crate's `tests/common` keeps what is its own (its binary, its fixtures, its assertions) and
 //! takes these from here.
 //!
+//! - [`corpus`]: a fuzz target's corpus, read for replay by the tests.
 //! - [`ports`]: a loopback port that is free right now, for a server started in another process,
 //!   and one that refuses connections while the test holds it ("the upstream is down").
 //! - [`tempdir`]: a fresh, empty directory per test, unique across parallel tests and processes.
@@ -13,6 +14,7 @@
 //! - [`raw`]: raw HTTP/1.1 exchanges over a socket, for bytes no HTTP client would send, and the
 //!   parser of the responses read back.
 
+pub mod corpus;
 pub mod ports;
 pub mod raw;
 pub mod server;

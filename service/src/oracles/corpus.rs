@@ -9,22 +9,11 @@ use super::{agrees_with_fsum, agrees_with_serde};
 
 /// Every input of `target`'s corpus, with its path.
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target);
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "the fuzz corpus {} is in the repository: {e}",
-                dir.display()
-            )
-        })
-        .map(|entry| {
-            let path = entry.expect("corpus entry").path();
-            let data = std::fs::read(&path).expect("corpus file readable");
-            (path, data)
-        })
-        .collect()
+    testkit::corpus::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz/corpus")
+            .join(target),
+    )
 }
 
 /// Runs `check` on every input of `target`'s corpus; returns the inputs.
