@@ -43,7 +43,7 @@ pub fn terraform() -> Command {
     // No terraform is installed by the scripts: it comes with the machine image (and CI's).
     let mut cmd = Command::new(tool(
         "terraform",
-        "the machine image's terraform (>= 1.11); see README",
+        "the machine image's terraform (>= 1.11); see docs/operations.md",
     ));
     cmd.env("TF_CLI_CONFIG_FILE", "/dev/null")
         .env("TF_IN_AUTOMATION", "1")

@@ -41,7 +41,7 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_BODY_FILE")]
     pub body_file: Option<PathBuf>,
 
-    /// JSON file with a weighted mix of requests (see README: `[{"url":..,"method":..,
+    /// JSON file with a weighted mix of requests (docs/loadgen.md, Requests: `[{"url":..,"method":..,
     /// "headers":{..},"header_env":{..},"body":..,"body_file":..,"weight":N}]`).
     #[arg(long, env = "LOADGEN_TARGETS", conflicts_with_all = ["url", "body", "body_file"])]
     pub targets: Option<PathBuf>,

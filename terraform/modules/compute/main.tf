@@ -99,7 +99,7 @@ resource "aws_ecs_task_definition" "service" {
       { name = "SERVICE_SHUTDOWN_TIMEOUT", value = "${var.shutdown_timeout_seconds}s" },
       { name = "LOG_FORMAT", value = "json" },
     ]
-    # Both origin secrets, one per variable: the service accepts either (rotation, README).
+    # Both origin secrets, one per variable: the service accepts either (rotation: docs/operations.md).
     secrets = concat(
       [{ name = "SERVICE_ORIGIN_SECRET", valueFrom = var.origin_secret_arn }],
       var.origin_secret_alt_arn == null ? [] : [{ name = "SERVICE_ORIGIN_SECRET_ALT", valueFrom = var.origin_secret_alt_arn }],

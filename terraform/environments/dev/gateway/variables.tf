@@ -49,7 +49,7 @@ variable "policy_file" {
 }
 
 variable "entry_renames" {
-  description = "Env vault references of kong.yaml whose Secrets Manager entry (secrets stack) has another name; every other reference <name> is read from the entry <name>. sum-api-origin-secret names the origin secret the gateway sends: origin-secret or origin-secret-alt (the service accepts both; switch to the other one to rotate, README)."
+  description = "Env vault references of kong.yaml whose Secrets Manager entry (secrets stack) has another name; every other reference <name> is read from the entry <name>. sum-api-origin-secret names the origin secret the gateway sends: origin-secret or origin-secret-alt (the service accepts both; switch to the other one to rotate, docs/operations.md)."
   type = list(object({
     reference = string
     entry     = string
