@@ -1,4 +1,4 @@
-//! Helpers shared by the checks' test binaries: the repository root, running tools and
+//! Helpers shared by the checks' test modules: the repository root, running tools and
 //! reporting their output, unique temp dirs, and terraform without CLI config or telemetry.
 #![allow(dead_code)]
 
@@ -53,7 +53,7 @@ pub fn terraform() -> Command {
 
 /// The loadgen binary of this build: target/<profile>/loadgen, next to the test binaries' deps/.
 pub fn loadgen_binary() -> PathBuf {
-    // target/debug/deps/tools-* -> target/debug/loadgen (built by the workspace test run).
+    // target/debug/deps/it-* -> target/debug/loadgen (built by the workspace test run).
     let exe = std::env::current_exe().expect("test binary path");
     let path = exe
         .parent()

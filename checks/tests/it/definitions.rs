@@ -2,7 +2,7 @@
 //! metric names the code emits (the `service` and `canary` crates' constants), AWS's metric
 //! dimensions, the canary's schedule, the runbooks on disk and the Terraform that wires them.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

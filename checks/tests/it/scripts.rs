@@ -4,7 +4,7 @@
 //! the real `loadgen merge`), plus their usage errors; and `demo.sh` with stand-in binaries
 //! (a taken port refused, an unexpected answer stops it loudly, no colour codes in a pipe).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -3,7 +3,7 @@
 //! the log groups the tasks write to, kong.yaml's secrets exist, the service's drain timing, the
 //! canary's least-privilege role, OIDC-only workflows, and loadgen flags the workflows use.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

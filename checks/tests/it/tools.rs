@@ -3,7 +3,7 @@
 //! Dockerfiles, and promtool on the Prometheus rules and their unit tests. A missing tool fails
 //! the test and names the script that installs it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

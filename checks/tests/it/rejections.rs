@@ -2,7 +2,7 @@
 //! `alarms/cloudwatch.yaml` (an ALB alarm keyed on a name, an unknown metric, wrong dimensions,
 //! a dead-man alarm that ignores silence, ...) and expects the matching complaint.
 
-mod common;
+use crate::common;
 
 use checks::alarms;
 use checks::template;
