@@ -1,7 +1,7 @@
 //! One HTTP request decoded from fuzz bytes, and what the service must do with any request:
 //! never a 5xx or a panic, a well-formed `X-Request-ID` on every answer, and every error as
 //! the JSON body of the contract carrying that id. Shared by the `requests` fuzz target and
-//! `service/tests/fuzz_corpus.rs` (included by path), which replays its corpus on stable.
+//! `service/tests/it/fuzz_corpus.rs` (included by path), which replays its corpus on stable.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,6 +1,6 @@
 //! The fuzz targets' corpora of numbers and sums (`fuzz/corpus/`), replayed on stable in every
 //! test run with the same oracles the targets use. The corpus of whole requests is replayed by
-//! `tests/fuzz_corpus.rs`, through the app.
+//! `tests/it/fuzz_corpus.rs`, through the app.
 #![cfg(test)]
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,6 @@
 //! Helpers of the service's black-box tests: in-process services, the sum API and the metrics
 //! over raw HTTP (`testkit::raw`, full control over bytes, for hostile input) and the real binary
 //! on free ports.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The HTTP contract, in-process: through the same app factory `start` serves (actix test
 //! harness), and over real loopback sockets with raw bytes for the hostile-input table.
 
-mod common;
+use crate::common;
 
 use common::ErrorCode as _;
 

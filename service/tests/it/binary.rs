@@ -2,7 +2,7 @@
 //! metrics checked by Prometheus' own `promtool`, graceful shutdown under load, config errors
 //! and the `healthcheck` subcommand.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

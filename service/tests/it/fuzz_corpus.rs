@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "../../fuzz/fuzz_targets/http_case.rs"]
+#[path = "../../../fuzz/fuzz_targets/http_case.rs"]
 mod http_case;
 
 /// Every input of `target`'s corpus, with its path.

@@ -1,0 +1,15 @@
+//! The service's black-box tests, in one test binary (built and linked once, not once per file),
+//! a module per concern:
+//!
+//! - [`api`]: the HTTP contract in-process, through the app factory `start` serves, and over
+//!   loopback sockets with raw bytes for hostile input.
+//! - [`binary`]: the real `service` binary: logs, metrics checked by `promtool`, graceful
+//!   shutdown, configuration errors and the `healthcheck` subcommand.
+//! - [`fuzz_corpus`]: the fuzz corpus of whole requests (`fuzz/corpus/requests`), replayed on
+//!   stable through the app.
+
+mod api;
+mod binary;
+#[path = "../common/mod.rs"]
+mod common;
+mod fuzz_corpus;
