@@ -32,7 +32,7 @@ pub enum PolicyError {
     Invalid(String),
     /// A declared feature exists in Kong but the local gateway cannot reproduce it.
     #[error(
-        "the local gateway does not support {0}; keep kong.yaml within what it emulates (docs/gateway.md, "What differs from real Kong")"
+        "the local gateway does not support {0}; keep kong.yaml within what it emulates (docs/gateway.md, \"What differs from real Kong\")"
     )]
     Unsupported(String),
     /// A secret is written as a literal instead of an env vault reference.
