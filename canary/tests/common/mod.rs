@@ -3,7 +3,6 @@
 //! behind the local gateway, the real `canary` binary, config files, and reading metrics back
 //! from CloudWatch and from EMF records. Ports, temp dirs and the scripted stub target come from
 //! `testkit`.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! stdout verdict, auth regressions, retries, timeouts, hostile answers, SIGTERM, the external
 //! heartbeat, validation, and the API key never showing up anywhere.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

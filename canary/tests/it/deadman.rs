@@ -10,7 +10,7 @@
 //! periods. Rather than wait for that cadence, the test puts the same definition again whenever
 //! it wants an evaluation: each put resets the state and evaluates the window at once.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

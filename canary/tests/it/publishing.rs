@@ -1,7 +1,7 @@
 //! Black-box: the real canary binary probes the real service behind the local gateway and
 //! publishes through the real AWS SDK to LocalStack's CloudWatch; metrics are read back.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
