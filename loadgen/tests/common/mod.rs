@@ -3,7 +3,6 @@
 //! (or any other per-connection handler, e.g. TLS in front of it), on `testkit`'s threaded server
 //! and request reader; nginx (for HTTP/2 and as a real server); and the runner of the built
 //! binary.
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! `--http2`, HTTP/1.1 otherwise, and an untrusted certificate fails the run with a message
 //! that says so.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

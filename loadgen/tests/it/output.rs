@@ -2,7 +2,7 @@
 //! back; `merge` of two generators' logs equals one log of the whole; `report` re-renders a
 //! log; bad inputs are clear usage errors (exit 64); the HTML renders in headless Chromium.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

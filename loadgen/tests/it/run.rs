@@ -2,7 +2,7 @@
 //! black-box (the built binary): load models, outcomes, timeouts, gates, exit codes, the JSON
 //! report and its schema, and hostile flag values.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

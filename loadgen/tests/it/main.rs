@@ -1,0 +1,15 @@
+//! loadgen's black-box tests, in one test binary (built and linked once, not once per file), a
+//! module per concern:
+//!
+//! - [`run`]: `loadgen run` against local servers and nginx, in-process and through the built
+//!   binary: load models, outcomes, timeouts, gates, exit codes, the JSON report, hostile flags.
+//! - [`output`]: the files a run writes (JSON, hlog, hgrm, HTML) and `loadgen merge`/`report`.
+//! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
+//! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod output;
+mod ratelimit;
+mod run;
+mod tls;
