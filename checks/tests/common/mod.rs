@@ -1,6 +1,5 @@
 //! Helpers shared by the checks' test modules: the repository root, running tools and
 //! reporting their output, unique temp dirs, and terraform without CLI config or telemetry.
-#![allow(dead_code)]
 
 pub mod repo;
 

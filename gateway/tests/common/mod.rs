@@ -2,7 +2,7 @@
 //! shared `testkit::stub`), reading the headers of an answer, and clock helpers. Silent upstreams
 //! and raw HTTP exchanges come from `testkit` itself.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
