@@ -1,0 +1,105 @@
+//! What a load test can check of each SLO before a release: the `sli` label says what an SLO
+//! measures, and each kind becomes one gate on the run's own measurements.
+//!
+//! - `sli: latency` (a threshold SLI): the target's percentile of latency at most the bound
+//!   (99% within 250 ms: p99 <= 250 ms).
+//! - `sli: availability` (a ratio SLI whose bad events are 5xx answers): the share of requests
+//!   answered 5xx or not answered at all (connection errors, timeouts) at most the budget.
+//!   4xx answers are the client's doing: they are answered requests, never bad.
+//! - anything else (`sli: synthetic`, the canary's) is not a property of a load test: skipped,
+//!   with the reason, so that no objective is dropped silently.
+
+use crate::model::{Sli, Slo};
+
+/// One gate derived from an SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Latency at `percentile` (e.g. 99.0) at most `bound_ms`.
+    Percentile {
+        /// The SLO it comes from.
+        slo: String,
+        /// The percentile, 0..100 (the target as a percentage).
+        percentile: f64,
+        /// The bound, in milliseconds.
+        bound_ms: f64,
+    },
+    /// The share of requests answered 5xx or not answered at most `max_ratio`.
+    ServerErrorRatio {
+        /// The SLO it comes from.
+        slo: String,
+        /// The budget, `1 - target`.
+        max_ratio: f64,
+    },
+}
+
+/// An SLO no gate is made of, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The SLO.
+    pub slo: String,
+    /// Why it is not a release gate.
+    pub reason: String,
+}
+
+/// The gates of `slos`, and the SLOs that give none.
+pub fn gates(slos: &[Slo]) -> (Vec<Gate>, Vec<Skipped>) {
+    let mut gates = Vec::new();
+    let mut skipped = Vec::new();
+    for slo in slos {
+        let kind = slo.labels.get("sli").map(String::as_str);
+        match (kind, &slo.sli) {
+            (Some("latency"), Sli::Threshold { value, .. }) => gates.push(Gate::Percentile {
+                slo: slo.name.clone(),
+                percentile: slo.target * 100.0,
+                bound_ms: value * 1000.0,
+            }),
+            (Some("availability"), Sli::Ratio { .. }) => gates.push(Gate::ServerErrorRatio {
+                slo: slo.name.clone(),
+                max_ratio: slo.budget(),
+            }),
+            (Some("latency" | "availability"), _) => skipped.push(Skipped {
+                slo: slo.name.clone(),
+                reason: "its sli label does not match its indicator (latency needs a thresholdMetric, availability a ratioMetric)".into(),
+            }),
+            (Some(other), _) => skipped.push(Skipped {
+                slo: slo.name.clone(),
+                reason: format!("sli: {other} is measured outside a load test"),
+            }),
+            (None, _) => skipped.push(Skipped {
+                slo: slo.name.clone(),
+                reason: "no sli label (latency or availability) says what to gate".into(),
+            }),
+        }
+    }
+    (gates, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse;
+    use std::path::Path;
+
+    #[test]
+    fn the_repository_slos_give_a_latency_and_an_availability_gate() {
+        let text = include_str!("../sum-api.yaml");
+        let slos = parse(Path::new("slo/sum-api.yaml"), text).expect("valid");
+        let (gates, skipped) = gates(&slos);
+        assert_eq!(
+            gates,
+            [
+                Gate::ServerErrorRatio {
+                    slo: "sum-api-availability".into(),
+                    max_ratio: 1.0 - 0.999
+                },
+                Gate::Percentile {
+                    slo: "sum-api-latency".into(),
+                    percentile: 99.0,
+                    bound_ms: 250.0
+                },
+            ]
+        );
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].slo, "sum-api-synthetic");
+    }
+}

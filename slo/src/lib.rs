@@ -1,0 +1,16 @@
+//! slo: the service level objectives in `slo/*.yaml` (OpenSLO v1) as the one source from which
+//! the toolkit's alerting, budget views and release gates are generated.
+//!
+//! Data flow: [`spec`] is the OpenSLO documents' shape (unknown fields refused) → [`model`]
+//! checks each document and turns it into an [`model::Slo`] (every problem at once, naming the
+//! file, the SLO and the field) → the generators read those: [`prometheus`] writes the
+//! recording rules and the multi-window, multi-burn-rate alerts of [`burn`], [`gates`] the
+//! release gates a load test checks. [`cli`] is the `slo` command (`validate`, `generate`,
+//! `generate --check`).
+
+pub mod burn;
+pub mod cli;
+pub mod gates;
+pub mod model;
+pub mod prometheus;
+pub mod spec;

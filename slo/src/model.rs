@@ -1,0 +1,689 @@
+//! The checked SLOs: [`load`] reads `slo/*.yaml` files (several documents each), checks every
+//! document against what the generators support, and returns every problem at once, each
+//! naming the file, the SLO and the field. What it returns is what every generator reads.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::spec::{Document, MetricSource, MetricSourceHolder};
+
+/// One checked SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// Its name (`metadata.name`), the `slo` label of everything generated from it.
+    pub name: String,
+    /// A name for people (`metadata.displayName`, else the name).
+    pub display_name: String,
+    /// What it promises (`spec.description`).
+    pub description: String,
+    /// The service (`spec.service`).
+    pub service: String,
+    /// Its labels (`metadata.labels`); `sli` says what it measures (`availability`, `latency`,
+    /// `synthetic`), which release gates read.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The rolling compliance window, in seconds.
+    pub window_secs: u64,
+    /// The share of good events it promises, in (0, 1).
+    pub target: f64,
+    /// How good and bad events are counted.
+    pub sli: Sli,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+impl Slo {
+    /// The error budget: the share of events that may be bad, `1 - target`.
+    pub fn budget(&self) -> f64 {
+        1.0 - self.target
+    }
+
+    /// Where its events are counted.
+    pub fn backend(&self) -> Backend {
+        match &self.sli {
+            Sli::Ratio { total, .. } => total.backend(),
+            Sli::Threshold { source, .. } => source.backend(),
+        }
+    }
+}
+
+/// How an SLI counts good and bad events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    /// Counters: `counted` are the good (or bad) events, `total` all events.
+    Ratio {
+        /// Whether `counted` counts good events (else bad ones).
+        good: bool,
+        /// The good or bad events.
+        counted: Source,
+        /// All events.
+        total: Source,
+    },
+    /// A distribution (latency): an event is good when its value is at most `value` (`lte`).
+    Threshold {
+        /// The distribution: a Prometheus histogram, or a CloudWatch metric.
+        source: Source,
+        /// The bound, in the metric's unit (seconds for latency).
+        value: f64,
+    },
+}
+
+/// Which system holds an SLI's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The service's own metrics, scraped by Prometheus.
+    Prometheus,
+    /// CloudWatch (the ALB's metrics, the canary's).
+    CloudWatch,
+}
+
+/// Where events are counted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A Prometheus series selector: a metric name and label matchers.
+    Prometheus(Selector),
+    /// One CloudWatch metric.
+    CloudWatch(CloudWatchMetric),
+}
+
+impl Source {
+    /// The source's system.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Prometheus(_) => Backend::Prometheus,
+            Self::CloudWatch(_) => Backend::CloudWatch,
+        }
+    }
+}
+
+/// `name{label="value", …}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// The metric name (for a threshold SLI, a histogram's base name).
+    pub metric: String,
+    /// The label matchers, as written: (label, operator, value without quotes).
+    pub matchers: Vec<(String, String, String)>,
+}
+
+impl Selector {
+    /// The selector as PromQL, for metric `metric` with `extra` matchers appended.
+    pub fn render(&self, metric: &str, extra: &[(&str, &str, &str)]) -> String {
+        let matchers: Vec<String> = self
+            .matchers
+            .iter()
+            .map(|(l, o, v)| (l.as_str(), o.as_str(), v.as_str()))
+            .chain(extra.iter().copied())
+            .map(|(l, o, v)| format!("{l}{o}\"{v}\""))
+            .collect();
+        if matchers.is_empty() {
+            metric.to_owned()
+        } else {
+            format!("{metric}{{{}}}", matchers.join(", "))
+        }
+    }
+}
+
+/// One CloudWatch metric with its dimensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudWatchMetric {
+    /// The namespace (`AWS/ApplicationELB`, the canary's `${canary_namespace}`).
+    pub namespace: String,
+    /// The metric name.
+    pub metric_name: String,
+    /// The statistic (`Sum`, `SampleCount`, …); none for a threshold SLI, whose statistic is
+    /// the percentile rank of the bound.
+    pub stat: Option<String>,
+    /// (name, value) pairs; values may hold Terraform template variables.
+    pub dimensions: Vec<(String, String)>,
+}
+
+/// One problem with an SLO file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub file: PathBuf,
+    /// The SLO's name, when it could be read.
+    pub slo: Option<String>,
+    /// The field, as a path (`spec.objectives[0].target`), or empty for the whole document.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(slo) = &self.slo {
+            write!(f, ": SLO {slo}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a set of files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Problems(pub Vec<Problem>);
+
+/// Reads and checks every SLO of `files`; every problem of every file at once.
+pub fn load(files: &[PathBuf]) -> Result<Vec<Slo>, Problems> {
+    let mut slos = Vec::new();
+    let mut problems = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => parse_into(file, &text, &mut slos, &mut problems),
+            Err(e) => problems.push(Problem {
+                file: file.clone(),
+                slo: None,
+                field: String::new(),
+                message: format!("cannot read it: {e}"),
+            }),
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for slo in &slos {
+        if let Some(first) = seen.insert(slo.name.clone(), slo.file.clone()) {
+            problems.push(Problem {
+                file: slo.file.clone(),
+                slo: Some(slo.name.clone()),
+                field: "metadata.name".into(),
+                message: format!("the name is used twice (also in {})", first.display()),
+            });
+        }
+    }
+    if slos.is_empty() && problems.is_empty() {
+        problems.push(Problem {
+            file: files.first().cloned().unwrap_or_default(),
+            slo: None,
+            field: String::new(),
+            message: "no SLO found".into(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(slos)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// Checks the SLO documents of one file's `text`.
+pub fn parse(file: &Path, text: &str) -> Result<Vec<Slo>, Problems> {
+    let mut slos = Vec::new();
+    let mut problems = Vec::new();
+    parse_into(file, text, &mut slos, &mut problems);
+    if problems.is_empty() {
+        Ok(slos)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+fn parse_into(file: &Path, text: &str, slos: &mut Vec<Slo>, problems: &mut Vec<Problem>) {
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let value = match serde_norway::Value::deserialize(doc) {
+            Ok(value) => value,
+            Err(e) => {
+                problems.push(Problem {
+                    file: file.to_owned(),
+                    slo: None,
+                    field: format!("document {}", i + 1),
+                    message: format!("not YAML: {e}"),
+                });
+                // The parser cannot go on past a syntax error.
+                return;
+            }
+        };
+        if value.is_null() {
+            continue;
+        }
+        let name = value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(|n| n.as_str())
+            .map(str::to_owned);
+        let mut report = |field: &str, message: String| {
+            problems.push(Problem {
+                file: file.to_owned(),
+                slo: name.clone(),
+                field: field.to_owned(),
+                message,
+            })
+        };
+        let document: Document = match serde_norway::from_value(value) {
+            Ok(document) => document,
+            Err(e) => {
+                let (field, message) = split_serde_error(&e.to_string());
+                report(&field, message);
+                continue;
+            }
+        };
+        if let Some(slo) = check(file, document, &mut report) {
+            slos.push(slo);
+        }
+    }
+}
+
+/// serde_norway's `path.to.field: message`, split.
+fn split_serde_error(text: &str) -> (String, String) {
+    match text.split_once(": ") {
+        Some((path, message))
+            if !path.contains(' ') && path.chars().any(|c| c.is_ascii_alphabetic()) =>
+        {
+            (path.to_owned(), message.to_owned())
+        }
+        _ => (String::new(), text.to_owned()),
+    }
+}
+
+/// The checks beyond the document's shape; `None` when any failed (all reported).
+fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Option<Slo> {
+    let mut ok = true;
+    let mut fail = |field: &str, message: String| {
+        ok = false;
+        report(field, message);
+    };
+    if doc.api_version != "openslo/v1" {
+        fail(
+            "apiVersion",
+            format!("{:?} is not openslo/v1", doc.api_version),
+        );
+    }
+    if doc.kind != "SLO" {
+        fail(
+            "kind",
+            format!("{:?} is not SLO (the only kind read here)", doc.kind),
+        );
+    }
+    let name = doc.metadata.name.clone();
+    if !is_dns_label(&name) {
+        fail(
+            "metadata.name",
+            format!(
+                "{name:?} must be 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit"
+            ),
+        );
+    }
+    if doc.spec.service.trim().is_empty() {
+        fail("spec.service", "must not be empty".into());
+    }
+    let window_secs = match doc.spec.time_window.as_slice() {
+        [window] => {
+            if !window.is_rolling {
+                fail(
+                    "spec.timeWindow[0].isRolling",
+                    "must be true: only rolling windows are supported".into(),
+                );
+            }
+            match parse_window(&window.duration) {
+                Ok(secs) => secs,
+                Err(message) => {
+                    fail("spec.timeWindow[0].duration", message);
+                    0
+                }
+            }
+        }
+        windows => {
+            fail(
+                "spec.timeWindow",
+                format!("must hold exactly one window, not {}", windows.len()),
+            );
+            0
+        }
+    };
+    if doc.spec.budgeting_method != "Occurrences" {
+        fail(
+            "spec.budgetingMethod",
+            format!(
+                "{:?} is not supported: only Occurrences (good events over all events)",
+                doc.spec.budgeting_method
+            ),
+        );
+    }
+    let objective = match doc.spec.objectives.as_slice() {
+        [objective] => Some(objective.clone()),
+        objectives => {
+            fail(
+                "spec.objectives",
+                format!("must hold exactly one objective, not {}", objectives.len()),
+            );
+            None
+        }
+    };
+    let target = objective.as_ref().map_or(0.0, |o| o.target);
+    if objective.is_some() && !(target > 0.0 && target < 1.0) {
+        fail(
+            "spec.objectives[0].target",
+            format!("{target} is not strictly between 0 and 1 (e.g. 0.999 for 99.9%)"),
+        );
+    }
+    let indicator = &doc.spec.indicator.spec;
+    let sli = match (&indicator.ratio_metric, &indicator.threshold_metric) {
+        (Some(ratio), None) => {
+            if let Some(o) = &objective {
+                if o.op.is_some() {
+                    fail(
+                        "spec.objectives[0].op",
+                        "only a thresholdMetric has an op".into(),
+                    );
+                }
+                if o.value.is_some() {
+                    fail(
+                        "spec.objectives[0].value",
+                        "only a thresholdMetric has a value".into(),
+                    );
+                }
+            }
+            if !ratio.counter {
+                fail(
+                    "spec.indicator.spec.ratioMetric.counter",
+                    "must be true: the sources are counters".into(),
+                );
+            }
+            let base = "spec.indicator.spec.ratioMetric";
+            let counted = match (&ratio.good, &ratio.bad) {
+                (Some(good), None) => Some((
+                    true,
+                    source(good, &format!("{base}.good"), false, &mut fail),
+                )),
+                (None, Some(bad)) => {
+                    Some((false, source(bad, &format!("{base}.bad"), false, &mut fail)))
+                }
+                _ => {
+                    fail(base, "needs exactly one of good and bad".into());
+                    None
+                }
+            };
+            let total = source(&ratio.total, &format!("{base}.total"), false, &mut fail);
+            match (counted, total) {
+                (Some((good, Some(counted))), Some(total)) => {
+                    if counted.backend() != total.backend() {
+                        fail(
+                            base,
+                            "the counted events and the total must come from the same metric source type".into(),
+                        );
+                    }
+                    Some(Sli::Ratio {
+                        good,
+                        counted,
+                        total,
+                    })
+                }
+                _ => None,
+            }
+        }
+        (None, Some(threshold)) => {
+            let field = "spec.indicator.spec.thresholdMetric";
+            let source = source(threshold, field, true, &mut fail);
+            let value = match &objective {
+                Some(o) => {
+                    match o.op.as_deref() {
+                        Some("lte") => {}
+                        Some(op) => fail(
+                            "spec.objectives[0].op",
+                            format!("{op:?} is not supported: lte (good events are at most value)"),
+                        ),
+                        None => fail(
+                            "spec.objectives[0].op",
+                            "missing: a thresholdMetric needs op: lte".into(),
+                        ),
+                    }
+                    match o.value {
+                        Some(v) if v > 0.0 && v.is_finite() => v,
+                        Some(v) => {
+                            fail(
+                                "spec.objectives[0].value",
+                                format!("{v} is not a positive bound"),
+                            );
+                            0.0
+                        }
+                        None => {
+                            fail(
+                                "spec.objectives[0].value",
+                                "missing: a thresholdMetric needs the bound (seconds for latency)"
+                                    .into(),
+                            );
+                            0.0
+                        }
+                    }
+                }
+                None => 0.0,
+            };
+            source.map(|source| Sli::Threshold { source, value })
+        }
+        _ => {
+            fail(
+                "spec.indicator.spec",
+                "needs exactly one of ratioMetric and thresholdMetric".into(),
+            );
+            None
+        }
+    };
+    let slo = Slo {
+        display_name: doc
+            .metadata
+            .display_name
+            .clone()
+            .unwrap_or_else(|| name.clone()),
+        name,
+        description: doc.spec.description.clone().unwrap_or_default(),
+        labels: doc.metadata.labels.clone(),
+        service: doc.spec.service.clone(),
+        window_secs,
+        target,
+        sli: sli?,
+        file: file.to_owned(),
+    };
+    ok.then_some(slo)
+}
+
+/// Reads one metric source at `field`; `threshold`: it is a distribution (no statistic).
+fn source(
+    holder: &MetricSourceHolder,
+    field: &str,
+    threshold: bool,
+    fail: &mut dyn FnMut(&str, String),
+) -> Option<Source> {
+    let MetricSource { kind, spec } = &holder.metric_source;
+    let field = format!("{field}.metricSource");
+    let text = |key: &str, fail: &mut dyn FnMut(&str, String)| -> Option<String> {
+        match spec.get(key) {
+            Some(serde_norway::Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(_) => {
+                fail(
+                    &format!("{field}.spec.{key}"),
+                    "must be a non-empty string".into(),
+                );
+                None
+            }
+            None => {
+                fail(&format!("{field}.spec.{key}"), "missing".into());
+                None
+            }
+        }
+    };
+    let unknown = |allowed: &[&str], fail: &mut dyn FnMut(&str, String)| {
+        for key in spec.keys() {
+            if !allowed.contains(&key.as_str()) {
+                fail(
+                    &format!("{field}.spec.{key}"),
+                    format!("unknown field, expected one of: {}", allowed.join(", ")),
+                );
+            }
+        }
+    };
+    match kind.as_str() {
+        "Prometheus" => {
+            unknown(&["query"], fail);
+            let query = text("query", fail)?;
+            match parse_selector(&query) {
+                Ok(selector) => Some(Source::Prometheus(selector)),
+                Err(message) => {
+                    fail(&format!("{field}.spec.query"), message);
+                    None
+                }
+            }
+        }
+        "CloudWatch" => {
+            unknown(&["namespace", "metricName", "stat", "dimensions"], fail);
+            let namespace = text("namespace", fail);
+            let metric_name = text("metricName", fail);
+            let stat = if threshold {
+                if spec.contains_key("stat") {
+                    fail(
+                        &format!("{field}.spec.stat"),
+                        "a thresholdMetric has no stat: the percentile rank of the objective's value is used".into(),
+                    );
+                }
+                None
+            } else {
+                text("stat", fail)
+            };
+            let dimensions = match spec.get("dimensions") {
+                None => Some(Vec::new()),
+                Some(value) => match serde_norway::from_value::<Vec<Dimension>>(value.clone()) {
+                    Ok(dims) => Some(dims.into_iter().map(|d| (d.name, d.value)).collect()),
+                    Err(e) => {
+                        fail(
+                            &format!("{field}.spec.dimensions"),
+                            format!("must be a list of {{name, value}}: {e}"),
+                        );
+                        None
+                    }
+                },
+            };
+            if !threshold && stat.is_none() {
+                return None;
+            }
+            Some(Source::CloudWatch(CloudWatchMetric {
+                namespace: namespace?,
+                metric_name: metric_name?,
+                stat,
+                dimensions: dimensions?,
+            }))
+        }
+        other => {
+            fail(
+                &format!("{field}.type"),
+                format!("{other:?} is not supported: Prometheus or CloudWatch"),
+            );
+            None
+        }
+    }
+}
+
+/// A CloudWatch dimension as OpenSLO writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dimension {
+    name: String,
+    value: String,
+}
+
+/// Whether `name` is an RFC 1123 label (as OpenSLO asks of names).
+fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes.first() != Some(&b'-')
+        && bytes.last() != Some(&b'-')
+}
+
+/// A window such as `30d`, `4w`, `12h` or `90m`, in seconds.
+pub fn parse_window(text: &str) -> Result<u64, String> {
+    let err = || format!("{text:?} is not a duration: a whole number and m, h, d or w (e.g. 30d)");
+    let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+    let (number, unit) = text.split_at(unit_at);
+    let n: u64 = number.parse().map_err(|_| err())?;
+    let unit_secs = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(err()),
+    };
+    if n == 0 {
+        return Err(format!(
+            "{text:?} is empty: a window must be longer than zero"
+        ));
+    }
+    n.checked_mul(unit_secs)
+        .filter(|secs| *secs <= 400 * 86_400)
+        .ok_or_else(|| format!("{text:?} is longer than 400 days"))
+}
+
+/// A duration in seconds as Prometheus writes it (`5m`, `1h`, `30d`).
+pub fn prometheus_duration(secs: u64) -> String {
+    for (unit, size) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= size && secs.is_multiple_of(size) {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// `name{label="value", …}`: a metric name and equality or regex matchers, nothing else.
+pub fn parse_selector(text: &str) -> Result<Selector, String> {
+    let text = text.trim();
+    let bad = |why: &str| {
+        format!("{text:?} is not a series selector such as name{{label=\"value\"}}: {why}")
+    };
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(text.len());
+    let metric = &text[..name_end];
+    if metric.is_empty() || metric.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(bad("it must start with a metric name"));
+    }
+    let rest = text[name_end..].trim();
+    let mut matchers = Vec::new();
+    if !rest.is_empty() {
+        let inner = rest
+            .strip_prefix('{')
+            .and_then(|r| r.strip_suffix('}'))
+            .ok_or_else(|| bad("only {…} may follow the name"))?;
+        let mut rest = inner.trim();
+        while !rest.is_empty() {
+            let label_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let label = &rest[..label_end];
+            if label.is_empty() {
+                return Err(bad("a matcher needs a label name"));
+            }
+            rest = rest[label_end..].trim_start();
+            let op = ["=~", "!~", "!=", "="]
+                .into_iter()
+                .find(|op| rest.starts_with(op))
+                .ok_or_else(|| bad("a matcher needs =, !=, =~ or !~"))?;
+            rest = rest[op.len()..].trim_start();
+            let value_text = rest
+                .strip_prefix('"')
+                .ok_or_else(|| bad("a matcher's value is in double quotes"))?;
+            let close = value_text
+                .find('"')
+                .ok_or_else(|| bad("a quoted value is not closed"))?;
+            let value = &value_text[..close];
+            if value.contains('\\') {
+                return Err(bad("escapes in values are not supported"));
+            }
+            matchers.push((label.to_owned(), op.to_owned(), value.to_owned()));
+            rest = value_text[close + 1..].trim_start();
+            if let Some(after) = rest.strip_prefix(',') {
+                rest = after.trim_start();
+            } else if !rest.is_empty() {
+                return Err(bad("matchers are separated by commas"));
+            }
+        }
+    }
+    Ok(Selector {
+        metric: metric.to_owned(),
+        matchers,
+    })
+}
