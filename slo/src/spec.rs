@@ -1,5 +1,6 @@
 //! The OpenSLO v1 documents as written in `slo/*.yaml`: the subset of the specification this
-//! toolkit reads, with every unknown field refused. [`crate::model`] turns a document into the
+//! toolkit reads. Unknown fields are collected while a document is read ([`crate::model`]
+//! reports each with its path), so that the rest of the document is still checked. [`crate::model`] turns a document into the
 //! checked SLO the generators use.
 //!
 //! Supported: `kind: SLO` with an inline `indicator` holding a `ratioMetric` (counters: `good`
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 /// One OpenSLO document.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Document {
     /// Must be `openslo/v1`.
     pub api_version: String,
@@ -28,7 +29,7 @@ pub struct Document {
 
 /// `metadata`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Metadata {
     /// The SLO's name: lowercase letters, digits and `-` (RFC 1123), at most 63 characters.
     pub name: String,
@@ -45,7 +46,7 @@ pub struct Metadata {
 
 /// `spec` of an SLO.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct SloSpec {
     /// What the SLO promises, for people.
     #[serde(default)]
@@ -64,7 +65,7 @@ pub struct SloSpec {
 
 /// `spec.indicator`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Indicator {
     /// The SLI's name.
     pub metadata: IndicatorMetadata,
@@ -74,7 +75,7 @@ pub struct Indicator {
 
 /// `spec.indicator.metadata`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct IndicatorMetadata {
     /// The SLI's name.
     pub name: String,
@@ -85,7 +86,7 @@ pub struct IndicatorMetadata {
 
 /// `spec.indicator.spec`: exactly one of the two.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct IndicatorSpec {
     /// Good or bad events over all events.
     #[serde(default)]
@@ -97,7 +98,7 @@ pub struct IndicatorSpec {
 
 /// `ratioMetric`: exactly one of `good` and `bad`, and `total`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RatioMetric {
     /// The sources are counters (always true here).
     pub counter: bool,
@@ -113,7 +114,7 @@ pub struct RatioMetric {
 
 /// A `{ metricSource: … }` wrapper, as OpenSLO nests it.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct MetricSourceHolder {
     /// The source.
     pub metric_source: MetricSource,
@@ -121,7 +122,7 @@ pub struct MetricSourceHolder {
 
 /// `metricSource`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct MetricSource {
     /// `Prometheus` or `CloudWatch`.
     #[serde(rename = "type")]
@@ -132,7 +133,7 @@ pub struct MetricSource {
 
 /// One entry of `timeWindow`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct TimeWindow {
     /// A duration: a number and `m`, `h`, `d` or `w` (e.g. `30d`).
     pub duration: String,
@@ -142,7 +143,7 @@ pub struct TimeWindow {
 
 /// One entry of `objectives`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Objective {
     /// A name for people.
     #[serde(default)]
