@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::model;
-use crate::prometheus;
+use crate::{cloudwatch, model, prometheus};
 
 /// Exit codes, shown at the end of `--help`.
 pub const EXIT_CODES: &str = "\
@@ -68,10 +67,16 @@ pub fn slo_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Every file generated from `slos`.
 pub fn generate(slos: &[model::Slo]) -> Vec<Generated> {
-    vec![Generated {
-        path: PathBuf::from("alarms/prometheus/slo.rules.yml"),
-        text: prometheus::rules(slos),
-    }]
+    vec![
+        Generated {
+            path: PathBuf::from("alarms/prometheus/slo.rules.yml"),
+            text: prometheus::rules(slos),
+        },
+        Generated {
+            path: PathBuf::from("alarms/cloudwatch-slo.yaml"),
+            text: cloudwatch::alarms(slos),
+        },
+    ]
 }
 
 /// Reads and checks the SLOs of the repository at `root` (its `slo/` directory).

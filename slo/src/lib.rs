@@ -4,12 +4,14 @@
 //! Data flow: [`spec`] is the OpenSLO documents' shape (unknown fields refused) → [`model`]
 //! checks each document and turns it into an [`model::Slo`] (every problem at once, naming the
 //! file, the SLO and the field) → the generators read those: [`prometheus`] writes the
-//! recording rules and the multi-window, multi-burn-rate alerts of [`burn`], [`gates`] the
+//! recording rules and the multi-window, multi-burn-rate alerts of [`burn`], [`cloudwatch`]
+//! the same burns as CloudWatch alarm data for Terraform, [`gates`] the
 //! release gates a load test checks. [`cli`] is the `slo` command (`validate`, `generate`,
 //! `generate --check`).
 
 pub mod burn;
 pub mod cli;
+pub mod cloudwatch;
 pub mod gates;
 pub mod model;
 pub mod prometheus;

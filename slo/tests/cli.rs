@@ -28,7 +28,11 @@ fn copy_of_repo(tag: &str) -> PathBuf {
     let dir = testkit::tempdir::unique(tag);
     std::fs::create_dir_all(dir.join("slo")).expect("slo dir");
     std::fs::create_dir_all(dir.join("alarms/prometheus")).expect("alarms dir");
-    for file in ["slo/sum-api.yaml", "alarms/prometheus/slo.rules.yml"] {
+    for file in [
+        "slo/sum-api.yaml",
+        "alarms/prometheus/slo.rules.yml",
+        "alarms/cloudwatch-slo.yaml",
+    ] {
         std::fs::copy(repo().join(file), dir.join(file)).expect("copy");
     }
     dir
