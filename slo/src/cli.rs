@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::{cloudwatch, model, prometheus};
+use crate::{cloudwatch, dashboards, model, prometheus};
 
 /// Exit codes, shown at the end of `--help`.
 pub const EXIT_CODES: &str = "\
@@ -75,6 +75,14 @@ pub fn generate(slos: &[model::Slo]) -> Vec<Generated> {
         Generated {
             path: PathBuf::from("alarms/cloudwatch-slo.yaml"),
             text: cloudwatch::alarms(slos),
+        },
+        Generated {
+            path: PathBuf::from("dashboards/grafana/slo.json"),
+            text: dashboards::grafana(slos),
+        },
+        Generated {
+            path: PathBuf::from("dashboards/cloudwatch/slo.json"),
+            text: dashboards::cloudwatch(slos),
         },
     ]
 }

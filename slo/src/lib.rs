@@ -5,13 +5,15 @@
 //! checks each document and turns it into an [`model::Slo`] (every problem at once, naming the
 //! file, the SLO and the field) → the generators read those: [`prometheus`] writes the
 //! recording rules and the multi-window, multi-burn-rate alerts of [`burn`], [`cloudwatch`]
-//! the same burns as CloudWatch alarm data for Terraform, [`gates`] the
+//! the same burns as CloudWatch alarm data for Terraform, [`dashboards`] the error-budget
+//! views (a Grafana board, a CloudWatch dashboard), [`gates`] the
 //! release gates a load test checks. [`cli`] is the `slo` command (`validate`, `generate`,
 //! `generate --check`).
 
 pub mod burn;
 pub mod cli;
 pub mod cloudwatch;
+pub mod dashboards;
 pub mod gates;
 pub mod model;
 pub mod prometheus;

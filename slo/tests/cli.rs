@@ -26,14 +26,16 @@ fn stderr(out: &Output) -> String {
 /// A copy of the repository's SLO files and generated rules, for runs that write.
 fn copy_of_repo(tag: &str) -> PathBuf {
     let dir = testkit::tempdir::unique(tag);
-    std::fs::create_dir_all(dir.join("slo")).expect("slo dir");
-    std::fs::create_dir_all(dir.join("alarms/prometheus")).expect("alarms dir");
     for file in [
         "slo/sum-api.yaml",
         "alarms/prometheus/slo.rules.yml",
         "alarms/cloudwatch-slo.yaml",
+        "dashboards/grafana/slo.json",
+        "dashboards/cloudwatch/slo.json",
     ] {
-        std::fs::copy(repo().join(file), dir.join(file)).expect("copy");
+        let to = dir.join(file);
+        std::fs::create_dir_all(to.parent().expect("a parent")).expect("dir");
+        std::fs::copy(repo().join(file), to).expect("copy");
     }
     dir
 }
