@@ -2,7 +2,8 @@
 //!
 //! Data flow of `loadgen run`: [`cli`] parses the command line and [`execute`] hands it to the
 //! subcommand in [`commands`] → [`config`] validates the flags into a [`config::RunConfig`] (a
-//! typo is exit 64 before anything connects) and [`outputs`] checks every output path → [`run`]
+//! typo is exit 64 before anything connects; [`slo_file`] turns the objectives of `--slo-file`
+//! into gates) and [`outputs`] checks every output path → [`run`]
 //! opens the connection pool ([`client`]: hyper 1 connections driven directly, HTTP/1.1
 //! keep-alive or HTTP/2, rustls+ring for https), takes send times from the [`schedule`] (open
 //! model: a constant-rate slot counter; closed model: send on response), and records every
@@ -21,7 +22,8 @@
 //! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
 //! and [`client`] and [`progress`] under `run`). [`recorder`], [`slo`], [`selfcheck`],
 //! [`schedule`], [`input`], [`numfmt`] and [`exit`] import nothing of the crate, so any module
-//! may use them.
+//! may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
+//! only [`slo`].
 
 pub mod cli;
 pub mod client;
@@ -39,6 +41,7 @@ pub mod run;
 pub mod schedule;
 pub mod selfcheck;
 pub mod slo;
+pub mod slo_file;
 pub mod verdict;
 
 use cli::{Cli, Command};

@@ -9,7 +9,7 @@ pub fn fmt_value(expr: &str, v: f64) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if metric == "error_rate" {
+    if metric == "error_rate" || metric == "server_error_rate" {
         format!("{:.3}%", v * 100.0)
     } else if metric.starts_with('p') || metric == "mean" || metric == "max" || metric == "avg" {
         format!("{v:.3}ms")

@@ -1,6 +1,8 @@
-//! SLO expressions (`p99<250ms`, `error_rate<0.5%`, `rps>=950`, `status_5xx==0`): parsing and
-//! validation only. A typo must be a usage error at start, never a silent pass; a finished run
-//! is measured for each gate in `report` and judged in `verdict`.
+//! SLO expressions (`p99<250ms`, `error_rate<0.5%`, `server_error_rate<=0.1%`, `rps>=950`,
+//! `status_5xx==0`): parsing and validation only. A typo must be a usage error at start, never a
+//! silent pass; a finished run is measured for each gate in `report` and judged in `verdict`.
+//! Gates from an SLO file (`slo_file`) are expressions of this grammar too, so they are measured,
+//! judged and shown exactly like typed ones.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +21,10 @@ pub enum Metric {
     Max,
     /// Share of requests that were not 2xx/3xx (errors and timeouts), as a fraction.
     ErrorRate,
+    /// Share of requests answered 5xx or not answered at all (connection and protocol errors,
+    /// timeouts), as a fraction: what an availability SLO counts as bad. 4xx answers (429
+    /// included) are the client's doing and are not counted.
+    ServerErrorRate,
     /// Achieved requests per second.
     Rps,
     /// Count of one exact status code (`status_503`).
@@ -39,6 +45,10 @@ impl Metric {
             self,
             Metric::Percentile(_) | Metric::UncorrectedPercentile(_) | Metric::Mean | Metric::Max
         )
+    }
+
+    fn is_rate(&self) -> bool {
+        matches!(self, Metric::ErrorRate | Metric::ServerErrorRate)
     }
 }
 
@@ -83,8 +93,11 @@ pub struct Slo {
     pub metric: Metric,
     /// How it is compared.
     pub op: Op,
-    /// The bound, in ms for latency metrics, as a fraction for `error_rate`.
+    /// The bound, in ms for latency metrics, as a fraction for error rates.
     pub threshold: f64,
+    /// The objective of an SLO file (`--slo-file`) this gate was made from, by its name; `None`
+    /// for a gate typed with `--slo`.
+    pub from_slo: Option<String>,
 }
 
 /// Why an SLO expression was rejected.
@@ -95,7 +108,7 @@ pub enum SloError {
     NoOperator(String),
     /// Unknown metric name.
     #[error(
-        "SLO `{expr}`: unknown metric `{metric}`; use pNN[.N] (e.g. p99, p99.9), pNN_uncorrected, mean, max, error_rate, rps, status_NNN, status_Nxx, timeouts, errors or requests"
+        "SLO `{expr}`: unknown metric `{metric}`; use pNN[.N] (e.g. p99, p99.9), pNN_uncorrected, mean, max, error_rate, server_error_rate, rps, status_NNN, status_Nxx, timeouts, errors or requests"
     )]
     UnknownMetric {
         /// The whole expression.
@@ -137,7 +150,7 @@ impl FromStr for Slo {
             parse_latency_ms(value).ok_or_else(|| {
                 bad("a latency needs a unit: us, ms, s or m (e.g. 250ms, 1s, 500us)")
             })?
-        } else if metric == Metric::ErrorRate {
+        } else if metric.is_rate() {
             parse_rate(value).ok_or_else(|| {
                 bad("an error rate is a percentage (0.5%) or a fraction (0.005) between 0 and 1")
             })?
@@ -157,6 +170,7 @@ impl FromStr for Slo {
             metric,
             op,
             threshold,
+            from_slo: None,
         })
     }
 }
@@ -209,6 +223,7 @@ fn parse_metric(name: &str) -> Option<Metric> {
         "mean" | "avg" => Metric::Mean,
         "max" => Metric::Max,
         "error_rate" => Metric::ErrorRate,
+        "server_error_rate" => Metric::ServerErrorRate,
         "rps" => Metric::Rps,
         "timeouts" => Metric::Timeouts,
         "errors" => Metric::Errors,
@@ -299,6 +314,18 @@ mod tests {
             ("max<=2s", Metric::Max, Op::Le, 2000.0),
             ("error_rate<0.5%", Metric::ErrorRate, Op::Lt, 0.005),
             ("error_rate<=0.01", Metric::ErrorRate, Op::Le, 0.01),
+            (
+                "server_error_rate<=0.1%",
+                Metric::ServerErrorRate,
+                Op::Le,
+                0.001,
+            ),
+            (
+                "server_error_rate<0.02",
+                Metric::ServerErrorRate,
+                Op::Lt,
+                0.02,
+            ),
             ("rps>=950", Metric::Rps, Op::Ge, 950.0),
             ("rps>99.5", Metric::Rps, Op::Gt, 99.5),
             ("status_5xx==0", Metric::StatusClass(5), Op::Eq, 0.0),
@@ -342,6 +369,9 @@ mod tests {
             "error_rate<150%",
             "error_rate<2",
             "error_rate<abc",
+            "server_error_rate<150%",
+            "server_error_rate<250ms",
+            "server_errors<1%",
             "rps>=-1",
             "rps>=NaN",
             "rps>=inf",

@@ -47,10 +47,25 @@ impl Verdict {
 pub struct SloResult {
     /// The expression as written.
     pub expr: String,
-    /// The measured value (ms for latencies, a fraction for error_rate).
+    /// The measured value (ms for latencies, a fraction for error rates).
     pub actual: f64,
     /// Whether it held.
     pub pass: bool,
+    /// The SLO of an `--slo-file` this gate was made from; absent for a `--slo` gate (and in
+    /// reports written before SLO files existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_slo: Option<String>,
+}
+
+impl SloResult {
+    /// How reports name the gate: the expression, and the SLO it came from if any
+    /// (`p99<=250ms (slo sum-api-latency)`).
+    pub fn label(&self) -> String {
+        match &self.from_slo {
+            Some(name) => format!("{} (slo {name})", self.expr),
+            None => self.expr.clone(),
+        }
+    }
 }
 
 /// Judges one SLO against its measured value.
@@ -59,6 +74,7 @@ pub fn evaluate(slo: &Slo, actual: f64) -> SloResult {
         expr: slo.expr.clone(),
         actual,
         pass: slo.op.holds(actual, slo.threshold),
+        from_slo: slo.from_slo.clone(),
     }
 }
 
@@ -199,7 +215,7 @@ pub fn decide(e: &Evidence<'_>) -> (Verdict, Vec<String>) {
     fail.extend(e.slo.iter().filter(|s| !s.pass).map(|s| {
         format!(
             "SLO {} breached (actual {})",
-            s.expr,
+            s.label(),
             fmt_value(&s.expr, s.actual)
         )
     }));

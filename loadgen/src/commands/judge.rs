@@ -14,13 +14,20 @@ use crate::recorder::Summary;
 use crate::report::hlog::{HlogFile, summarize};
 use crate::report::{Baseline, Report, RunMeta, json};
 use crate::slo::{Slo, parse_fraction};
+use crate::slo_file;
 
 /// Judging and output flags shared by `merge` and `report`.
 #[derive(Debug, Clone, Args)]
 pub struct JudgeArgs {
-    /// SLO gate, repeatable, as for `run`: p99<250ms, error_rate<0.5%, rps>=950, status_5xx==0, …
+    /// SLO gate, repeatable, as for `run`: p99<250ms, error_rate<0.5%, server_error_rate<0.1%,
+    /// rps>=950, status_5xx==0, …
     #[arg(long = "slo", env = "LOADGEN_SLO", value_delimiter = ',')]
     pub slo: Vec<String>,
+
+    /// SLO gates from an OpenSLO file, repeatable, as for `run` (latency SLO: pNN<=bound;
+    /// availability SLO: server_error_rate<=budget, 4xx answers not counted).
+    #[arg(long = "slo-file", env = "LOADGEN_SLO_FILE", value_name = "FILE")]
+    pub slo_file: Vec<PathBuf>,
 
     /// An earlier run's JSON report to compare against.
     #[arg(long, env = "LOADGEN_BASELINE")]
@@ -48,8 +55,12 @@ fn usage(msg: impl std::fmt::Display) -> u8 {
 /// it as `run` does; returns the exit code. Every flag is validated before any log is read.
 pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     // Validate everything the user typed before reading anything large.
-    let slos: Vec<Slo> = match args.slo.iter().map(|s| s.parse::<Slo>()).collect() {
+    let mut slos: Vec<Slo> = match args.slo.iter().map(|s| s.parse::<Slo>()).collect() {
         Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let from_files = match slo_file::load(&args.slo_file) {
+        Ok(g) => g,
         Err(e) => return usage(e),
     };
     let max_regression = match parse_fraction(&args.max_regression) {
@@ -73,6 +84,11 @@ pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     if let Err(e) = outputs::check_json(args.json.as_deref()) {
         return usage(e);
     }
+
+    for note in from_files.notes() {
+        eprintln!("loadgen: {note}");
+    }
+    slos.extend(from_files.gates);
 
     let mut files = Vec::with_capacity(paths.len());
     for p in paths {

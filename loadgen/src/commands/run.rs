@@ -9,8 +9,9 @@ use crate::report::Report;
 use crate::report::hlog::{HlogMeta, HlogWriter};
 use crate::run::run_blocking;
 
-/// `loadgen run`: validate, run, print the text summary (on stderr when the JSON report goes
-/// to stdout), write the JSON report and files, and map the verdict to the exit code.
+/// `loadgen run`: validate, say which SLOs of `--slo-file` give no gate (stderr), run, print
+/// the text summary (on stderr when the JSON report goes to stdout), write the JSON report and
+/// files, and map the verdict to the exit code.
 pub fn run_command(args: &RunArgs) -> u8 {
     let cfg = match RunConfig::from_args(args) {
         Ok(c) => c,
@@ -26,6 +27,9 @@ pub fn run_command(args: &RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    for note in &cfg.slo_notes {
+        eprintln!("loadgen: {note}");
+    }
     let measured = match run_blocking(&cfg, sink) {
         Ok(m) => m,
         Err(e) => {

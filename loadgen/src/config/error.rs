@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::slo::SloError;
+use crate::slo_file::SloFileError;
 
 /// A usage error: the run cannot start as asked. Maps to exit code 64.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,9 @@ pub enum ConfigError {
     /// An SLO expression is invalid.
     #[error(transparent)]
     Slo(#[from] SloError),
+    /// An SLO file is missing, invalid, or gives no gate.
+    #[error(transparent)]
+    SloFile(#[from] SloFileError),
     /// Any other invalid value.
     #[error("{0}")]
     Invalid(String),

@@ -1,6 +1,6 @@
 //! Turns `loadgen run` flags into a validated [`RunConfig`]: every URL, header, body file,
-//! targets file, SLO, rate and duration is checked here, before any connection is opened, so a
-//! typo is a usage error (exit 64) and never a half-run test.
+//! targets file, SLO (typed or from an SLO file), rate and duration is checked here, before any
+//! connection is opened, so a typo is a usage error (exit 64) and never a half-run test.
 //!
 //! [`RunArgs`] holds the flags as typed; the request mix (URLs, headers, bodies, targets files)
 //! is checked into [`Target`]s by `request`; every refusal is a [`ConfigError`].
@@ -16,6 +16,7 @@ use http::HeaderMap;
 
 use crate::report::{Baseline, json};
 use crate::slo::{Slo, parse_fraction};
+use crate::slo_file;
 use error::invalid;
 use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
 
@@ -84,8 +85,10 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// HTTP/2.
     pub http2: bool,
-    /// SLO gates.
+    /// SLO gates: those of `--slo`, then those of `--slo-file`.
     pub slos: Vec<Slo>,
+    /// One line per SLO of `--slo-file` that gives no gate, saying why; printed before the run.
+    pub slo_notes: Vec<String>,
     /// An earlier report to compare with.
     pub baseline: Option<Baseline>,
     /// Regression bound as a fraction.
@@ -126,7 +129,8 @@ pub(crate) fn check_duration(
 }
 
 impl RunConfig {
-    /// Validates `args`, reading body, targets and baseline files and `--header-env` variables.
+    /// Validates `args`, reading body, targets, SLO and baseline files and `--header-env`
+    /// variables.
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, ConfigError> {
         let slos = args
             .slo
@@ -134,6 +138,9 @@ impl RunConfig {
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.parse())
             .collect::<Result<Vec<Slo>, _>>()?;
+        let from_files = slo_file::load(&args.slo_file)?;
+        let slo_notes = from_files.notes();
+        let slos = slos.into_iter().chain(from_files.gates).collect();
 
         let mut common = HeaderMap::new();
         for h in &args.headers {
@@ -266,6 +273,7 @@ impl RunConfig {
             timeout: args.timeout,
             http2: args.http2,
             slos,
+            slo_notes,
             baseline,
             max_regression,
             json: args.json.clone(),

@@ -160,6 +160,10 @@ fn parameters(o: &mut String, r: &Report) {
             ),
         ),
         ("Error rate", format!("{:.3} %", r.error_rate * 100.0)),
+        (
+            "Server error rate (5xx, unanswered)",
+            format!("{:.3} %", r.server_error_rate * 100.0),
+        ),
     ];
     if let Some(c) = r.connections {
         rows.insert(2, ("Connections", c.to_string()));
@@ -240,7 +244,7 @@ fn slo_table(o: &mut String, r: &Report) {
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td class=\"{c}\">{l}</td></tr>",
-            esc(&s.expr),
+            esc(&s.label()),
             esc(&fmt_value(&s.expr, s.actual))
         );
     }

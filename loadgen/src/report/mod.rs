@@ -162,6 +162,11 @@ pub struct Report {
     pub requests: Requests,
     /// Share of requests that were errors or timeouts.
     pub error_rate: f64,
+    /// Share of requests answered 5xx or not answered at all (connection and protocol errors,
+    /// timeouts): what an availability SLO counts as bad; 4xx answers are not counted. Reports
+    /// written before it existed read back as 0.
+    #[serde(default)]
+    pub server_error_rate: f64,
     /// Responses per status code ("200": n); classes ("2xx") when only those are known.
     pub status_counts: BTreeMap<String, u64>,
     /// Latency over all requests, ms.
@@ -199,11 +204,19 @@ impl Report {
         let ok = summary.count(Outcome::Success) + summary.count(Outcome::Redirect);
         let timeouts = summary.count(Outcome::Timeout);
         let errors = summary.total.saturating_sub(ok + timeouts);
-        let error_rate = if summary.total == 0 {
-            0.0
-        } else {
-            (errors + timeouts) as f64 / summary.total as f64
+        let share = |n: u64| {
+            if summary.total == 0 {
+                0.0
+            } else {
+                n as f64 / summary.total as f64
+            }
         };
+        let error_rate = share(errors + timeouts);
+        let server_error_rate = share(
+            summary.count(Outcome::ServerError)
+                + summary.count(Outcome::Error)
+                + summary.count(Outcome::Timeout),
+        );
         let mut generators = summary.generators.clone();
         if let Some(id) = &meta.generator_id
             && !generators.contains(id)
@@ -231,6 +244,7 @@ impl Report {
                 by_class,
             },
             error_rate,
+            server_error_rate,
             status_counts: summary.status_counts.clone(),
             latency_ms: LatencyPair {
                 corrected: Latency::of(&summary.corrected),
@@ -289,6 +303,7 @@ pub fn measure(metric: &Metric, summary: &Summary, report: &Report) -> f64 {
         Metric::Mean => report.latency_ms.corrected.mean,
         Metric::Max => report.latency_ms.corrected.max,
         Metric::ErrorRate => report.error_rate,
+        Metric::ServerErrorRate => report.server_error_rate,
         Metric::Rps => report.achieved_rate,
         Metric::Status(code) => report
             .status_counts

@@ -37,11 +37,12 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     writeln!(
         o,
-        "ok {}  errors {}  timeouts {}  error rate {:.3}%",
+        "ok {}  errors {}  timeouts {}  error rate {:.3}%  server error rate {:.3}%",
         r.requests.ok,
         r.requests.errors,
         r.requests.timeouts,
-        r.error_rate * 100.0
+        r.error_rate * 100.0,
+        r.server_error_rate * 100.0
     )?;
     if !r.status_counts.is_empty() {
         let s: Vec<String> = r
@@ -72,11 +73,19 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     if !r.slo.is_empty() {
         writeln!(o)?;
         writeln!(o, "SLO")?;
+        // Gates from an SLO file carry the SLO's name and are longer: one column for all.
+        let width = r
+            .slo
+            .iter()
+            .map(|s| s.label().len())
+            .max()
+            .unwrap_or(0)
+            .max(28);
         for s in &r.slo {
             writeln!(
                 o,
-                "  {:<28} actual {:<14} {}",
-                s.expr,
+                "  {:<width$} actual {:<14} {}",
+                s.label(),
                 fmt_value(&s.expr, s.actual),
                 if s.pass { "PASS" } else { "FAIL" }
             )?;

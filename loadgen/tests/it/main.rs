@@ -4,6 +4,8 @@
 //! - [`run`]: `loadgen run` against local servers and nginx, in-process and through the built
 //!   binary: load models, outcomes, timeouts, gates, exit codes, the JSON report, hostile flags.
 //! - [`output`]: the files a run writes (JSON, hlog, hgrm, HTML) and `loadgen merge`/`report`.
+//! - [`slo_file`]: `--slo-file` (the repository's SLOs as gates of `run`, `merge`, `report`;
+//!   5xx and unanswered requests breach the availability gate, 4xx do not; bad SLO files).
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
 //! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
 
@@ -12,4 +14,5 @@ mod common;
 mod output;
 mod ratelimit;
 mod run;
+mod slo_file;
 mod tls;
