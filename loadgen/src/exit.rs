@@ -19,5 +19,5 @@ Exit codes:
   1   other failure (I/O error, bad output path, ...)
   2   breach: an SLO failed, the target rate was not reached, or a regression beyond --max-regression
   3   invalid run: the generator itself was the bottleneck (schedule lag or CPU), results are not trustworthy
-  64  usage error: bad flag, SLO expression, URL, targets or body file, or an unreadable,
-      truncated or mismatched interval log (merge, report)";
+  64  usage error: bad flag, SLO expression, SLO file (--slo-file), URL, targets or body file,
+      or an unreadable, truncated or mismatched interval log (merge, report)";
