@@ -8,13 +8,18 @@
 //! - [`scripts`]: the operational scripts, run with recording shims for `aws` and `terraform`.
 //! - [`docs`]: the README and `docs/` against what they describe.
 //! - [`imports`]: imports flow one way inside every crate.
+//! - [`slo`]: the SLOs of `slo/` against the code, and the files generated from them.
+//! - [`prometheus_server`]: a real Prometheus scrapes the real service under load and evaluates
+//!   the rules; every recording rule and every Grafana query has data.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod definitions;
 mod docs;
 mod imports;
+mod prometheus_server;
 mod rejections;
 mod scripts;
+mod slo;
 mod tools;
 mod wiring;
