@@ -1,7 +1,9 @@
-# Alarms and dashboards, rendered from the repository's data: alarms/cloudwatch.yaml and
-# dashboards/cloudwatch/*.json go through templatefile with the values below, then
-# yamldecode/jsondecode. There is no second copy here: change an alarm in alarms/, not in
-# this module. Alarms notify the page or the ticket topic by their severity.
+# Alarms and dashboards, rendered from the repository's data: alarms/cloudwatch.yaml, the SLO
+# burn-rate alarms generated into alarms/cloudwatch-slo.yaml and dashboards/cloudwatch/*.json go
+# through templatefile with the values below, then yamldecode/jsondecode. There is no second
+# copy here: change an alarm in alarms/ (an SLO in slo/, then regenerate), not in this module.
+# Alarms notify the page or the ticket topic by their severity; severity none notifies nobody
+# (an SLO burn's window alarm, read by its composite).
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
@@ -20,9 +22,16 @@ locals {
     service_log_group       = var.service_log_group
     canary_log_group        = var.canary_log_group
   }
-  definitions = yamldecode(templatefile(var.alarms_file, local.template_vars))
-  alarms      = { for a in local.definitions.alarms : a.name => a }
-  composites  = { for c in try(local.definitions.composites, []) : c.name => c }
+  definitions     = yamldecode(templatefile(var.alarms_file, local.template_vars))
+  slo_definitions = yamldecode(templatefile(var.slo_alarms_file, local.template_vars))
+  # One map over both files: a name defined twice fails the plan (duplicate key), and a
+  # composite may read the alarms of either file.
+  alarms = { for a in concat(local.definitions.alarms, local.slo_definitions.alarms) : a.name => a }
+  composites = {
+    for c in concat(try(local.definitions.composites, []), try(local.slo_definitions.composites, [])) : c.name => c
+  }
+  # The page-level SLO burns: the composites of the SLO file that page.
+  slo_page_burns = [for c in try(local.slo_definitions.composites, []) : c.name if c.severity == "page"]
   topics = {
     page   = aws_sns_topic.this["page"].arn
     ticket = aws_sns_topic.this["ticket"].arn
@@ -108,7 +117,7 @@ resource "aws_sns_topic_subscription" "this" {
   endpoint  = each.value.endpoint
 }
 
-# --- Alarms from alarms/cloudwatch.yaml -----------------------------------------------------------
+# --- Alarms from alarms/cloudwatch.yaml and alarms/cloudwatch-slo.yaml -------------------------------
 
 resource "aws_cloudwatch_metric_alarm" "this" {
   for_each          = local.alarms
@@ -150,19 +159,26 @@ resource "aws_cloudwatch_metric_alarm" "this" {
     }
   }
 
-  actions_enabled = true
-  alarm_actions   = [local.topics[each.value.severity]]
-  ok_actions      = [local.topics[each.value.severity]]
+  # Severity none: the alarm notifies nobody; the composite that reads it pages or tickets.
+  actions_enabled = each.value.severity != "none"
+  alarm_actions   = each.value.severity == "none" ? [] : [local.topics[each.value.severity]]
+  ok_actions      = each.value.severity == "none" ? [] : [local.topics[each.value.severity]]
 }
 
 resource "aws_cloudwatch_composite_alarm" "this" {
   for_each          = local.composites
   alarm_name        = "${var.name_prefix}-${each.key}"
   alarm_description = "[${each.value.severity}] ${trimspace(each.value.description)} Runbook: ${var.runbook_base_url}/${each.value.runbook}"
-  alarm_rule        = join(" OR ", [for name in each.value.any_of : "ALARM(\"${aws_cloudwatch_metric_alarm.this[name].alarm_name}\")"])
-  actions_enabled   = true
-  alarm_actions     = [local.topics[each.value.severity]]
-  ok_actions        = [local.topics[each.value.severity]]
+  # all_of: ALARM when every member is (an SLO burn: long and short window); any_of: when any is.
+  # Members are metric alarms of either file; indexing them fails the plan on a missing one.
+  alarm_rule = (can(each.value.all_of)
+    ? join(" AND ", [for name in each.value.all_of : "ALARM(\"${aws_cloudwatch_metric_alarm.this[name].alarm_name}\")"])
+    : join(" OR ", [for name in each.value.any_of : "ALARM(\"${aws_cloudwatch_metric_alarm.this[name].alarm_name}\")"])
+  )
+  # A composite always notifies: the checks crate refuses a composite of severity none.
+  actions_enabled = true
+  alarm_actions   = [local.topics[each.value.severity]]
+  ok_actions      = [local.topics[each.value.severity]]
 }
 
 # --- Dashboards from dashboards/cloudwatch/*.json -------------------------------------------------

@@ -9,11 +9,16 @@ output "ticket_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Every alarm created from alarms/cloudwatch.yaml, composites included."
+  description = "Every alarm created from alarms/cloudwatch.yaml and alarms/cloudwatch-slo.yaml, composites included."
   value = concat(
     [for a in aws_cloudwatch_metric_alarm.this : a.alarm_name],
     [for c in aws_cloudwatch_composite_alarm.this : c.alarm_name],
   )
+}
+
+output "slo_page_burn_alarm_names" {
+  description = "The page-level SLO burn composites (alarms/cloudwatch-slo.yaml, severity page): a budget burning fast enough to page."
+  value       = [for name in local.slo_page_burns : aws_cloudwatch_composite_alarm.this[name].alarm_name]
 }
 
 output "dashboard_names" {

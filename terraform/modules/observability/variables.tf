@@ -13,6 +13,11 @@ variable "alarms_file" {
   type        = string
 }
 
+variable "slo_alarms_file" {
+  description = "Path of alarms/cloudwatch-slo.yaml: the SLO burn-rate alarms generated from slo/ (`cargo run -p slo -- generate`), same schema, rendered with templatefile."
+  type        = string
+}
+
 variable "dashboards_dir" {
   description = "Path of dashboards/cloudwatch: every *.json there becomes a dashboard, rendered with templatefile."
   type        = string

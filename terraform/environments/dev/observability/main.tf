@@ -42,6 +42,7 @@ module "observability" {
   name_prefix             = local.name_prefix
   environment             = var.environment
   alarms_file             = "${local.repo_root}/alarms/cloudwatch.yaml"
+  slo_alarms_file         = "${local.repo_root}/alarms/cloudwatch-slo.yaml"
   dashboards_dir          = "${local.repo_root}/dashboards/cloudwatch"
   runbook_base_url        = var.runbook_base_url
   alb_arn_suffix          = data.terraform_remote_state.compute.outputs.alb_arn_suffix

@@ -9,8 +9,13 @@ output "ticket_topic_arn" {
 }
 
 output "alarm_names" {
-  description = "Every alarm created from alarms/cloudwatch.yaml."
+  description = "Every alarm created from alarms/cloudwatch.yaml and alarms/cloudwatch-slo.yaml."
   value       = module.observability.alarm_names
+}
+
+output "slo_page_burn_alarm_names" {
+  description = "The page-level SLO burn composites: a budget burning fast enough to page."
+  value       = module.observability.slo_page_burn_alarm_names
 }
 
 output "dashboard_names" {
