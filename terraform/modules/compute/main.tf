@@ -1,6 +1,7 @@
 # The service on ECS Fargate behind an ALB: image repositories, the cluster, the task definition,
 # the ALB (HTTPS, HTTP redirected), the target group checking /healthz/ready, and the ECS
-# service with a deployment circuit breaker and autoscaling on CPU and requests per target.
+# service with a deployment circuit breaker, deployment alarms (rollback on an SLO burn) and
+# autoscaling on CPU and requests per target.
 #
 # Shutdown timing: ECS deregisters a task, waits for the target group's deregistration delay,
 # then sends SIGTERM; the service keeps serving for its drain and lets in-flight requests finish
@@ -217,6 +218,18 @@ resource "aws_ecs_service" "this" {
   deployment_circuit_breaker {
     enable   = true
     rollback = true
+  }
+  # The circuit breaker catches tasks that never get healthy; these alarms catch healthy tasks
+  # that burn the error budget: one in ALARM during the deployment or its bake time fails it and
+  # ECS rolls back to the last completed deployment. An alarm already in ALARM when a deployment
+  # starts does not fail it, so a fix deployed during a burn is not rolled back.
+  dynamic "alarms" {
+    for_each = length(var.deployment_alarm_names) > 0 ? [var.deployment_alarm_names] : []
+    content {
+      alarm_names = alarms.value
+      enable      = true
+      rollback    = true
+    }
   }
   # Autoscaling owns the count after the first deploy.
   lifecycle {

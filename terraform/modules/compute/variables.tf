@@ -149,3 +149,9 @@ variable "access_logs_bucket" {
   type        = string
   default     = ""
 }
+
+variable "deployment_alarm_names" {
+  description = "CloudWatch metric alarms a deployment watches: one in ALARM fails the deployment and rolls it back (the SLO page burns, module slo-deployment-alarms). Empty watches none."
+  type        = list(string)
+  default     = []
+}

@@ -32,6 +32,19 @@ data "terraform_remote_state" "secrets" {
   }
 }
 
+locals {
+  # The repository's data, read in place (alarms/cloudwatch-slo.yaml for the deployment alarms).
+  repo_root = "${path.root}/../../../.."
+}
+
+# The SLO page burns' long-window alarms (created by the observability stack) that roll a
+# deployment back; the module says why these and why read from the file, not from that stack.
+module "deployment_alarms" {
+  source          = "../../../modules/slo-deployment-alarms"
+  slo_alarms_file = "${local.repo_root}/alarms/cloudwatch-slo.yaml"
+  name_prefix     = local.name_prefix
+}
+
 # origin-secret-alt is looked up, not indexed: a plan of both stacks before the secrets stack
 # is applied sees no such entry yet (the module then injects only origin-secret).
 module "compute" {
@@ -52,4 +65,5 @@ module "compute" {
   max_count                 = var.max_count
   deletion_protection       = var.deletion_protection
   access_logs_bucket        = var.access_logs_bucket
+  deployment_alarm_names    = module.deployment_alarms.alarm_names
 }
