@@ -51,15 +51,35 @@ pub fn vars() -> BTreeMap<String, String> {
 }
 
 pub const ALARMS: &str = "alarms/cloudwatch.yaml";
+/// The SLO burn-rate alarms generated from `slo/`, deployed with [`ALARMS`].
+pub const SLO_ALARMS: &str = "alarms/cloudwatch-slo.yaml";
+/// Every alarm file the observability module deploys.
+pub const DEPLOYED_ALARMS: [&str; 2] = [ALARMS, SLO_ALARMS];
 
 /// The alarm file before and after rendering.
 pub fn alarm_files_from(text: &str) -> (AlarmFile, AlarmFile) {
+    parsed(ALARMS, text)
+}
+
+/// The alarm file `path` holding `text`, before and after rendering.
+pub fn parsed(path: &str, text: &str) -> (AlarmFile, AlarmFile) {
     let raw =
-        alarms::parse(text).unwrap_or_else(|e| panic!("{ALARMS} (unrendered) is not valid: {e}"));
-    let rendered = template::render(text, &vars()).unwrap_or_else(|e| panic!("{ALARMS}: {e}"));
-    let rendered = alarms::parse(&rendered)
-        .unwrap_or_else(|e| panic!("{ALARMS} (rendered) is not valid: {e}"));
+        alarms::parse(text).unwrap_or_else(|e| panic!("{path} (unrendered) is not valid: {e}"));
+    let rendered = template::render(text, &vars()).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let rendered =
+        alarms::parse(&rendered).unwrap_or_else(|e| panic!("{path} (rendered) is not valid: {e}"));
     (raw, rendered)
+}
+
+/// Every deployed alarm file: (path, before rendering, after rendering).
+pub fn deployed_alarm_files() -> Vec<(&'static str, AlarmFile, AlarmFile)> {
+    DEPLOYED_ALARMS
+        .into_iter()
+        .map(|path| {
+            let (raw, rendered) = parsed(path, &read(path));
+            (path, raw, rendered)
+        })
+        .collect()
 }
 
 pub fn alarm_files() -> (AlarmFile, AlarmFile) {
@@ -156,8 +176,10 @@ pub fn dead_man_problems(file: &AlarmFile, schedules: &[(String, u64)]) -> Vec<S
     if d.datapoints_to_alarm >= d.evaluation_periods {
         problems.push("M of N needs M < N, to tolerate one late run".into());
     }
+    // CloudWatch would take up to a week of hourly periods; a dead man silent for more than a
+    // day before it fires is no dead man.
     let window = u64::from(d.evaluation_periods) * u64::from(d.period);
-    if window > alarms::MAX_WINDOW_SECONDS {
+    if window > alarms::MAX_SUB_HOUR_WINDOW_SECONDS {
         problems.push(format!(
             "EvaluationPeriods x Period = {window} s exceeds 86400 s"
         ));

@@ -50,9 +50,49 @@ fn alarm_definitions_are_well_formed() {
 }
 
 #[test]
+fn slo_burn_alarms_are_well_formed_with_the_alarms_they_deploy_with() {
+    let files = deployed_alarm_files();
+    let rendered: Vec<&alarms::AlarmFile> = files.iter().map(|(_, _, r)| r).collect();
+    assert_no_problems(
+        &format!("{DEPLOYED_ALARMS:?} together"),
+        alarms::check_files(&rendered),
+    );
+    let (_, slo) = parsed(SLO_ALARMS, &read(SLO_ALARMS));
+    // Every window alarm notifies nobody and feeds exactly one burn; every burn pages or
+    // tickets when both its windows (long and short) are in ALARM.
+    for a in &slo.alarms {
+        assert_eq!(a.severity, alarms::Severity::None, "`{}` notifies", a.name);
+        let readers = slo
+            .composites
+            .iter()
+            .filter(|c| c.members().contains(&a.name))
+            .count();
+        assert_eq!(readers, 1, "`{}` feeds {readers} burns", a.name);
+    }
+    for c in &slo.composites {
+        assert!(
+            c.any_of.is_empty() && c.all_of.len() == 2,
+            "`{}`: a burn is ALARM when both windows are (all_of, 2 members)",
+            c.name
+        );
+    }
+    assert!(
+        slo.composites
+            .iter()
+            .any(|c| c.severity == alarms::Severity::Page),
+        "the synthetic SLO's fast burns page"
+    );
+}
+
+#[test]
 fn every_alarm_metric_is_emitted_with_its_dimensions() {
-    let (raw, rendered) = alarm_files();
-    assert_no_problems("alarm metrics", alarm_metric_problems(&raw, &rendered));
+    let files = deployed_alarm_files();
+    for (path, raw, rendered) in &files {
+        assert_no_problems(
+            &format!("{path}: alarm metrics"),
+            alarm_metric_problems(raw, rendered),
+        );
+    }
 }
 
 #[test]
@@ -68,9 +108,11 @@ fn dead_man_alarm_is_breaching_and_covers_the_schedule() {
 
 #[test]
 fn every_alarm_and_alert_has_a_runbook() {
-    let (_, file) = alarm_files();
-    let mut names: Vec<String> = file.alarms.iter().map(|a| a.runbook.clone()).collect();
-    names.extend(file.composites.iter().map(|c| c.runbook.clone()));
+    let mut names: Vec<String> = Vec::new();
+    for (_, _, file) in deployed_alarm_files() {
+        names.extend(file.alarms.iter().map(|a| a.runbook.clone()));
+        names.extend(file.composites.iter().map(|c| c.runbook.clone()));
+    }
     let rules =
         promql::parse_rules(&read("alarms/prometheus/sum-api.rules.yml")).expect("rules parse");
     for rule in rules.groups.iter().flat_map(|g| &g.rules) {

@@ -661,7 +661,8 @@ fn every_flag_the_docs_name_exists() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Every alarm and alert: name → (severity, runbook path from the repository root).
+/// Every alarm and alert that notifies someone: name → (severity, runbook path from the
+/// repository root).
 fn alarm_definitions() -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
     let text = |v: &Value, key: &str| -> String {
@@ -670,16 +671,22 @@ fn alarm_definitions() -> BTreeMap<String, (String, String)> {
             .unwrap_or_else(|| panic!("an alarm without `{key}`: {v:?}"))
             .to_string()
     };
-    let cloudwatch: Value =
-        serde_norway::from_str(&read("alarms/cloudwatch.yaml")).expect("alarms/cloudwatch.yaml");
-    for section in ["alarms", "composites"] {
-        for alarm in cloudwatch
-            .get(section)
-            .and_then(Value::as_sequence)
-            .unwrap_or_else(|| panic!("alarms/cloudwatch.yaml has no `{section}` list"))
-        {
-            let runbook = format!("alarms/runbooks/{}", text(alarm, "runbook"));
-            out.insert(text(alarm, "name"), (text(alarm, "severity"), runbook));
+    for file in ["alarms/cloudwatch.yaml", "alarms/cloudwatch-slo.yaml"] {
+        let cloudwatch: Value = serde_norway::from_str(&read(file)).expect(file);
+        for section in ["alarms", "composites"] {
+            for alarm in cloudwatch
+                .get(section)
+                .and_then(Value::as_sequence)
+                .unwrap_or_else(|| panic!("{file} has no `{section}` list"))
+            {
+                // Severity none notifies nobody (an SLO burn's window alarm): no one is alarmed
+                // by it, so the tables list the composite that reads it instead.
+                if text(alarm, "severity") == "none" {
+                    continue;
+                }
+                let runbook = format!("alarms/runbooks/{}", text(alarm, "runbook"));
+                out.insert(text(alarm, "name"), (text(alarm, "severity"), runbook));
+            }
         }
     }
     let mut rules: Vec<PathBuf> = fs::read_dir(root().join("alarms/prometheus"))

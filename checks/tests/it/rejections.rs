@@ -79,7 +79,13 @@ fn malformed_alarm_rules_are_rejected() {
             "    evaluation_periods: 3\n    datapoints_to_alarm: 5\n    comparison: LessThanThreshold\n    threshold: 1\n    # No Heartbeat",
             "datapoints_to_alarm <= evaluation_periods",
         ),
-        ("period: 300", "period: 90000", "exceeds 86400"),
+        // A window over a day with a period under an hour, and over a week at all.
+        (
+            "    period: 60\n    evaluation_periods: 15\n",
+            "    period: 3540\n    evaluation_periods: 25\n",
+            "exceeds 86400",
+        ),
+        ("period: 300", "period: 300000", "exceeds 604800"),
         (
             "comparison: GreaterThanThreshold",
             "comparison: GreaterThan",
@@ -118,6 +124,78 @@ fn malformed_alarm_rules_are_rejected() {
             "`{to}` should be rejected with `{expect}`: {problems:?}"
         );
     }
+}
+
+#[test]
+fn cloudwatch_window_limits_are_a_day_below_an_hourly_period_and_a_week_from_it() {
+    // 3 x 25 h: over a day, but CloudWatch takes up to a week when the period is an hour or more.
+    let (_, file) = mutated("period: 300", "period: 90000");
+    assert_eq!(alarms::check(&file), Vec::<String>::new());
+    let (_, file) = mutated("period: 300", "period: 3540");
+    assert_eq!(alarms::check(&file), Vec::<String>::new(), "3 x 59 min");
+}
+
+#[test]
+fn slo_burn_composites_over_missing_or_silent_alarms_are_rejected() {
+    let text = read(SLO_ALARMS);
+    for (from, to, expect) in [
+        (
+            "      - slo-sum-api-synthetic-page-1h-5m\n",
+            "      - slo-sum-api-synthetic-page-1h-5min\n",
+            "not an alarm of this file",
+        ),
+        (
+            "    severity: page\n",
+            "    severity: none\n",
+            "a composite exists to notify someone",
+        ),
+        (
+            "    all_of:\n",
+            "    any_of: [slo-sum-api-synthetic-page-1h-1h]\n    all_of:\n",
+            "both any_of and all_of",
+        ),
+        (
+            "    runbook: SLOErrorBudgetBurn.md\n",
+            "    runbook: slo-sum-api-synthetic-page-1h-1h.md\n",
+            "runbook must be `SLOErrorBudgetBurn.md`",
+        ),
+    ] {
+        assert!(
+            text.contains(from),
+            "fixture text `{from}` not in {SLO_ALARMS}"
+        );
+        let (_, file) = parsed(SLO_ALARMS, &text.replacen(from, to, 1));
+        let problems = alarms::check(&file);
+        assert!(
+            problems.iter().any(|p| p.contains(expect)),
+            "`{to}` should be rejected with `{expect}`: {problems:?}"
+        );
+    }
+    // A window alarm no burn reads would notify nobody, ever.
+    let orphan = text.replacen(
+        "      - slo-sum-api-synthetic-page-1h-5m\n",
+        "      - slo-sum-api-synthetic-page-1h-1h\n",
+        1,
+    );
+    let (_, file) = parsed(SLO_ALARMS, &orphan);
+    let problems = alarms::check(&file);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("slo-sum-api-synthetic-page-1h-5m")
+                && p.contains("no composite reads it")),
+        "{problems:?}"
+    );
+    // The SLO file's names clash with nothing of the hand-written file.
+    let (_, main) = alarm_files();
+    let (_, slo) = parsed(SLO_ALARMS, &text);
+    let mut twice = slo.clone();
+    twice.alarms.push(main.alarms[0].clone());
+    assert!(
+        alarms::check_files(&[&main, &twice])
+            .iter()
+            .any(|p| p.contains("duplicate name"))
+    );
 }
 
 #[test]

@@ -79,7 +79,10 @@ fn checks_render(file: &Path, yaml: bool) -> serde_json::Value {
 
 #[test]
 fn terraform_templatefile_renders_alarms_and_dashboards_exactly_like_the_checks() {
-    let mut files = vec![(root().join("alarms/cloudwatch.yaml"), true)];
+    let mut files = vec![
+        (root().join("alarms/cloudwatch.yaml"), true),
+        (root().join("alarms/cloudwatch-slo.yaml"), true),
+    ];
     let dir = root().join("dashboards/cloudwatch");
     for entry in fs::read_dir(&dir)
         .expect("dashboards dir")
@@ -89,7 +92,7 @@ fn terraform_templatefile_renders_alarms_and_dashboards_exactly_like_the_checks(
             files.push((entry.path(), false));
         }
     }
-    assert!(files.len() >= 3);
+    assert!(files.len() >= 4);
     for (file, yaml) in files {
         let by_terraform = terraform_render(&file, if yaml { "yamldecode" } else { "jsondecode" })
             .unwrap_or_else(|e| panic!("terraform cannot render {}:\n{e}", file.display()));

@@ -1,7 +1,8 @@
 //! How the Terraform and the workflows wire the pieces together, checked against the code and
 //! each other: ALB dimensions are arn_suffix outputs all the way to the alarms, dashboards query
 //! the log groups the tasks write to, kong.yaml's secrets exist, the service's drain timing, the
-//! canary's least-privilege role, OIDC-only workflows, and loadgen flags the workflows use.
+//! ECS deployment alarms are the SLO page burns, the canary's least-privilege role, OIDC-only
+//! workflows, and loadgen flags the workflows use.
 
 use crate::common;
 
@@ -12,7 +13,7 @@ use std::process::Command;
 use checks::dashboard;
 use checks::template;
 use common::repo::*;
-use common::{root, run, text};
+use common::{root, run, temp_dir, terraform, text};
 
 #[test]
 fn alb_outputs_are_arn_suffixes_all_the_way_to_the_alarms() {
@@ -50,6 +51,17 @@ fn alb_outputs_are_arn_suffixes_all_the_way_to_the_alarms() {
         "alarms are rendered from alarms/"
     );
     assert!(
+        squash(&module)
+            .contains("yamldecode(templatefile(var.slo_alarms_file,local.template_vars))"),
+        "the SLO burn alarms are rendered from alarms/ like the others"
+    );
+    assert!(
+        root_main.contains(
+            "alarms_file=\"${local.repo_root}/alarms/cloudwatch.yaml\"slo_alarms_file=\"${local.repo_root}/alarms/cloudwatch-slo.yaml\""
+        ),
+        "the observability root passes both alarm files"
+    );
+    assert!(
         squash(&module).contains(
             "jsondecode(templatefile(\"${var.dashboards_dir}/${each.value}\",local.template_vars))"
         ),
@@ -65,6 +77,7 @@ fn alb_outputs_are_arn_suffixes_all_the_way_to_the_alarms() {
         .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
         .collect();
     let mut used = template::variables(&read(ALARMS));
+    used.extend(template::variables(&read(SLO_ALARMS)));
     for (_, text) in cloudwatch_dashboards() {
         used.extend(template::variables(&text));
     }
@@ -296,6 +309,118 @@ fn compute_drain_timing_matches_the_service_and_covers_its_shutdown() {
         "the container health check is `service healthcheck`"
     );
     assert!(main.contains("deployment_circuit_breaker{enable=truerollback=true}"));
+}
+
+#[test]
+fn ecs_deployments_roll_back_on_the_slo_page_burns() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    // What the deployment must watch: per page-level burn of the SLO file, its long window (the
+    // member with the longest period, which carries the low-traffic guard), named as the
+    // observability module names alarms.
+    let (_, slo) = parsed(SLO_ALARMS, &read(SLO_ALARMS));
+    let period = |name: &str| {
+        slo.alarms
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.period)
+            .unwrap_or_else(|| panic!("`{name}` is no metric alarm of {SLO_ALARMS}"))
+    };
+    let expected: Vec<String> = slo
+        .composites
+        .iter()
+        .filter(|c| c.severity == checks::alarms::Severity::Page)
+        .map(|c| {
+            let long = c
+                .all_of
+                .iter()
+                .max_by_key(|m| period(m))
+                .unwrap_or_else(|| panic!("`{}` has no all_of", c.name));
+            format!("sum-api-dev-{long}")
+        })
+        .collect();
+    assert!(
+        expected.len() >= 2,
+        "the synthetic SLO pages on two burns: {expected:?}"
+    );
+    // What Terraform computes from the same file (the module has no provider: it runs offline).
+    let dir = temp_dir("deployment-alarms");
+    let module = root().join("terraform/modules/slo-deployment-alarms");
+    fs::write(
+        dir.join("main.tf"),
+        format!(
+            "module \"d\" {{\n  source          = \"{}\"\n  slo_alarms_file = \"{}\"\n  name_prefix     = \"sum-api-dev\"\n}}\n\noutput \"names\" {{\n  value = module.d.alarm_names\n}}\n",
+            module.display(),
+            root().join(SLO_ALARMS).display()
+        ),
+    )
+    .expect("write main.tf");
+    for args in [
+        &["init", "-input=false", "-no-color"][..],
+        &["apply", "-auto-approve", "-input=false", "-no-color"][..],
+    ] {
+        let out = run(terraform().args(args).current_dir(&dir));
+        assert!(out.status.success(), "terraform {args:?}:\n{}", text(&out));
+    }
+    let out = run(terraform()
+        .args(["output", "-json", "names"])
+        .current_dir(&dir));
+    let names: Vec<String> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("terraform output: {e}: {}", text(&out)));
+    let _ = fs::remove_dir_all(&dir);
+    assert_eq!(
+        names, expected,
+        "the deployment alarms are the SLO page burns' long windows"
+    );
+    for name in &expected {
+        let alarm = name.trim_start_matches("sum-api-dev-");
+        let alarm = slo
+            .alarms
+            .iter()
+            .find(|a| a.name == alarm)
+            .expect("found above");
+        let math = alarm
+            .metrics
+            .iter()
+            .flatten()
+            .find(|q| q.return_data)
+            .and_then(|q| q.expression.clone())
+            .unwrap_or_default();
+        assert!(
+            math.starts_with("IF(") && math.contains(">= 5"),
+            "`{}` carries the low-traffic guard, or one failed probe would roll a deployment back: {math}",
+            alarm.name
+        );
+    }
+    // The names are the observability module's: both roots use the same prefix, the module
+    // prefixes every alarm with it, and the compute stack passes the module's names to the
+    // service, whose deployment fails and rolls back when one of them is in ALARM.
+    let compute_root = squash(&read("terraform/environments/dev/compute/main.tf"));
+    let observability_root = squash(&read("terraform/environments/dev/observability/main.tf"));
+    for (stack, text) in [
+        ("compute", &compute_root),
+        ("observability", &observability_root),
+    ] {
+        assert!(
+            text.contains("name_prefix=\"sum-api-${var.environment}\""),
+            "the {stack} root's name_prefix"
+        );
+    }
+    assert!(
+        squash(&read("terraform/modules/observability/main.tf"))
+            .contains("alarm_name=\"${var.name_prefix}-${each.key}\""),
+        "the observability module names alarms <prefix>-<name>"
+    );
+    assert!(compute_root.contains(
+        "source=\"../../../modules/slo-deployment-alarms\"slo_alarms_file=\"${local.repo_root}/alarms/cloudwatch-slo.yaml\"name_prefix=local.name_prefix"
+    ));
+    assert!(compute_root.contains("deployment_alarm_names=module.deployment_alarms.alarm_names"));
+    let compute = squash(&read("terraform/modules/compute/main.tf"));
+    assert!(
+        compute.contains(
+            "dynamic\"alarms\"{for_each=length(var.deployment_alarm_names)>0?[var.deployment_alarm_names]:[]content{alarm_names=alarms.valueenable=truerollback=true}}"
+        ),
+        "the ECS service watches the deployment alarms and rolls back"
+    );
 }
 
 #[test]
