@@ -1,14 +1,17 @@
 //! The canary's black-box tests, in one test binary (built and linked once, not once per file),
-//! a module per concern; each runs the real `canary` binary:
+//! a module per concern; all but [`slo_burn`] run the real `canary` binary:
 //!
 //! - [`cli`]: what an operator sees: exit codes, the verdict, retries, timeouts, hostile answers,
 //!   SIGTERM, validation, the heartbeat, and the API key never showing.
 //! - [`publishing`]: probes through the local gateway, metrics published to LocalStack's
 //!   CloudWatch and read back.
 //! - [`deadman`]: the dead-man alarm from `alarms/cloudwatch.yaml`, in LocalStack's CloudWatch.
+//! - [`slo_burn`]: the SLO burn-rate alarms of `alarms/cloudwatch-slo.yaml`, created in
+//!   LocalStack's CloudWatch from the rendered data.
 
 mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 mod deadman;
 mod publishing;
+mod slo_burn;
