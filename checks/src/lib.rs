@@ -11,6 +11,10 @@
 //! run the real tools: `terraform fmt`, `terraform` itself for `templatefile`, checkov and
 //! promtool. [`imports`] reads each crate's module graph, so that a test keeps imports
 //! flowing one way.
+//!
+//! [`slo`] holds the SLOs of `slo/*.yaml` (as the `slo` crate reads them) to the same
+//! vocabulary: every metric an SLO counts events from is emitted, with its dimensions, and a
+//! latency bound is one of the service's histogram buckets.
 
 pub mod alarms;
 pub mod catalog;
@@ -19,6 +23,7 @@ pub mod imports;
 pub mod metric;
 pub mod promql;
 pub mod schedule;
+pub mod slo;
 pub mod template;
 
 use std::collections::BTreeMap;
