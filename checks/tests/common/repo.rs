@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use checks::alarms::{self, AlarmFile};
 use checks::catalog::{CanaryVocabulary, Catalog};
 use checks::metric;
+use checks::promql::{self, RulesFile};
 use checks::schedule;
 use checks::template;
 
@@ -196,4 +197,27 @@ pub fn mutated(from: &str, to: &str) -> (AlarmFile, AlarmFile) {
     let text = read(ALARMS);
     assert!(text.contains(from), "fixture text `{from}` not in {ALARMS}");
     alarm_files_from(&text.replacen(from, to, 1))
+}
+
+/// Every Prometheus rules file (`alarms/prometheus/*.rules.yml`, the hand-written alerts and the
+/// SLO rules generated from `slo/`): (path from the repository root, its rules), by path.
+pub fn prometheus_rules() -> Vec<(String, RulesFile)> {
+    let mut paths: Vec<String> = fs::read_dir(root().join("alarms/prometheus"))
+        .expect("alarms/prometheus")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.ends_with(".rules.yml"))
+        .map(|name| format!("alarms/prometheus/{name}"))
+        .collect();
+    paths.sort();
+    assert!(
+        paths.len() >= 2,
+        "expected sum-api.rules.yml and slo.rules.yml: {paths:?}"
+    );
+    paths
+        .into_iter()
+        .map(|path| {
+            let rules = promql::parse_rules(&read(&path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            (path, rules)
+        })
+        .collect()
 }

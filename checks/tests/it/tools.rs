@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use checks::template;
+use common::repo::prometheus_rules;
 use common::{root, run, temp_dir, terraform, text, tool};
 
 // --- terraform ------------------------------------------------------------------------------------
@@ -388,6 +389,105 @@ fn promtool_rejects_a_broken_rule() {
         .args(["check", "rules", "bad.yml"])
         .current_dir(&dir));
     assert!(!out.status.success());
+}
+
+#[test]
+fn promtool_checks_every_rules_file_and_its_tests_pass() {
+    // Every rules file, the generated SLO rules too, is valid and has its unit tests beside it.
+    let mut tests = Vec::new();
+    for (path, rules) in prometheus_rules() {
+        let count = rules.groups.iter().map(|g| g.rules.len()).sum::<usize>();
+        let out = run(promtool()
+            .args(["check", "rules", &path])
+            .current_dir(root()));
+        assert!(
+            out.status.success() && text(&out).contains(&format!("SUCCESS: {count} rules found")),
+            "promtool check rules {path}:\n{}",
+            text(&out)
+        );
+        let file = Path::new(&path).file_name().expect("a file name");
+        let test = file
+            .to_string_lossy()
+            .replace(".rules.yml", ".rules.test.yml");
+        let test_text = fs::read_to_string(root().join("alarms/prometheus").join(&test))
+            .unwrap_or_else(|e| panic!("{path} has no unit tests beside it ({test}): {e}"));
+        assert!(
+            test_text.contains(&format!("rule_files:\n  - {}\n", file.to_string_lossy())),
+            "{test} does not test {path}"
+        );
+        tests.push(test);
+    }
+    let out = run(promtool()
+        .args(["test", "rules"])
+        .args(&tests)
+        .current_dir(root().join("alarms/prometheus")));
+    assert!(
+        out.status.success(),
+        "promtool test rules {tests:?}:\n{}",
+        text(&out)
+    );
+}
+
+/// `slo.rules.test.yml` with only its test group named `name`, as YAML.
+fn slo_rule_test_group(name: &str) -> String {
+    let path = root().join("alarms/prometheus/slo.rules.test.yml");
+    let mut doc: serde_norway::Value =
+        serde_norway::from_str(&fs::read_to_string(&path).expect("slo.rules.test.yml"))
+            .expect("slo.rules.test.yml is YAML");
+    let tests = doc
+        .get_mut("tests")
+        .and_then(serde_norway::Value::as_sequence_mut)
+        .expect("a tests list");
+    tests.retain(|t| t.get("name").and_then(serde_norway::Value::as_str) == Some(name));
+    assert_eq!(tests.len(), 1, "no single test group named `{name}`");
+    serde_norway::to_string(&doc).expect("YAML")
+}
+
+#[test]
+fn promtool_slo_rule_tests_fail_when_an_alert_is_loosened() {
+    // The SLO cases are not vacuous: loosen the generated rules where a case depends on them and
+    // that case fails (each run holds only that case, to keep promtool quick).
+    let source = root().join("alarms/prometheus");
+    let rules = fs::read_to_string(source.join("slo.rules.yml")).expect("rules");
+    for (from, to, case) in [
+        // A page on four bad answers: the night's handful would page.
+        (
+            ">= 5\n",
+            ">= 4\n",
+            "a handful of failures at night does not page",
+        ),
+        // The 14.4x page at 20x: a full outage no longer pages in its first minute.
+        (
+            "ratio_rate1h{slo=\"sum-api-availability\"} > 0.0144",
+            "ratio_rate1h{slo=\"sum-api-availability\"} > 0.02",
+            "full outage",
+        ),
+        // 4xx counted as bad.
+        ("status=~\"5..\"", "status=~\"[45]..\"", "4xx never count"),
+        // The latency SLO's bound moved to the 500 ms bucket: 400 ms answers are good.
+        (
+            "le=\"0.25\"",
+            "le=\"0.5\"",
+            "slow answers burn the latency budget",
+        ),
+    ] {
+        assert!(
+            rules.contains(from),
+            "fixture `{from}` not in slo.rules.yml"
+        );
+        let dir = temp_dir("promtool-slo");
+        fs::write(dir.join("slo.rules.yml"), rules.replacen(from, to, 1)).expect("write rules");
+        fs::write(dir.join("case.test.yml"), slo_rule_test_group(case)).expect("write tests");
+        let out = run(promtool()
+            .args(["test", "rules", "case.test.yml"])
+            .current_dir(&dir));
+        // `…, time: …` heads an expectation that failed (not a file promtool could not load).
+        assert!(
+            !out.status.success() && text(&out).contains(", time: "),
+            "changing `{from}` to `{to}` should fail the case `{case}`:\n{}",
+            text(&out)
+        );
+    }
 }
 
 #[test]
