@@ -661,9 +661,9 @@ fn every_flag_the_docs_name_exists() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Every alarm and alert that notifies someone: name → (severity, runbook path from the
+/// Every alarm and alert that notifies someone: name → (severities, runbook path from the
 /// repository root).
-fn alarm_definitions() -> BTreeMap<String, (String, String)> {
+fn alarm_definitions() -> BTreeMap<String, (BTreeSet<String>, String)> {
     let mut out = BTreeMap::new();
     let text = |v: &Value, key: &str| -> String {
         v.get(key)
@@ -697,6 +697,9 @@ fn alarm_definitions() -> BTreeMap<String, (String, String)> {
         .collect();
     rules.sort();
     assert!(!rules.is_empty(), "no alarms/prometheus/*.rules.yml");
+    // One alert may have rules of several severities (SLOErrorBudgetBurn pages on fast burns and
+    // opens tickets on slow ones), all with one runbook.
+    let mut alerts: BTreeMap<String, (BTreeSet<String>, String)> = BTreeMap::new();
     for file in rules {
         let doc: Value = serde_norway::from_str(&fs::read_to_string(&file).expect("rules file"))
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
@@ -717,14 +720,29 @@ fn alarm_definitions() -> BTreeMap<String, (String, String)> {
                 }
                 let labels = rule.get("labels").expect("an alert with labels");
                 let annotations = rule.get("annotations").expect("an alert with annotations");
-                out.insert(
-                    text(rule, "alert"),
-                    (text(labels, "severity"), text(annotations, "runbook_url")),
+                let (name, runbook) = (text(rule, "alert"), text(annotations, "runbook_url"));
+                let (severities, first) = alerts
+                    .entry(name.clone())
+                    .or_insert_with(|| (BTreeSet::new(), runbook.clone()));
+                assert_eq!(
+                    *first, runbook,
+                    "`{name}`: its rules link different runbooks"
                 );
+                severities.insert(text(labels, "severity"));
             }
         }
     }
-    out
+    let mut all: BTreeMap<String, (BTreeSet<String>, String)> = out
+        .into_iter()
+        .map(|(name, (severity, runbook))| (name, (BTreeSet::from([severity]), runbook)))
+        .collect();
+    for (name, definition) in alerts {
+        assert!(
+            all.insert(name.clone(), definition).is_none(),
+            "`{name}` is both a CloudWatch alarm and a Prometheus alert"
+        );
+    }
+    all
 }
 
 /// The rows of the table under `heading`: first cell (backticks dropped), every cell, and the
@@ -755,19 +773,28 @@ fn the_operations_alarm_table_lists_every_alarm_with_its_severity_and_runbook() 
     let doc = "docs/operations.md";
     let rows = table_rows(&read(doc), "## Alarms");
     let mut problems = Vec::new();
+    // (name, severity): an alert of several severities has a row for each.
     let mut listed = BTreeSet::new();
     for (name, cells, targets) in &rows {
-        if !listed.insert(name.clone()) {
-            problems.push(format!("`{name}` is listed twice"));
-        }
-        let Some((severity, runbook)) = definitions.get(name) else {
+        let Some((severities, runbook)) = definitions.get(name) else {
             problems.push(format!("`{name}` is no alarm of alarms/"));
             continue;
         };
-        if !cells.iter().any(|c| c.trim_matches('*') == severity) {
-            problems.push(format!(
-                "`{name}`: severity is {severity}, the table says otherwise"
-            ));
+        let stated: Vec<&str> = cells
+            .iter()
+            .map(|c| c.trim_matches('*'))
+            .filter(|c| ["page", "ticket", "none"].contains(c))
+            .collect();
+        match stated.as_slice() {
+            [severity] if severities.contains(*severity) => {
+                if !listed.insert((name.clone(), severity.to_string())) {
+                    problems.push(format!("`{name}` ({severity}) is listed twice"));
+                }
+            }
+            _ => problems.push(format!(
+                "`{name}`: severity is {}, the table says otherwise",
+                severities.iter().cloned().collect::<Vec<_>>().join(" and ")
+            )),
         }
         let linked: Vec<PathBuf> = targets
             .iter()
@@ -779,9 +806,11 @@ fn the_operations_alarm_table_lists_every_alarm_with_its_severity_and_runbook() 
             ));
         }
     }
-    for name in definitions.keys() {
-        if !listed.contains(name) {
-            problems.push(format!("`{name}` is missing from the table"));
+    for (name, (severities, _)) in &definitions {
+        for severity in severities {
+            if !listed.contains(&(name.clone(), severity.clone())) {
+                problems.push(format!("`{name}` ({severity}) is missing from the table"));
+            }
         }
     }
     assert!(
@@ -795,7 +824,7 @@ fn the_operations_alarm_table_lists_every_alarm_with_its_severity_and_runbook() 
 fn the_readme_names_exactly_the_alarms_that_page() {
     let paging: BTreeMap<String, String> = alarm_definitions()
         .into_iter()
-        .filter(|(_, (severity, _))| severity == "page")
+        .filter(|(_, (severities, _))| severities.contains("page"))
         .map(|(name, (_, runbook))| (name, runbook))
         .collect();
     assert!(!paging.is_empty(), "no alarm pages at all?");
