@@ -30,7 +30,7 @@ pub fn grafana(slos: &[Slo]) -> String {
     let mut y = 0;
     let factors: Vec<Value> = BURNS
         .iter()
-        .map(|b| json!({ "color": if b.severity == crate::burn::Severity::Page { "red" } else { "orange" }, "value": b.factor }))
+        .map(|b| json!({ "color": if b.severity == crate::burn::Severity::Page { "red" } else { "orange" }, "value": number(b.factor) }))
         .collect();
     for slo in slos.iter().filter(|s| s.backend() == Backend::Prometheus) {
         let id = panels.len() as u64 + 1;
@@ -177,7 +177,7 @@ pub fn cloudwatch(slos: &[Slo]) -> String {
         }]));
         let lines: Vec<Value> = BURNS
             .iter()
-            .map(|b| json!({ "label": format!("{} {}x", b.severity.label(), num(b.factor)), "value": b.factor }))
+            .map(|b| json!({ "label": format!("{} {}x", b.severity.label(), num(b.factor)), "value": number(b.factor) }))
             .collect();
         widgets.push(json!({
             "type": "metric",
@@ -235,6 +235,15 @@ fn queries(sli: &Sli) -> Option<(Vec<Value>, String)> {
             "(total * (100 - FILL(within, 100)) / 100)".into(),
         )),
         _ => None,
+    }
+}
+
+/// `x` as JSON, a whole number without a fraction (as Terraform's `jsondecode` reads it back).
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
     }
 }
 
