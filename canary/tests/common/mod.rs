@@ -348,3 +348,19 @@ pub fn emf_values(records: &[serde_json::Value]) -> std::collections::BTreeMap<S
     }
     out
 }
+
+/// An alarm file of the repository (`alarms/cloudwatch.yaml`, `alarms/cloudwatch-slo.yaml`)
+/// rendered as Terraform renders it, for `environment` and the canary's default namespace.
+pub fn rendered_alarms(file: &str, environment: &str) -> checks::alarms::AlarmFile {
+    let path = checks::repo_root().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut vars = checks::sample_variables();
+    vars.insert("environment".into(), environment.into());
+    vars.insert(
+        "canary_namespace".into(),
+        canary::metrics::DEFAULT_NAMESPACE.into(),
+    );
+    let rendered =
+        checks::template::render(&text, &vars).unwrap_or_else(|e| panic!("{file} renders: {e:?}"));
+    checks::alarms::parse(&rendered).unwrap_or_else(|e| panic!("{file} parses: {e}"))
+}

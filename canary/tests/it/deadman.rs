@@ -26,16 +26,7 @@ const TEST_PERIOD: i32 = 10;
 
 /// The dead-man alarm as `alarms/cloudwatch.yaml` defines it, rendered for `environment`.
 fn heartbeat_definition(environment: &str) -> Alarm {
-    let path = checks::repo_root().join("alarms/cloudwatch.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut vars = checks::sample_variables();
-    vars.insert("environment".into(), environment.into());
-    vars.insert(
-        "canary_namespace".into(),
-        canary::metrics::DEFAULT_NAMESPACE.into(),
-    );
-    let rendered = checks::template::render(&text, &vars).expect("alarms/cloudwatch.yaml renders");
-    let file = checks::alarms::parse(&rendered).expect("alarms/cloudwatch.yaml parses");
+    let file = common::rendered_alarms("alarms/cloudwatch.yaml", environment);
     file.alarms
         .into_iter()
         .find(|a| a.metric_name.as_deref() == Some(canary::metrics::HEARTBEAT))

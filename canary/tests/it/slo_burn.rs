@@ -26,16 +26,7 @@ use checks::alarms::{Alarm, AlarmFile, Severity};
 
 /// `alarms/cloudwatch-slo.yaml` rendered for `environment`, as Terraform renders it.
 fn slo_alarms(environment: &str) -> AlarmFile {
-    let path = checks::repo_root().join("alarms/cloudwatch-slo.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut vars = checks::sample_variables();
-    vars.insert("environment".into(), environment.into());
-    vars.insert(
-        "canary_namespace".into(),
-        canary::metrics::DEFAULT_NAMESPACE.into(),
-    );
-    let rendered = checks::template::render(&text, &vars).expect("cloudwatch-slo.yaml renders");
-    checks::alarms::parse(&rendered).expect("cloudwatch-slo.yaml parses")
+    common::rendered_alarms("alarms/cloudwatch-slo.yaml", environment)
 }
 
 /// The metric math queries of a window alarm, as the observability module passes them.

@@ -69,6 +69,13 @@ const PAGES: &[Page] = &[
         tables: &[("## Exit codes", &[&[]])],
         other_flags: &["--selector", "--value", "--rm", "--add-host"],
     },
+    Page {
+        doc: "docs/slo.md",
+        binary: "slo",
+        commands: &[&[], &["validate"], &["generate"]],
+        tables: &[("## Exit codes", &[&[]])],
+        other_flags: &["--slo-file"],
+    },
 ];
 
 /// Flags of cargo that the README's tour uses besides those of the four binaries.
@@ -295,6 +302,7 @@ const BINARIES: &[(&str, &str)] = &[
     ("loadgen", "loadgen"),
     ("canary", "canary"),
     ("local-gateway", "gateway"),
+    ("slo", "slo"),
 ];
 
 /// The newest modification time of the files under `path` (a file or a directory).
