@@ -28,7 +28,10 @@ pub fn grafana(slos: &[Slo]) -> String {
     let datasource = json!({ "type": "prometheus", "uid": "$datasource" });
     let mut panels = Vec::new();
     let mut y = 0;
-    let factors: Vec<Value> = BURNS
+    let mut burns = BURNS.to_vec();
+    // Grafana reads threshold steps in ascending order.
+    burns.sort_by(|a, b| a.factor.total_cmp(&b.factor));
+    let factors: Vec<Value> = burns
         .iter()
         .map(|b| json!({ "color": if b.severity == crate::burn::Severity::Page { "red" } else { "orange" }, "value": number(b.factor) }))
         .collect();

@@ -303,6 +303,32 @@ fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Op
             ),
         );
     }
+    for (field, text) in [
+        ("metadata.displayName", doc.metadata.display_name.as_deref()),
+        ("spec.description", doc.spec.description.as_deref()),
+    ] {
+        if let Some(text) = text
+            && let Some(c) = text.chars().find(|c| !is_plain_text(*c))
+        {
+            fail(
+                field,
+                format!(
+                    "{c:?} is not allowed: the text goes into generated YAML, alert templates and Terraform templates (letters, digits, spaces and .,;()%/+<>=-_ only)"
+                ),
+            );
+        }
+    }
+    match doc.metadata.labels.get("sli").map(String::as_str) {
+        Some("availability" | "latency" | "synthetic") => {}
+        Some(other) => fail(
+            "metadata.labels.sli",
+            format!("{other:?} is not one of availability, latency, synthetic (release gates read it)"),
+        ),
+        None => fail(
+            "metadata.labels.sli",
+            "missing: availability, latency or synthetic says what the SLO measures (release gates read it)".into(),
+        ),
+    }
     if doc.spec.service.trim().is_empty() {
         fail("spec.service", "must not be empty".into());
     }
@@ -315,6 +341,16 @@ fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Op
                 );
             }
             match parse_window(&window.duration) {
+                Ok(secs) if !(MIN_WINDOW..=MAX_WINDOW).contains(&secs) => {
+                    fail(
+                        "spec.timeWindow[0].duration",
+                        format!(
+                            "{:?} is not supported: the burn-rate alerts are those of a 28- to 31-day budget (30d)",
+                            window.duration
+                        ),
+                    );
+                    secs
+                }
                 Ok(secs) => secs,
                 Err(message) => {
                     fail("spec.timeWindow[0].duration", message);
@@ -355,6 +391,23 @@ fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Op
             "spec.objectives[0].target",
             format!("{target} is not strictly between 0 and 1 (e.g. 0.999 for 99.9%)"),
         );
+    }
+    if target > 0.0 && target < 1.0 {
+        let budget = 1.0 - target;
+        if let Some(burn) = crate::burn::BURNS.iter().find(|b| b.factor * budget >= 1.0) {
+            fail(
+                "spec.objectives[0].target",
+                format!(
+                    "{target} leaves a budget of {budget:.4}: the {}x burn alert could never fire (an error ratio cannot exceed 1); targets above {:.4} only",
+                    burn.factor,
+                    1.0 - 1.0
+                        / crate::burn::BURNS
+                            .iter()
+                            .map(|b| b.factor)
+                            .fold(0.0, f64::max)
+                ),
+            );
+        }
     }
     let indicator = &doc.spec.indicator.spec;
     let sli = match (&indicator.ratio_metric, &indicator.threshold_metric) {
@@ -458,6 +511,17 @@ fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Op
             None
         }
     };
+    match (doc.metadata.labels.get("sli").map(String::as_str), &sli) {
+        (Some("latency"), Some(Sli::Ratio { .. })) => fail(
+            "metadata.labels.sli",
+            "latency needs a thresholdMetric (a latency distribution and its bound)".into(),
+        ),
+        (Some("availability" | "synthetic"), Some(Sli::Threshold { .. })) => fail(
+            "metadata.labels.sli",
+            "availability needs a ratioMetric (bad or good events over all events)".into(),
+        ),
+        _ => {}
+    }
     let slo = Slo {
         display_name: doc
             .metadata
@@ -577,6 +641,16 @@ fn source(
 struct Dimension {
     name: String,
     value: String,
+}
+
+/// Shortest and longest compliance windows the burn factors are meant for (a 30-day budget).
+const MIN_WINDOW: u64 = 28 * 86_400;
+const MAX_WINDOW: u64 = 31 * 86_400;
+
+/// Characters allowed in the texts copied into generated files: none that YAML, Prometheus'
+/// alert templates (`{{`) or Terraform's templatefile (`${`) would read as syntax.
+fn is_plain_text(c: char) -> bool {
+    c.is_alphanumeric() || " .,;()%/+<>=-_'".contains(c)
 }
 
 /// Whether `name` is an RFC 1123 label (as OpenSLO asks of names).
@@ -775,12 +849,79 @@ mod tests {
     }
 
     #[test]
+    fn targets_whose_page_alerts_could_never_fire_are_refused() {
+        let text = documents()[0].replace("target: 0.999", "target: 0.9");
+        let got = problems(&text);
+        assert!(
+            got.iter().any(
+                |p| p.contains("spec.objectives[0].target: 0.9 leaves a budget")
+                    && p.contains("14.4x burn alert could never fire")
+            ),
+            "{got:?}"
+        );
+        let ok = documents()[0].replace("target: 0.999", "target: 0.95");
+        assert!(parse(Path::new("x.yaml"), &ok).is_ok());
+    }
+
+    #[test]
+    fn the_sli_label_is_required_known_and_matches_the_indicator() {
+        let cases = [
+            (
+                documents()[0].replace("sli: availability", "sli: availabilty"),
+                "\"availabilty\" is not one of",
+            ),
+            (
+                documents()[0].replace("  labels:\n    sli: availability\n", ""),
+                "metadata.labels.sli: missing",
+            ),
+            (
+                documents()[0].replace("sli: availability", "sli: latency"),
+                "latency needs a thresholdMetric",
+            ),
+            (
+                documents()[1].replace("sli: latency", "sli: availability"),
+                "availability needs a ratioMetric",
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = problems(&text);
+            assert!(
+                got.iter().any(|p| p.contains(expected)),
+                "{expected}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn texts_copied_into_generated_files_hold_no_template_syntax() {
+        for bad in [
+            "Sum {{ $value }}",
+            "Sum ${x}",
+            "a: b",
+            "a # b",
+            "\"quoted\"",
+        ] {
+            let text = documents()[0].replace(
+                "displayName: Sum API availability",
+                &format!("displayName: '{}'", bad.replace('\'', "''")),
+            );
+            let got = problems(&text);
+            assert!(
+                got.iter().any(|p| p.contains("metadata.displayName: ")),
+                "{bad}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
     fn windows_must_be_rolling_durations() {
         for (window, why) in [
             ("30", "is not a duration"),
             ("0d", "longer than zero"),
             ("1y", "is not a duration"),
             ("999d", "longer than 400 days"),
+            ("7d", "28- to 31-day budget"),
+            ("90d", "28- to 31-day budget"),
             ("-3d", "is not a duration"),
         ] {
             let text = documents()[0].replace("duration: 30d", &format!("duration: \"{window}\""));

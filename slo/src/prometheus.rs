@@ -175,7 +175,8 @@ fn error_ratio(sli: &Sli, w: &str) -> String {
         return String::new();
     };
     let counted = format!("(sum(rate({counted}[{w}])) or vector(0))");
-    let total = format!("sum(rate({total}[{w}]))");
+    // No events, no sample (rather than 0/0 = NaN on the boards).
+    let total = format!("(sum(rate({total}[{w}])) > 0)");
     if good {
         format!("1 - {counted} / {total}")
     } else {
