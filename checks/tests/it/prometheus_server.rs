@@ -411,6 +411,33 @@ impl Expected {
                 problems.push(format!("no {status} answers scraped: {expr} is empty"));
             }
         }
+        // Every selector an SLO counts with selects series that exist (the service exports the
+        // sum route's 500 series from the start): a typo in any label of a bad-events selector
+        // would otherwise read as "no errors" through the rules' `or vector(0)`.
+        let slos =
+            slo::cli::load_repo(&checks::repo_root()).expect("the repository's SLOs are valid");
+        for slo in &slos {
+            let selectors: Vec<String> = match &slo.sli {
+                slo::model::Sli::Ratio {
+                    counted: slo::model::Source::Prometheus(counted),
+                    total: slo::model::Source::Prometheus(total),
+                    ..
+                } => vec![
+                    counted.render(&counted.metric, &[]),
+                    total.render(&total.metric, &[]),
+                ],
+                slo::model::Sli::Threshold {
+                    source: slo::model::Source::Prometheus(histogram),
+                    ..
+                } => vec![histogram.render(&format!("{}_count", histogram.metric), &[])],
+                _ => Vec::new(),
+            };
+            for selector in selectors {
+                if !matches!(ask(&selector).await, Ok(s) if !s.is_empty()) {
+                    problems.push(format!("SLO {}: {selector} selects no series", slo.name));
+                }
+            }
+        }
         // ... and the 400s spent no availability budget, over any window.
         let availability = format!("{{slo={}}}", quoted(AVAILABILITY));
         for (expr, want) in [
