@@ -65,7 +65,11 @@ pub fn problems(slos: &[Slo], code: &Code<'_>) -> Vec<Problem> {
                         Source::Prometheus(selector) => {
                             counter(selector, &field, code, &mut report);
                         }
-                        Source::CloudWatch(cw) => cloudwatch(cw, &field, code, &mut report),
+                        Source::CloudWatch(query) => {
+                            for (_, metric) in &query.metrics {
+                                cloudwatch(metric, &field, code, &mut report);
+                            }
+                        }
                     }
                 }
             }
@@ -75,7 +79,11 @@ pub fn problems(slos: &[Slo], code: &Code<'_>) -> Vec<Problem> {
                     Source::Prometheus(selector) => {
                         histogram(selector, *value, &field, code, &mut report);
                     }
-                    Source::CloudWatch(cw) => cloudwatch(cw, &field, code, &mut report),
+                    Source::CloudWatch(query) => {
+                        for (_, metric) in &query.metrics {
+                            cloudwatch(metric, &field, code, &mut report);
+                        }
+                    }
                 }
             }
         }
@@ -308,8 +316,13 @@ mod tests {
     /// One SLO document with `indicator` (indented for `spec.indicator.spec`) and `objective`
     /// (the objective's fields besides `target`).
     fn document(name: &str, indicator: &str, objective: &str) -> String {
+        let sli = if indicator.contains("thresholdMetric") {
+            "latency"
+        } else {
+            "availability"
+        };
         format!(
-            "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: {name}\nspec:\n  service: sum-api\n  \
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: {name}\n  labels:\n    sli: {sli}\nspec:\n  service: sum-api\n  \
              indicator:\n    metadata:\n      name: {name}-sli\n    spec:\n{indicator}  timeWindow:\n    \
              - duration: 30d\n      isRolling: true\n  budgetingMethod: Occurrences\n  objectives:\n    \
              - target: 0.99\n{objective}"

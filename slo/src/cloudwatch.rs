@@ -12,7 +12,9 @@
 use std::fmt::Write;
 
 use crate::burn::{BURNS, MIN_BAD_EVENTS_TO_PAGE, Severity};
-use crate::model::{Backend, CloudWatchMetric, Sli, Slo, Source, prometheus_duration};
+use crate::model::{
+    Backend, CloudWatchMetric, CloudWatchQuery, Sli, Slo, Source, prometheus_duration,
+};
 use crate::prometheus::num;
 
 /// The runbook of every burn alarm (a file of `alarms/runbooks/`).
@@ -108,52 +110,27 @@ fn window_alarm(
     let _ = writeln!(out, "    severity: none");
     let _ = writeln!(out, "    runbook: {RUNBOOK}");
     let _ = writeln!(out, "    metrics:");
-    // (id, metric, stat) of the queries, and the expressions of bad events and all events.
-    let (queries, bad, all): (Vec<(&str, &CloudWatchMetric, String)>, String, String) =
-        match &slo.sli {
-            Sli::Ratio {
-                good,
-                counted: Source::CloudWatch(counted),
-                total: Source::CloudWatch(total),
-            } => {
-                let queries = vec![
-                    ("counted", counted, counted.stat.clone().unwrap_or_default()),
-                    ("total", total, total.stat.clone().unwrap_or_default()),
-                ];
-                let bad = if *good {
-                    "(total - FILL(counted, 0))".to_owned()
-                } else {
-                    "FILL(counted, 0)".to_owned()
-                };
-                (queries, bad, "total".to_owned())
+    let Some(Layout { queries, bad, all }) = layout(&slo.sli) else {
+        return;
+    };
+    for query in &queries {
+        match query {
+            Query::Metric { id, metric, stat } => {
+                let _ = writeln!(out, "      - id: {id}");
+                let _ = writeln!(out, "        metric:");
+                let _ = writeln!(out, "          namespace: \"{}\"", metric.namespace);
+                let _ = writeln!(out, "          metric_name: {}", metric.metric_name);
+                let _ = writeln!(out, "          dimensions:");
+                for (dim, value) in &metric.dimensions {
+                    let _ = writeln!(out, "            {dim}: \"{value}\"");
+                }
+                let _ = writeln!(out, "          stat: \"{stat}\"");
             }
-            Sli::Threshold {
-                source: Source::CloudWatch(metric),
-                value,
-            } => {
-                // The percentile rank of the bound: the share (in %) of data points within it.
-                let queries = vec![
-                    ("within", metric, format!("PR(:{})", num(*value))),
-                    ("total", metric, "SampleCount".to_owned()),
-                ];
-                (
-                    queries,
-                    "(total * (100 - FILL(within, 100)) / 100)".to_owned(),
-                    "total".to_owned(),
-                )
+            Query::Expression { id, expression } => {
+                let _ = writeln!(out, "      - id: {id}");
+                let _ = writeln!(out, "        expression: \"{expression}\"");
             }
-            _ => (Vec::new(), String::new(), String::new()),
-        };
-    for (id, metric, stat) in &queries {
-        let _ = writeln!(out, "      - id: {id}");
-        let _ = writeln!(out, "        metric:");
-        let _ = writeln!(out, "          namespace: \"{}\"", metric.namespace);
-        let _ = writeln!(out, "          metric_name: {}", metric.metric_name);
-        let _ = writeln!(out, "          dimensions:");
-        for (dim, value) in &metric.dimensions {
-            let _ = writeln!(out, "            {dim}: \"{value}\"");
         }
-        let _ = writeln!(out, "          stat: \"{stat}\"");
     }
     let ratio = format!("{bad} / IF({all} > 0, {all}, 1)");
     let expression = if guard {
@@ -180,6 +157,113 @@ fn window_alarm(
     );
 }
 
+/// One query of an SLI laid out for CloudWatch metric math.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query<'a> {
+    /// A metric with its statistic.
+    Metric {
+        /// The query's id.
+        id: String,
+        /// The metric.
+        metric: &'a CloudWatchMetric,
+        /// The statistic.
+        stat: String,
+    },
+    /// An expression over other queries' ids.
+    Expression {
+        /// The query's id.
+        id: String,
+        /// The expression.
+        expression: String,
+    },
+}
+
+/// A CloudWatch SLI as metric math: its queries, and the expressions (over their ids) of bad
+/// events and of all events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout<'a> {
+    /// The queries, none returned.
+    pub queries: Vec<Query<'a>>,
+    /// Bad events.
+    pub bad: String,
+    /// All events.
+    pub all: String,
+}
+
+/// The queries of one side of a ratio, the last of them with id `side`.
+fn side<'a>(query: &'a CloudWatchQuery, side: &str, out: &mut Vec<Query<'a>>) {
+    if let Some(metric) = query.single() {
+        out.push(Query::Metric {
+            id: side.to_owned(),
+            metric,
+            stat: metric.stat.clone().unwrap_or_default(),
+        });
+        return;
+    }
+    for (id, metric) in &query.metrics {
+        out.push(Query::Metric {
+            id: id.clone().unwrap_or_default(),
+            metric,
+            stat: metric.stat.clone().unwrap_or_default(),
+        });
+    }
+    if let Some(expression) = &query.expression {
+        out.push(Query::Expression {
+            id: side.to_owned(),
+            expression: expression.clone(),
+        });
+    }
+}
+
+/// How `sli` reads in CloudWatch metric math; `None` when it is not CloudWatch's.
+pub fn layout(sli: &Sli) -> Option<Layout<'_>> {
+    match sli {
+        Sli::Ratio {
+            good,
+            counted: Source::CloudWatch(counted),
+            total: Source::CloudWatch(total),
+        } => {
+            let mut queries = Vec::new();
+            side(counted, "counted", &mut queries);
+            side(total, "total", &mut queries);
+            let bad = if *good {
+                "(total - FILL(counted, 0))"
+            } else {
+                "FILL(counted, 0)"
+            };
+            Some(Layout {
+                queries,
+                bad: bad.to_owned(),
+                all: "total".to_owned(),
+            })
+        }
+        Sli::Threshold {
+            source: Source::CloudWatch(query),
+            value,
+        } => {
+            let metric = query.single()?;
+            // The percentile rank of the bound: the share (in %) of data points within it.
+            Some(Layout {
+                queries: vec![
+                    Query::Metric {
+                        id: "within".to_owned(),
+                        metric,
+                        stat: format!("PR(:{})", num(*value)),
+                    },
+                    Query::Metric {
+                        id: "total".to_owned(),
+                        metric,
+                        stat: "SampleCount".to_owned(),
+                    },
+                ],
+                bad: "(total * (100 - FILL(within, 100)) / 100)".to_owned(),
+                all: "total".to_owned(),
+            })
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +287,10 @@ mod tests {
             .count();
         assert_eq!(alarms.len(), 8 * synthetic);
         assert_eq!(composites.len(), 4 * synthetic);
-        let page = &composites[0];
+        let page = composites
+            .iter()
+            .find(|c| c["name"].as_str() == Some("slo-sum-api-synthetic-burn-page-1h"))
+            .expect("the synthetic SLO's fast page");
         assert_eq!(
             page["name"].as_str(),
             Some("slo-sum-api-synthetic-burn-page-1h")
@@ -222,7 +309,11 @@ mod tests {
                 "slo-sum-api-synthetic-page-1h-5m"
             ]
         );
-        let long = &alarms[0];
+        let at = alarms
+            .iter()
+            .position(|a| a["name"].as_str() == Some("slo-sum-api-synthetic-page-1h-1h"))
+            .expect("the synthetic SLO's 1h window alarm");
+        let long = &alarms[at];
         assert_eq!(long["period"].as_u64(), Some(3600));
         assert_eq!(long["threshold"].as_f64(), Some(0.0144));
         assert_eq!(long["severity"].as_str(), Some("none"));
@@ -233,7 +324,7 @@ mod tests {
             expression,
             "IF((total - FILL(counted, 0)) >= 5, (total - FILL(counted, 0)) / IF(total > 0, total, 1), 0)"
         );
-        let short = &alarms[1];
+        let short = &alarms[at + 1];
         assert_eq!(short["period"].as_u64(), Some(300));
         assert!(
             !short["metrics"][2]["expression"]

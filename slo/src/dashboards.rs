@@ -9,7 +9,8 @@
 use serde_json::{Value, json};
 
 use crate::burn::BURNS;
-use crate::model::{Backend, CloudWatchMetric, Sli, Slo, Source, prometheus_duration};
+use crate::cloudwatch::Query;
+use crate::model::{Backend, Sli, Slo, prometheus_duration};
 use crate::prometheus::num;
 
 /// The Grafana dashboard's uid (the service board links to it).
@@ -202,43 +203,26 @@ pub fn cloudwatch(slos: &[Slo]) -> String {
 
 /// The metric rows (hidden) of an SLI, and the expression of its bad events over them.
 fn queries(sli: &Sli) -> Option<(Vec<Value>, String)> {
-    let row = |m: &CloudWatchMetric, id: &str, stat: &str| {
-        let mut row = vec![json!(m.namespace), json!(m.metric_name)];
-        for (name, value) in &m.dimensions {
-            row.push(json!(name));
-            row.push(json!(value));
-        }
-        row.push(json!({ "id": id, "stat": stat, "visible": false }));
-        Value::Array(row)
-    };
-    match sli {
-        Sli::Ratio {
-            good,
-            counted: Source::CloudWatch(counted),
-            total: Source::CloudWatch(total),
-        } => Some((
-            vec![
-                row(counted, "counted", counted.stat.as_deref().unwrap_or("Sum")),
-                row(total, "total", total.stat.as_deref().unwrap_or("Sum")),
-            ],
-            if *good {
-                "(total - FILL(counted, 0))".into()
-            } else {
-                "FILL(counted, 0)".into()
-            },
-        )),
-        Sli::Threshold {
-            source: Source::CloudWatch(metric),
-            value,
-        } => Some((
-            vec![
-                row(metric, "within", &format!("PR(:{})", num(*value))),
-                row(metric, "total", "SampleCount"),
-            ],
-            "(total * (100 - FILL(within, 100)) / 100)".into(),
-        )),
-        _ => None,
-    }
+    let layout = crate::cloudwatch::layout(sli)?;
+    let rows = layout
+        .queries
+        .iter()
+        .map(|query| match query {
+            Query::Metric { id, metric, stat } => {
+                let mut row = vec![json!(metric.namespace), json!(metric.metric_name)];
+                for (name, value) in &metric.dimensions {
+                    row.push(json!(name));
+                    row.push(json!(value));
+                }
+                row.push(json!({ "id": id, "stat": stat, "visible": false }));
+                Value::Array(row)
+            }
+            Query::Expression { id, expression } => {
+                json!([{ "expression": expression, "id": id, "visible": false }])
+            }
+        })
+        .collect();
+    Some((rows, layout.bad))
 }
 
 /// `x` as JSON, a whole number without a fraction (as Terraform's `jsondecode` reads it back).
@@ -300,8 +284,19 @@ mod tests {
     fn every_cloudwatch_slo_gets_a_budget_and_a_burn_widget() {
         let body: Value = serde_json::from_str(&cloudwatch(&slos())).expect("JSON");
         let widgets = body["widgets"].as_array().expect("widgets");
-        assert_eq!(widgets.len(), 3);
-        let budget = &widgets[1]["properties"];
+        let cloudwatch = slos()
+            .iter()
+            .filter(|s| s.backend() == Backend::CloudWatch)
+            .count();
+        assert_eq!(widgets.len(), 1 + 2 * cloudwatch);
+        let budget = &widgets
+            .iter()
+            .find(|w| {
+                w["properties"]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("Sum API synthetic availability: error budget"))
+            })
+            .expect("the synthetic SLO's budget widget")["properties"];
         assert_eq!(budget["setPeriodToTimeRange"], true);
         let last = budget["metrics"]
             .as_array()

@@ -32,6 +32,38 @@ pub enum Gate {
     },
 }
 
+impl Gate {
+    /// The SLO it comes from.
+    pub fn slo(&self) -> &str {
+        match self {
+            Self::Percentile { slo, .. } | Self::ServerErrorRatio { slo, .. } => slo,
+        }
+    }
+
+    /// Whether `other` checks the same thing with the same bound.
+    pub fn same_check(&self, other: &Gate) -> bool {
+        match (self, other) {
+            (
+                Self::Percentile {
+                    percentile: a,
+                    bound_ms: x,
+                    ..
+                },
+                Self::Percentile {
+                    percentile: b,
+                    bound_ms: y,
+                    ..
+                },
+            ) => a == b && x == y,
+            (
+                Self::ServerErrorRatio { max_ratio: a, .. },
+                Self::ServerErrorRatio { max_ratio: b, .. },
+            ) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// An SLO no gate is made of, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -46,6 +78,7 @@ pub fn gates(slos: &[Slo]) -> (Vec<Gate>, Vec<Skipped>) {
     let mut gates = Vec::new();
     let mut skipped = Vec::new();
     for slo in slos {
+        let before = gates.len();
         let kind = slo.labels.get("sli").map(String::as_str);
         match (kind, &slo.sli) {
             (Some("latency"), Sli::Threshold { value, .. }) => gates.push(Gate::Percentile {
@@ -69,6 +102,19 @@ pub fn gates(slos: &[Slo]) -> (Vec<Gate>, Vec<Skipped>) {
                 slo: slo.name.clone(),
                 reason: "no sli label (latency or availability) says what to gate".into(),
             }),
+        }
+        // The same objective measured at two points (the service, the ALB) is one gate.
+        if gates.len() > before
+            && let Some(same) = gates[..before]
+                .iter()
+                .find(|g| g.same_check(&gates[before]))
+        {
+            let first = same.slo().to_owned();
+            gates.pop();
+            skipped.push(Skipped {
+                slo: slo.name.clone(),
+                reason: format!("the same gate as SLO {first} (one load test measures it once)"),
+            });
         }
     }
     (gates, skipped)
@@ -99,7 +145,26 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(skipped.len(), 1);
-        assert_eq!(skipped[0].slo, "sum-api-synthetic");
+        let skipped: Vec<(&str, &str)> = skipped
+            .iter()
+            .map(|s| (s.slo.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (
+                    "sum-api-availability-alb",
+                    "the same gate as SLO sum-api-availability (one load test measures it once)"
+                ),
+                (
+                    "sum-api-latency-alb",
+                    "the same gate as SLO sum-api-latency (one load test measures it once)"
+                ),
+                (
+                    "sum-api-synthetic",
+                    "sli: synthetic is measured outside a load test"
+                ),
+            ]
+        );
     }
 }

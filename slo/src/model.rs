@@ -83,8 +83,8 @@ pub enum Backend {
 pub enum Source {
     /// A Prometheus series selector: a metric name and label matchers.
     Prometheus(Selector),
-    /// One CloudWatch metric.
-    CloudWatch(CloudWatchMetric),
+    /// CloudWatch: one metric, or several combined by a metric-math expression.
+    CloudWatch(CloudWatchQuery),
 }
 
 impl Source {
@@ -120,6 +120,28 @@ impl Selector {
             metric.to_owned()
         } else {
             format!("{metric}{{{}}}", matchers.join(", "))
+        }
+    }
+}
+
+/// Events counted in CloudWatch: one metric (OpenSLO's `namespace`, `metricName`, `stat`,
+/// `dimensions`), or several metrics and the expression over their ids that counts the events
+/// (OpenSLO's `json`: a MetricDataQuery list whose one returned query is the expression).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudWatchQuery {
+    /// The metrics, each with the id the expression names it by (`None` for the one metric of
+    /// the single-metric form, which needs no id).
+    pub metrics: Vec<(Option<String>, CloudWatchMetric)>,
+    /// The expression over the metrics' ids; `None` in the single-metric form.
+    pub expression: Option<String>,
+}
+
+impl CloudWatchQuery {
+    /// The single-metric form's metric.
+    pub fn single(&self) -> Option<&CloudWatchMetric> {
+        match self.metrics.as_slice() {
+            [(None, metric)] if self.expression.is_none() => Some(metric),
+            _ => None,
         }
     }
 }
@@ -313,7 +335,7 @@ fn check(file: &Path, doc: Document, report: &mut dyn FnMut(&str, String)) -> Op
             fail(
                 field,
                 format!(
-                    "{c:?} is not allowed: the text goes into generated YAML, alert templates and Terraform templates (letters, digits, spaces and .,;()%/+<>=-_ only)"
+                    "{c:?} is not allowed: the text goes into generated YAML, alert templates and Terraform templates (letters, digits, spaces and .,;()%/+<>=-_' only)"
                 ),
             );
         }
@@ -587,8 +609,29 @@ fn source(
                 }
             }
         }
+        "CloudWatch" if spec.contains_key("json") => {
+            unknown(&["json"], fail);
+            if threshold {
+                fail(
+                    &format!("{field}.spec.json"),
+                    "a thresholdMetric takes one metric (namespace, metricName, dimensions), not a query".into(),
+                );
+                return None;
+            }
+            let json = text("json", fail)?;
+            match parse_queries(&json) {
+                Ok(query) => Some(Source::CloudWatch(query)),
+                Err(message) => {
+                    fail(&format!("{field}.spec.json"), message);
+                    None
+                }
+            }
+        }
         "CloudWatch" => {
-            unknown(&["namespace", "metricName", "stat", "dimensions"], fail);
+            unknown(
+                &["namespace", "metricName", "stat", "dimensions", "json"],
+                fail,
+            );
             let namespace = text("namespace", fail);
             let metric_name = text("metricName", fail);
             let stat = if threshold {
@@ -618,11 +661,15 @@ fn source(
             if !threshold && stat.is_none() {
                 return None;
             }
-            Some(Source::CloudWatch(CloudWatchMetric {
+            let metric = CloudWatchMetric {
                 namespace: namespace?,
                 metric_name: metric_name?,
                 stat,
                 dimensions: dimensions?,
+            };
+            Some(Source::CloudWatch(CloudWatchQuery {
+                metrics: vec![(None, metric)],
+                expression: None,
             }))
         }
         other => {
@@ -633,6 +680,127 @@ fn source(
             None
         }
     }
+}
+
+/// Ids the generators give their own queries; a source's ids must differ from them.
+pub const RESERVED_IDS: [&str; 4] = ["counted", "total", "within", "bad_ratio"];
+
+/// One MetricDataQuery of OpenSLO's CloudWatch `json` form (AWS's field names).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct DataQuery {
+    id: String,
+    #[serde(default)]
+    expression: Option<String>,
+    #[serde(default)]
+    metric_stat: Option<DataMetricStat>,
+    #[serde(default)]
+    return_data: Option<bool>,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct DataMetricStat {
+    metric: DataMetric,
+    stat: String,
+    #[serde(default)]
+    period: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct DataMetric {
+    namespace: String,
+    metric_name: String,
+    #[serde(default)]
+    dimensions: Vec<DataDimension>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+struct DataDimension {
+    name: String,
+    value: String,
+}
+
+/// OpenSLO's CloudWatch `json`: metric queries (not returned) and one returned expression over
+/// their ids. The period is the generators' (each window's), so none may be given.
+fn parse_queries(json: &str) -> Result<CloudWatchQuery, String> {
+    let queries: Vec<DataQuery> =
+        serde_json::from_str(json).map_err(|e| format!("not a MetricDataQuery list: {e}"))?;
+    let mut metrics = Vec::new();
+    let mut expression = None;
+    let mut ids = std::collections::BTreeSet::new();
+    for q in queries {
+        let _ = q.label;
+        let id_ok = q.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !id_ok || RESERVED_IDS.contains(&q.id.as_str()) {
+            return Err(format!(
+                "id {:?} must start with a lowercase letter, hold letters, digits and '_', and not be one of {}",
+                q.id,
+                RESERVED_IDS.join(", ")
+            ));
+        }
+        if !ids.insert(q.id.clone()) {
+            return Err(format!("id {:?} is used twice", q.id));
+        }
+        match (q.metric_stat, q.expression, q.return_data.unwrap_or(true)) {
+            (Some(stat), None, false) => {
+                if stat.period.is_some() {
+                    return Err(format!(
+                        "query {:?}: no Period: each generated alarm uses its window as the period",
+                        q.id
+                    ));
+                }
+                metrics.push((
+                    Some(q.id),
+                    CloudWatchMetric {
+                        namespace: stat.metric.namespace,
+                        metric_name: stat.metric.metric_name,
+                        stat: Some(stat.stat),
+                        dimensions: stat
+                            .metric
+                            .dimensions
+                            .into_iter()
+                            .map(|d| (d.name, d.value))
+                            .collect(),
+                    },
+                ))
+            }
+            (None, Some(expr), true) if expression.is_none() => expression = Some(expr),
+            (None, Some(_), true) => return Err("more than one query returns data".into()),
+            (Some(_), None, true) => {
+                return Err(format!(
+                    "query {:?}: a metric is read through the expression: set \"ReturnData\": false",
+                    q.id
+                ));
+            }
+            (None, Some(_), false) => {
+                return Err(format!(
+                    "query {:?}: only one expression, the returned one, is supported",
+                    q.id
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "query {:?} needs exactly one of MetricStat and Expression",
+                    q.id
+                ));
+            }
+        }
+    }
+    let expression =
+        expression.ok_or("no query returns data: add the expression with \"ReturnData\": true")?;
+    if metrics.is_empty() {
+        return Err("no MetricStat query for the expression to read".into());
+    }
+    Ok(CloudWatchQuery {
+        metrics,
+        expression: Some(expression),
+    })
 }
 
 /// A CloudWatch dimension as OpenSLO writes it.
@@ -768,6 +936,14 @@ mod tests {
         REPO.split("\n---\n").map(str::to_owned).collect()
     }
 
+    /// The document of the SLO named `name`.
+    fn document(name: &str) -> String {
+        documents()
+            .into_iter()
+            .find(|d| d.contains(&format!("  name: {name}\n")))
+            .unwrap_or_else(|| panic!("no SLO {name} in slo/sum-api.yaml"))
+    }
+
     /// The problems of `text`, as printed.
     fn problems(text: &str) -> Vec<String> {
         match parse(Path::new("x.yaml"), text) {
@@ -785,6 +961,8 @@ mod tests {
             [
                 "sum-api-availability",
                 "sum-api-latency",
+                "sum-api-availability-alb",
+                "sum-api-latency-alb",
                 "sum-api-synthetic"
             ]
         );
@@ -801,7 +979,24 @@ mod tests {
         };
         assert_eq!(*value, 0.25);
         assert_eq!(histogram.metric, "sumapi_http_request_duration_seconds");
-        assert_eq!(slos[2].backend(), Backend::CloudWatch);
+        assert_eq!(slos[4].backend(), Backend::CloudWatch);
+        let Sli::Ratio {
+            good: false,
+            counted: Source::CloudWatch(bad),
+            ..
+        } = &slos[2].sli
+        else {
+            panic!(
+                "the ALB's availability counts bad events: {:?}",
+                slos[2].sli
+            );
+        };
+        let ids: Vec<Option<&str>> = bad.metrics.iter().map(|(id, _)| id.as_deref()).collect();
+        assert_eq!(ids, [Some("target_5xx"), Some("elb_5xx")]);
+        assert_eq!(
+            bad.expression.as_deref(),
+            Some("FILL(target_5xx, 0) + FILL(elb_5xx, 0)")
+        );
     }
 
     #[test]
@@ -972,12 +1167,58 @@ mod tests {
                 "{expected}: {got:?}"
             );
         }
-        let synthetic = documents()[2].replace("              stat: SampleCount\n", "");
+        let synthetic =
+            document("sum-api-synthetic").replace("              stat: SampleCount\n", "");
         assert!(
             problems(&synthetic)
                 .iter()
                 .any(|p| p.ends_with("total.metricSource.spec.stat: missing"))
         );
+    }
+
+    #[test]
+    fn the_cloudwatch_json_form_is_checked() {
+        let doc = document("sum-api-availability-alb");
+        let field = "spec.indicator.spec.ratioMetric.bad.metricSource.spec.json: ";
+        for (from, to, why) in [
+            (
+                "\"Id\": \"elb_5xx\"",
+                "\"Id\": \"target_5xx\"",
+                "is used twice",
+            ),
+            (
+                "\"Id\": \"elb_5xx\"",
+                "\"Id\": \"total\"",
+                "not be one of counted, total",
+            ),
+            (
+                "\"Id\": \"elb_5xx\", \"ReturnData\": false",
+                "\"Id\": \"elb_5xx\", \"ReturnData\": true",
+                "a metric is read through the expression",
+            ),
+            (
+                "\"ReturnData\": true, \"Expression\"",
+                "\"ReturnData\": false, \"Expression\"",
+                "only one expression",
+            ),
+            (
+                "{\"Stat\": \"Sum\", \"Metric\"",
+                "{\"Stat\": \"Sum\", \"Period\": 60, \"Metric\"",
+                "no Period",
+            ),
+            (
+                "\"MetricName\": \"HTTPCode_ELB_5XX_Count\"",
+                "\"Name\": \"HTTPCode_ELB_5XX_Count\"",
+                "not a MetricDataQuery list",
+            ),
+        ] {
+            assert!(doc.contains(from), "{from}");
+            let got = problems(&doc.replacen(from, to, 1));
+            assert!(
+                got.iter().any(|p| p.contains(field) && p.contains(why)),
+                "{why}: {got:?}"
+            );
+        }
     }
 
     #[test]

@@ -74,7 +74,7 @@ const PAGES: &[Page] = &[
         binary: "slo",
         commands: &[&[], &["validate"], &["generate"]],
         tables: &[("## Exit codes", &[&[]])],
-        other_flags: &["--slo-file"],
+        other_flags: &["--slo-file", "--storage"],
     },
 ];
 
