@@ -23,8 +23,9 @@ fn alarm_definitions_are_well_formed() {
     let (_, file) = alarm_files();
     assert_no_problems(ALARMS, alarms::check(&file));
     assert!(
-        file.alarms.len() >= 12 + 6,
-        "the old 12 scenarios plus the canary's alarms"
+        file.alarms.len() >= 10 + 6,
+        "the ALB's and ECS's cause scenarios (the ALB's 5xx ratio and p99 are SLO burns now, in \
+         alarms/cloudwatch-slo.yaml) plus the canary's alarms"
     );
     let pages: Vec<&str> = file
         .alarms
@@ -46,6 +47,11 @@ fn alarm_definitions_are_well_formed() {
         users.severity,
         alarms::Severity::Page,
         "the users-affected composite pages"
+    );
+    assert_eq!(
+        users.any_of,
+        ["alb-no-healthy-hosts", "canary-sum-probe-failing"],
+        "users-affected pages on causes that fail users now; errors and slowness page through the SLO burns"
     );
 }
 

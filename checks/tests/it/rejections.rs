@@ -97,8 +97,8 @@ fn malformed_alarm_rules_are_rejected() {
             "unknown treat_missing_data",
         ),
         (
-            "extended_statistic: p99",
-            "extended_statistic: p199",
+            "    statistic: Maximum",
+            "    extended_statistic: p199",
             "not a percentile",
         ),
         (

@@ -334,7 +334,7 @@ fn promtool_check_rules_passes() {
         text(&out)
     );
     assert!(
-        text(&out).contains("SUCCESS: 5 rules found"),
+        text(&out).contains("SUCCESS: 3 rules found"),
         "{}",
         text(&out)
     );
@@ -353,9 +353,8 @@ fn promtool_rule_tests_fail_when_a_rule_stops_firing() {
     // The unit tests are not vacuous: loosen each threshold and they fail.
     let source = root().join("alarms/prometheus");
     let rules = fs::read_to_string(source.join("sum-api.rules.yml")).expect("rules");
+    // (The 5xx ratio and latency are the SLO rules', whose own mutation test is below.)
     for (from, to) in [
-        ("> 0.02", "> 0.5"),
-        (") > 0.5", ") > 5"),
         ("[10m])) > 0", "[10m])) > 100"),
         (
             "for: 5m\n        labels:\n          severity: page\n        annotations:\n          summary: \"No",
