@@ -65,9 +65,32 @@ pub fn slo_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Every file generated from `slos`.
-pub fn generate(slos: &[model::Slo]) -> Vec<Generated> {
-    vec![
+/// The hand-written boards the error-budget views are generated into (the end of each).
+pub const GRAFANA_BOARD: &str = "dashboards/grafana/sum-api.json";
+/// The CloudWatch dashboard the CloudWatch-backed SLOs' widgets go into.
+pub const CLOUDWATCH_BOARD: &str = "dashboards/cloudwatch/service-overview.json";
+
+/// Every file generated from `slos`, for the repository at `root` (whose boards get their
+/// generated part replaced).
+pub fn generate(slos: &[model::Slo], root: &Path) -> Result<Vec<Generated>, String> {
+    let board = |path: &str| {
+        std::fs::read_to_string(root.join(path)).map_err(|e| format!("cannot read {path}: {e}"))
+    };
+    let grafana = dashboards::splice(
+        &board(GRAFANA_BOARD)?,
+        "panels",
+        dashboards::GRAFANA_MARKER,
+        |y| dashboards::grafana_panels(slos, y),
+    )
+    .map_err(|e| format!("{GRAFANA_BOARD}: {e}"))?;
+    let cloudwatch = dashboards::splice(
+        &board(CLOUDWATCH_BOARD)?,
+        "widgets",
+        dashboards::CLOUDWATCH_MARKER,
+        |y| dashboards::cloudwatch_widgets(slos, y),
+    )
+    .map_err(|e| format!("{CLOUDWATCH_BOARD}: {e}"))?;
+    Ok(vec![
         Generated {
             path: PathBuf::from("alarms/prometheus/slo.rules.yml"),
             text: prometheus::rules(slos),
@@ -77,14 +100,14 @@ pub fn generate(slos: &[model::Slo]) -> Vec<Generated> {
             text: cloudwatch::alarms(slos),
         },
         Generated {
-            path: PathBuf::from("dashboards/grafana/slo.json"),
-            text: dashboards::grafana(slos),
+            path: PathBuf::from(GRAFANA_BOARD),
+            text: grafana,
         },
         Generated {
-            path: PathBuf::from("dashboards/cloudwatch/slo.json"),
-            text: dashboards::cloudwatch(slos),
+            path: PathBuf::from(CLOUDWATCH_BOARD),
+            text: cloudwatch,
         },
-    ]
+    ])
 }
 
 /// Reads and checks the SLOs of the repository at `root` (its `slo/` directory).
@@ -138,7 +161,14 @@ pub fn execute(cli: Cli) -> u8 {
                 }
             };
             let mut stale = 0;
-            for file in generate(&slos) {
+            let files = match generate(&slos, &root) {
+                Ok(files) => files,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return 1;
+                }
+            };
+            for file in files {
                 let path = root.join(&file.path);
                 let current = std::fs::read_to_string(&path).unwrap_or_default();
                 if current == file.text {

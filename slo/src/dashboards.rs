@@ -1,10 +1,13 @@
-//! The error-budget views: a Grafana board of the Prometheus-backed SLOs (budget remaining,
-//! the SLI against its objective, the burn rate per window against the alerts' factors) and a
-//! CloudWatch dashboard of the CloudWatch-backed ones (the same, from metric math), both
-//! generated so that every SLO gets its panels and no panel names an SLO that is gone.
+//! The error-budget views: panels for the Prometheus-backed SLOs (budget remaining, the SLI
+//! against its objective, the burn rate per window against the alerts' factors) at the end of
+//! the service's Grafana board, and widgets for the CloudWatch-backed ones (the same, from
+//! metric math) at the end of the CloudWatch service dashboard, generated so that every SLO
+//! gets its panels and no panel names an SLO that is gone.
 //!
-//! The CloudWatch dashboard is a template in the schema of `dashboards/cloudwatch/*.json`
-//! (Terraform renders `${region}`, `${environment}`, … and makes one dashboard per file).
+//! The boards are hand-written above the generated part: [`splice`] replaces, as text, every
+//! element of the board's `panels` (or `widgets`) array from the generated part's marker to the
+//! end, and leaves the hand-written part byte for byte as it is. The CloudWatch widgets are a
+//! template like the rest of that dashboard (Terraform renders `${region}`, `${environment}`).
 
 use serde_json::{Value, json};
 
@@ -13,8 +16,15 @@ use crate::cloudwatch::Query;
 use crate::model::{Backend, Sli, Slo, prometheus_duration};
 use crate::prometheus::num;
 
-/// The Grafana dashboard's uid (the service board links to it).
-pub const GRAFANA_UID: &str = "sum-api-slo";
+/// The title of the Grafana row that starts the generated part (its marker).
+pub const GRAFANA_MARKER: &str =
+    "Error budgets (generated from slo/ by `cargo run -p slo -- generate`: do not edit below)";
+
+/// The first words of the CloudWatch text widget that starts the generated part (its marker).
+pub const CLOUDWATCH_MARKER: &str = "## Error budgets (generated from slo/";
+
+/// Ids of generated Grafana panels start here, clear of the hand-written ones.
+const FIRST_ID: u64 = 1000;
 
 /// The windows whose burn rate the boards plot: the alerts' long windows and the shortest.
 fn plotted_windows() -> Vec<u64> {
@@ -24,11 +34,18 @@ fn plotted_windows() -> Vec<u64> {
     windows
 }
 
-/// The Grafana board, as pretty JSON text.
-pub fn grafana(slos: &[Slo]) -> String {
+/// The generated panels of the Grafana board, placed from row `y` down.
+pub fn grafana_panels(slos: &[Slo], mut y: u64) -> Vec<Value> {
     let datasource = json!({ "type": "prometheus", "uid": "$datasource" });
-    let mut panels = Vec::new();
-    let mut y = 0;
+    let mut panels = vec![json!({
+        "id": FIRST_ID,
+        "type": "row",
+        "title": GRAFANA_MARKER,
+        "gridPos": { "x": 0, "y": y, "w": 24, "h": 1 },
+        "collapsed": false,
+        "panels": []
+    })];
+    y += 1;
     let mut burns = BURNS.to_vec();
     // Grafana reads threshold steps in ascending order.
     burns.sort_by(|a, b| a.factor.total_cmp(&b.factor));
@@ -37,7 +54,7 @@ pub fn grafana(slos: &[Slo]) -> String {
         .map(|b| json!({ "color": if b.severity == crate::burn::Severity::Page { "red" } else { "orange" }, "value": number(b.factor) }))
         .collect();
     for slo in slos.iter().filter(|s| s.backend() == Backend::Prometheus) {
-        let id = panels.len() as u64 + 1;
+        let id = FIRST_ID + panels.len() as u64;
         let name = &slo.name;
         let window = prometheus_duration(slo.window_secs);
         panels.push(json!({
@@ -121,36 +138,17 @@ pub fn grafana(slos: &[Slo]) -> String {
         }));
         y += 6;
     }
-    let board = json!({
-        "uid": GRAFANA_UID,
-        "title": "sum API SLOs: error budgets and burn rates (generated from slo/)",
-        "description": "Generated from slo/*.yaml by `cargo run -p slo -- generate`: do not edit. docs/slo.md explains budgets and burn rates.",
-        "tags": ["sum-api", "slo"],
-        "timezone": "utc",
-        "schemaVersion": 39,
-        "version": 1,
-        "editable": false,
-        "refresh": "1m",
-        "time": { "from": "now-7d", "to": "now" },
-        "templating": { "list": [
-            { "name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus" }
-        ] },
-        "links": [
-            { "title": "sum API", "type": "link", "url": "/d/sum-api" }
-        ],
-        "panels": panels
-    });
-    pretty(&board)
+    panels
 }
 
-/// The CloudWatch dashboard template, as pretty JSON text.
-pub fn cloudwatch(slos: &[Slo]) -> String {
+/// The generated widgets of the CloudWatch service dashboard, placed from row `y` down.
+pub fn cloudwatch_widgets(slos: &[Slo], mut y: u64) -> Vec<Value> {
     let mut widgets = vec![json!({
         "type": "text",
-        "x": 0, "y": 0, "width": 24, "height": 2,
-        "properties": { "markdown": "## sum API (${environment}) - SLOs measured in CloudWatch: error budgets and burn rates\nGenerated from slo/*.yaml (`cargo run -p slo -- generate`). Budget remaining is over the dashboard's time range: set it to the SLO's window (30 days). Runbook: [error budget burn](${runbook_base_url}/SLOErrorBudgetBurn.md)" }
+        "x": 0, "y": y, "width": 24, "height": 2,
+        "properties": { "markdown": format!("{CLOUDWATCH_MARKER} by `cargo run -p slo -- generate`: do not edit below)\nThe SLOs measured in CloudWatch: error budget remaining over the dashboard's time range (set it to the SLO's window, 30 days) and burn rate per hour. Runbook: [error budget burn](${{runbook_base_url}}/SLOErrorBudgetBurn.md)") }
     })];
-    let mut y = 2;
+    y += 2;
     for slo in slos.iter().filter(|s| s.backend() == Backend::CloudWatch) {
         let Some((queries, bad)) = queries(&slo.sli) else {
             continue;
@@ -198,7 +196,77 @@ pub fn cloudwatch(slos: &[Slo]) -> String {
         }));
         y += 6;
     }
-    pretty(&json!({ "widgets": widgets }))
+    widgets
+}
+
+/// `board` (a dashboard's text) with the elements of its `key` array from the generated part's
+/// `marker` on replaced by `generated` (appended when there is no generated part yet). The
+/// hand-written part stays as it is; the generated part starts below its lowest element.
+pub fn splice(
+    board: &str,
+    key: &str,
+    marker: &str,
+    generated: impl FnOnce(u64) -> Vec<Value>,
+) -> Result<String, String> {
+    let parsed: Value = serde_json::from_str(board).map_err(|e| format!("not JSON: {e}"))?;
+    let elements = parsed[key]
+        .as_array()
+        .ok_or_else(|| format!("no `{key}` array"))?;
+    let is_generated = |e: &Value| {
+        let text = e.to_string();
+        text.contains(
+            &serde_json::to_string(marker)
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned(),
+        )
+    };
+    let hand: Vec<&Value> = elements.iter().take_while(|e| !is_generated(e)).collect();
+    let bottom = hand
+        .iter()
+        .map(|e| match (&e["gridPos"], e.get("y")) {
+            (Value::Object(g), _) => g["y"].as_u64().unwrap_or(0) + g["h"].as_u64().unwrap_or(0),
+            (_, Some(y)) => y.as_u64().unwrap_or(0) + e["height"].as_u64().unwrap_or(0),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    let text: Vec<String> = generated(bottom)
+        .iter()
+        .map(|e| indent(&serde_json::to_string_pretty(e).unwrap_or_default(), "    "))
+        .collect();
+    // The array's end: its closing bracket, the last `]` at the array's indentation.
+    let end = board
+        .rfind("\n  ]")
+        .ok_or_else(|| format!("no closing `]` of `{key}` at two spaces"))?;
+    let start = match board.find(&format!("\"{}", marker.split('(').next().unwrap_or(marker))) {
+        Some(at) if hand.len() < elements.len() => {
+            // Back to the start of the element that holds the marker: the last line that opens
+            // an element (`    {`) before it.
+            let before = &board[..at];
+            let open = before
+                .rfind("\n    {")
+                .ok_or("the generated part's first element does not start with `    {`")?;
+            // And back over the comma that ended the hand-written part.
+            before[..open].trim_end_matches(['\n', ',']).len()
+        }
+        _ => board[..end].trim_end().len(),
+    };
+    let separator = if hand.is_empty() { "\n" } else { ",\n" };
+    Ok(format!(
+        "{}{separator}{}{}",
+        &board[..start],
+        text.join(",\n"),
+        &board[end..]
+    ))
+}
+
+/// `text` with every line indented by `by`.
+fn indent(text: &str, by: &str) -> String {
+    text.lines()
+        .map(|l| format!("{by}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The metric rows (hidden) of an SLI, and the expression of its bad events over them.
@@ -234,12 +302,6 @@ fn number(x: f64) -> Value {
     }
 }
 
-fn pretty(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,9 +318,10 @@ mod tests {
 
     #[test]
     fn every_prometheus_slo_gets_a_row_with_budget_sli_and_burn_panels() {
-        let board: Value = serde_json::from_str(&grafana(&slos())).expect("JSON");
-        let panels = board["panels"].as_array().expect("panels");
-        let rows: Vec<&str> = panels
+        let panels = grafana_panels(&slos(), 30);
+        assert_eq!(panels[0]["title"], GRAFANA_MARKER);
+        assert_eq!(panels[0]["gridPos"]["y"], 30);
+        let rows: Vec<&str> = panels[1..]
             .iter()
             .filter(|p| p["type"] == "row")
             .filter_map(|p| p["title"].as_str())
@@ -278,17 +341,18 @@ mod tests {
         let mut unique = ids.clone();
         unique.dedup();
         assert_eq!(ids, unique, "panel ids are unique");
+        assert!(ids.iter().all(|id| *id >= FIRST_ID));
     }
 
     #[test]
     fn every_cloudwatch_slo_gets_a_budget_and_a_burn_widget() {
-        let body: Value = serde_json::from_str(&cloudwatch(&slos())).expect("JSON");
-        let widgets = body["widgets"].as_array().expect("widgets");
+        let widgets = cloudwatch_widgets(&slos(), 26);
         let cloudwatch = slos()
             .iter()
             .filter(|s| s.backend() == Backend::CloudWatch)
             .count();
         assert_eq!(widgets.len(), 1 + 2 * cloudwatch);
+        assert_eq!(widgets[0]["y"], 26);
         let budget = &widgets
             .iter()
             .find(|w| {
@@ -306,5 +370,36 @@ mod tests {
             last[0]["expression"],
             "100 * (1 - ((total - FILL(counted, 0)) / IF(total > 0, total, 1)) / 0.001)"
         );
+    }
+
+    const HAND: &str = "{\n  \"title\": \"t\",\n  \"panels\": [\n    {\n      \"id\": 1,\n      \"gridPos\": { \"x\": 0, \"y\": 0, \"w\": 24, \"h\": 8 }\n    }\n  ]\n}\n";
+
+    fn generated(marker: &str, n: u64) -> impl FnOnce(u64) -> Vec<Value> + '_ {
+        move |y| {
+            (0..n)
+                .map(|i| json!({ "title": if i == 0 { marker.to_owned() } else { format!("p{i}") }, "gridPos": { "y": y } }))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn splicing_appends_below_the_hand_written_part_then_replaces_only_the_generated_part() {
+        let marker = "Error budgets (here)";
+        let once = splice(HAND, "panels", marker, generated(marker, 2)).expect("spliced");
+        let board: Value = serde_json::from_str(&once).expect("still JSON");
+        let panels = board["panels"].as_array().expect("panels");
+        assert_eq!(panels.len(), 3);
+        assert_eq!(panels[1]["title"], marker);
+        assert_eq!(panels[1]["gridPos"]["y"], 8, "below the hand-written panel");
+        assert!(once.starts_with(&HAND[..HAND.find("\n  ]").expect("end")]));
+        // Again, with fewer generated panels: the old ones are gone, the hand-written one stays.
+        let twice = splice(&once, "panels", marker, generated(marker, 1)).expect("spliced");
+        let board: Value = serde_json::from_str(&twice).expect("still JSON");
+        assert_eq!(board["panels"].as_array().map(Vec::len), Some(2));
+        assert_eq!(board["panels"][0]["id"], 1);
+        // The same generation twice gives the same text.
+        let again = splice(&twice, "panels", marker, generated(marker, 1)).expect("spliced");
+        assert_eq!(again, twice);
+        assert!(splice("[]", "panels", marker, generated(marker, 1)).is_err());
     }
 }

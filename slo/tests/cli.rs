@@ -30,8 +30,8 @@ fn copy_of_repo(tag: &str) -> PathBuf {
         "slo/sum-api.yaml",
         "alarms/prometheus/slo.rules.yml",
         "alarms/cloudwatch-slo.yaml",
-        "dashboards/grafana/slo.json",
-        "dashboards/cloudwatch/slo.json",
+        "dashboards/grafana/sum-api.json",
+        "dashboards/cloudwatch/service-overview.json",
     ] {
         let to = dir.join(file);
         std::fs::create_dir_all(to.parent().expect("a parent")).expect("dir");

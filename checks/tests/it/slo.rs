@@ -153,7 +153,7 @@ fn an_slo_on_something_the_code_does_not_emit_is_named_with_its_file_slo_and_fie
 fn the_generated_files_are_what_slo_generate_writes_now() {
     let slos = ::slo::cli::load_repo(&root())
         .unwrap_or_else(|problems| panic!("slo/ is invalid:\n{problems}"));
-    let generated = ::slo::cli::generate(&slos);
+    let generated = ::slo::cli::generate(&slos, &root()).expect("the boards can be read");
     assert!(
         generated
             .iter()
