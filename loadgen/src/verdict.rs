@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit;
 use crate::numfmt::{fmt_num, fmt_value};
 use crate::selfcheck::{RATE_TOLERANCE, SelfCheck};
-use crate::slo::Slo;
+use crate::slo::{Slo, parse_latency_ms};
 
 /// Overall result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +106,10 @@ pub struct ComparisonRow {
     pub change: Option<f64>,
     /// Whether the change is within the bound.
     pub pass: bool,
+    /// A latency row that passed only because of the regression floor (the relative bound
+    /// alone would have failed it); absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub within_floor: bool,
 }
 
 /// The comparison with a baseline report.
@@ -115,6 +119,10 @@ pub struct Comparison {
     pub source: String,
     /// The bound, as a fraction.
     pub max_regression: f64,
+    /// The latency regression floor used, ms (see [`latency_within`]); 0 in reports written
+    /// before the floor existed, which judged by the relative bound alone.
+    #[serde(default)]
+    pub regression_floor_ms: f64,
     /// One row per metric.
     pub rows: Vec<ComparisonRow>,
     /// Whether every row passed.
@@ -125,10 +133,57 @@ pub struct Comparison {
 /// is not a regression.
 pub const ERROR_RATE_SLACK: f64 = 0.001;
 
-/// Compares p50/p99/p99.9 (corrected, higher is worse), error rate (higher is worse, with
+/// The default `--regression-floor`.
+pub const DEFAULT_REGRESSION_FLOOR: &str = "1ms";
+
+/// The largest `--regression-floor` accepted, ms: a floor of a minute would excuse anything.
+pub const MAX_REGRESSION_FLOOR_MS: f64 = 10_000.0;
+
+/// Parses a `--regression-floor` value into milliseconds: the SLO grammar (`0.5ms`, `500us`,
+/// `1s`) or humantime (`1ms 500us`), from 0 up to [`MAX_REGRESSION_FLOOR_MS`].
+pub fn parse_regression_floor(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let ms = parse_latency_ms(t)
+        .or_else(|| {
+            humantime::parse_duration(t)
+                .ok()
+                .map(|d| d.as_secs_f64() * 1000.0)
+        })
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            format!("`{s}` is not a duration such as 1ms, 500us or 0ms (non-negative)")
+        })?;
+    if ms > MAX_REGRESSION_FLOOR_MS {
+        return Err(format!(
+            "`{s}` is too large: at most {}s",
+            MAX_REGRESSION_FLOOR_MS / 1000.0
+        ));
+    }
+    Ok(ms)
+}
+
+/// The regression rule for one latency (ms; higher is worse) with the regression floor: each
+/// value is taken as known only to within `floor_ms`, so a latency regresses only when it is
+/// worse beyond the relative bound `max_regression` even after both values get the floor's
+/// benefit of the doubt: `current - floor > (baseline + floor) * (1 + max_regression)`. Under
+/// the default 1 ms floor and a 10% bound, p99 0.95 ms → 2.8 ms passes (1.8 ≤ 2.145) while
+/// 0.95 ms → 3.2 ms or 0.3 ms → 50 ms fails; on latencies of tens of ms the floor barely
+/// matters. A floor of 0 judges by the relative bound alone.
+pub fn latency_within(max_regression: f64, floor_ms: f64, base: f64, cur: f64) -> bool {
+    cur - floor_ms <= (base + floor_ms) * (1.0 + max_regression)
+}
+
+/// Compares p50/p99/p99.9 (corrected, higher is worse, a change excused by the regression
+/// floor `floor_ms` as [`latency_within`] says), error rate (higher is worse, with
 /// [`ERROR_RATE_SLACK`]) and achieved rps (lower is worse) of `current` with those of the
 /// baseline `old` read from `source`, each within `max_regression` (a fraction).
-pub fn compare(source: &str, max_regression: f64, old: &Figures, current: &Figures) -> Comparison {
+pub fn compare(
+    source: &str,
+    max_regression: f64,
+    floor_ms: f64,
+    old: &Figures,
+    current: &Figures,
+) -> Comparison {
     let m = max_regression;
     let change = |base: f64, cur: f64| (base > 0.0).then(|| (cur - base) / base);
     let mut rows = Vec::new();
@@ -137,12 +192,15 @@ pub fn compare(source: &str, max_regression: f64, old: &Figures, current: &Figur
         ("p99_ms", old.p99_ms, current.p99_ms),
         ("p999_ms", old.p999_ms, current.p999_ms),
     ] {
+        let relative = cur <= base * (1.0 + m);
+        let within_floor = !relative && latency_within(m, floor_ms, base, cur);
         rows.push(ComparisonRow {
             metric: name.into(),
             baseline: base,
             current: cur,
             change: change(base, cur),
-            pass: cur <= base * (1.0 + m),
+            pass: relative || within_floor,
+            within_floor,
         });
     }
     rows.push(ComparisonRow {
@@ -151,6 +209,7 @@ pub fn compare(source: &str, max_regression: f64, old: &Figures, current: &Figur
         current: current.error_rate,
         change: change(old.error_rate, current.error_rate),
         pass: current.error_rate <= old.error_rate * (1.0 + m) + ERROR_RATE_SLACK,
+        within_floor: false,
     });
     rows.push(ComparisonRow {
         metric: "rps".into(),
@@ -158,11 +217,13 @@ pub fn compare(source: &str, max_regression: f64, old: &Figures, current: &Figur
         current: current.rps,
         change: change(old.rps, current.rps),
         pass: current.rps >= old.rps * (1.0 - m),
+        within_floor: false,
     });
     let pass = rows.iter().all(|r| r.pass);
     Comparison {
         source: source.to_string(),
         max_regression: m,
+        regression_floor_ms: floor_ms,
         rows,
         pass,
     }
@@ -229,8 +290,13 @@ pub fn decide(e: &Evidence<'_>) -> (Verdict, Vec<String>) {
     }
     if let Some(c) = e.baseline {
         for row in c.rows.iter().filter(|row| !row.pass) {
+            let floor = if row.metric.ends_with("_ms") && c.regression_floor_ms > 0.0 {
+                format!(" and the {}ms floor", fmt_num(c.regression_floor_ms))
+            } else {
+                String::new()
+            };
             fail.push(format!(
-                "{} regressed beyond {:.1}%: {} -> {}",
+                "{} regressed beyond {:.1}%{floor}: {} -> {}",
                 row.metric,
                 c.max_regression * 100.0,
                 fmt_num(row.baseline),
@@ -242,5 +308,150 @@ pub fn decide(e: &Evidence<'_>) -> (Verdict, Vec<String>) {
         (Verdict::Pass, fail)
     } else {
         (Verdict::Fail, fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(p99_ms: f64, error_rate: f64, rps: f64) -> Figures {
+        Figures {
+            p50_ms: 0.5,
+            p99_ms,
+            p999_ms: p99_ms,
+            error_rate,
+            rps,
+        }
+    }
+
+    fn row<'a>(c: &'a Comparison, metric: &str) -> &'a ComparisonRow {
+        c.rows
+            .iter()
+            .find(|r| r.metric == metric)
+            .expect("every metric has a row")
+    }
+
+    #[test]
+    fn sub_floor_baseline_passes_the_issues_example() {
+        // p99 0.95 ms -> 2.8 ms (+194.6%) with a 10% bound and the default 1 ms floor.
+        let floor = parse_regression_floor(DEFAULT_REGRESSION_FLOOR).expect("default parses");
+        let c = compare(
+            "b",
+            0.10,
+            floor,
+            &figures(0.95, 0.0, 100.0),
+            &figures(2.8, 0.0, 100.0),
+        );
+        assert!(c.pass, "{c:?}");
+        assert!(row(&c, "p99_ms").within_floor);
+        assert!(
+            !row(&c, "p50_ms").within_floor,
+            "an unchanged row is not excused"
+        );
+        assert_eq!(c.regression_floor_ms, 1.0);
+        // Without a floor the same change is a regression.
+        let c = compare(
+            "b",
+            0.10,
+            0.0,
+            &figures(0.95, 0.0, 100.0),
+            &figures(2.8, 0.0, 100.0),
+        );
+        assert!(!c.pass);
+        assert!(!row(&c, "p99_ms").pass && !row(&c, "p99_ms").within_floor);
+    }
+
+    #[test]
+    fn differences_below_the_floor_pass_and_above_fail() {
+        // 5 ms -> 5.9 ms is +18% but only 0.9 ms: within the floor.
+        let c = compare(
+            "b",
+            0.10,
+            1.0,
+            &figures(5.0, 0.0, 100.0),
+            &figures(5.9, 0.0, 100.0),
+        );
+        assert!(c.pass);
+        assert!(row(&c, "p99_ms").within_floor);
+        // 5 ms -> 8 ms: 7 ms is beyond (5 + 1) ms + 10%.
+        let c = compare(
+            "b",
+            0.10,
+            1.0,
+            &figures(5.0, 0.0, 100.0),
+            &figures(8.0, 0.0, 100.0),
+        );
+        assert!(!c.pass);
+        assert!(!row(&c, "p99_ms").pass && !row(&c, "p99_ms").within_floor);
+        // From a sub-floor baseline: 0.95 ms -> 3.2 ms is beyond (2.2 > 1.95 * 1.1), and a
+        // fast baseline against a slow server is never excused.
+        for (base, cur) in [(0.95, 3.2), (0.3, 50.0)] {
+            let c = compare(
+                "b",
+                0.10,
+                1.0,
+                &figures(base, 0.0, 100.0),
+                &figures(cur, 0.0, 100.0),
+            );
+            assert!(!row(&c, "p99_ms").pass, "{base} -> {cur}");
+        }
+        // 50 ms -> 54 ms is 4 ms over the floor but within 10%.
+        let c = compare(
+            "b",
+            0.10,
+            1.0,
+            &figures(50.0, 0.0, 100.0),
+            &figures(54.0, 0.0, 100.0),
+        );
+        assert!(c.pass);
+        assert!(
+            !row(&c, "p99_ms").within_floor,
+            "the relative bound held on its own"
+        );
+    }
+
+    #[test]
+    fn error_rate_and_rps_ignore_the_floor() {
+        let big_floor = MAX_REGRESSION_FLOOR_MS;
+        // Error rate 0 -> 5% and rps 100 -> 50 fail whatever the floor.
+        let c = compare(
+            "b",
+            0.10,
+            big_floor,
+            &figures(1.0, 0.0, 100.0),
+            &figures(1.0, 0.05, 50.0),
+        );
+        assert!(!row(&c, "error_rate").pass && !row(&c, "error_rate").within_floor);
+        assert!(!row(&c, "rps").pass && !row(&c, "rps").within_floor);
+        // And within bounds they pass as before (error-rate slack, rps -5%).
+        let c = compare(
+            "b",
+            0.10,
+            0.0,
+            &figures(1.0, 0.0, 100.0),
+            &figures(1.0, 0.0005, 95.0),
+        );
+        assert!(c.pass);
+    }
+
+    #[test]
+    fn floor_values_parse_or_are_refused() {
+        assert_eq!(parse_regression_floor("1ms"), Ok(1.0));
+        assert_eq!(parse_regression_floor("0ms"), Ok(0.0));
+        assert_eq!(parse_regression_floor("500us"), Ok(0.5));
+        assert_eq!(parse_regression_floor("0.25ms"), Ok(0.25));
+        assert_eq!(parse_regression_floor("1ms 500us"), Ok(1.5));
+        for bad in [
+            "-1ms",
+            "abc",
+            "",
+            "1",
+            "11s",
+            "1h",
+            "100000000000000000000s",
+        ] {
+            assert!(parse_regression_floor(bad).is_err(), "{bad} accepted");
+        }
     }
 }

@@ -15,6 +15,7 @@ use crate::report::hlog::{HlogFile, summarize};
 use crate::report::{Baseline, Report, RunMeta, json};
 use crate::slo::{Slo, parse_fraction};
 use crate::slo_file;
+use crate::verdict::parse_regression_floor;
 
 /// Judging and output flags shared by `merge` and `report`.
 #[derive(Debug, Clone, Args)]
@@ -36,6 +37,19 @@ pub struct JudgeArgs {
     /// Largest tolerated regression against --baseline, e.g. 10%.
     #[arg(long, env = "LOADGEN_MAX_REGRESSION", default_value = "10%")]
     pub max_regression: String,
+
+    /// Latency floor of the --baseline comparison, e.g. 1ms, 500us, 0ms (off), at most 10s:
+    /// each latency (p50, p99, p99.9) is taken as known only to within the floor, so it
+    /// regresses only when new - floor > (baseline + floor) * (1 + --max-regression); with 1ms
+    /// and 10%, p99 0.95ms -> 2.8ms passes, 0.95ms -> 3.2ms fails.
+    // A negative value reaches the parser (which names this flag) instead of reading as a flag.
+    #[arg(
+        long,
+        env = "LOADGEN_REGRESSION_FLOOR",
+        default_value = crate::verdict::DEFAULT_REGRESSION_FLOOR,
+        allow_hyphen_values = true
+    )]
+    pub regression_floor: String,
 
     /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
     #[arg(long, env = "LOADGEN_JSON")]
@@ -67,6 +81,10 @@ pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
         Ok(m) => m,
         Err(e) => return usage(format!("--max-regression {e}")),
     };
+    let regression_floor_ms = match parse_regression_floor(&args.regression_floor) {
+        Ok(f) => f,
+        Err(e) => return usage(format!("--regression-floor {e}")),
+    };
     let baseline = match &args.baseline {
         None => None,
         Some(p) => match json::read(p) {
@@ -74,6 +92,7 @@ pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
                 source: p.display().to_string(),
                 report,
                 max_regression,
+                regression_floor_ms,
             }),
             Err(e) => return usage(format!("--baseline: {e}")),
         },

@@ -103,6 +103,19 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_MAX_REGRESSION", default_value = "10%")]
     pub max_regression: String,
 
+    /// Latency floor of the --baseline comparison, e.g. 1ms, 500us, 0ms (off), at most 10s:
+    /// each latency (p50, p99, p99.9) is taken as known only to within the floor, so it
+    /// regresses only when new - floor > (baseline + floor) * (1 + --max-regression); with 1ms
+    /// and 10%, p99 0.95ms -> 2.8ms passes, 0.95ms -> 3.2ms fails.
+    // A negative value reaches the parser (which names this flag) instead of reading as a flag.
+    #[arg(
+        long,
+        env = "LOADGEN_REGRESSION_FLOOR",
+        default_value = crate::verdict::DEFAULT_REGRESSION_FLOOR,
+        allow_hyphen_values = true
+    )]
+    pub regression_floor: String,
+
     /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
     #[arg(long, env = "LOADGEN_JSON")]
     pub json: Option<String>,

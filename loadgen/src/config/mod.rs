@@ -17,6 +17,7 @@ use http::HeaderMap;
 use crate::report::{Baseline, json};
 use crate::slo::{Slo, parse_fraction};
 use crate::slo_file;
+use crate::verdict::parse_regression_floor;
 use error::invalid;
 use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
 
@@ -200,6 +201,8 @@ impl RunConfig {
         check_duration("--warmup", args.warmup, true, MAX_WARMUP)?;
         let max_regression = parse_fraction(&args.max_regression)
             .map_err(|e| invalid(format!("--max-regression {e}")))?;
+        let regression_floor_ms = parse_regression_floor(&args.regression_floor)
+            .map_err(|e| invalid(format!("--regression-floor {e}")))?;
         let baseline = match &args.baseline {
             None => None,
             Some(p) => {
@@ -208,6 +211,7 @@ impl RunConfig {
                     source: p.display().to_string(),
                     report,
                     max_regression,
+                    regression_floor_ms,
                 })
             }
         };

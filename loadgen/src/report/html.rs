@@ -255,14 +255,19 @@ fn baseline_table(o: &mut String, r: &Report) {
     let Some(c) = &r.baseline else { return };
     let _ = writeln!(
         o,
-        "<h2>Baseline comparison</h2>\n<p>Against {} (max regression {:.1} %)</p>\n\
+        "<h2>Baseline comparison</h2>\n<p>Against {} (max regression {:.1} %, latency floor \
+         {} ms: a latency regresses when new &minus; floor &gt; (baseline + floor) &times; \
+         (1 + max regression))</p>\n\
          <table id=\"baseline\"><thead><tr><th>metric</th><th>baseline</th><th>current</th>\
          <th>change</th><th>result</th></tr></thead><tbody>",
         esc(&c.source),
-        c.max_regression * 100.0
+        c.max_regression * 100.0,
+        fmt_num(c.regression_floor_ms)
     );
     for x in &c.rows {
-        let (cl, l) = if x.pass {
+        let (cl, l) = if x.within_floor {
+            ("pass", "PASS (within the latency floor)")
+        } else if x.pass {
             ("pass", "PASS")
         } else {
             ("fail", "FAIL")

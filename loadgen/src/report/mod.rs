@@ -57,6 +57,8 @@ pub struct Baseline {
     pub report: Report,
     /// Largest tolerated regression, as a fraction.
     pub max_regression: f64,
+    /// Latency differences excused by the regression floor, ms (`--regression-floor`).
+    pub regression_floor_ms: f64,
 }
 
 /// Latency statistics in milliseconds.
@@ -263,6 +265,7 @@ impl Report {
             verdict::compare(
                 &b.source,
                 b.max_regression,
+                b.regression_floor_ms,
                 &b.report.figures(),
                 &report.figures(),
             )

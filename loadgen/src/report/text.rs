@@ -95,9 +95,10 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(o)?;
         writeln!(
             o,
-            "baseline {} (max regression {:.1}%)",
+            "baseline {} (max regression {:.1}%, latency floor {}ms: a latency regresses when new - floor > (baseline + floor) * (1 + max regression))",
             c.source,
-            c.max_regression * 100.0
+            c.max_regression * 100.0,
+            fmt_num(c.regression_floor_ms)
         )?;
         writeln!(
             o,
@@ -110,12 +111,17 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
                 .map_or("n/a".to_string(), |x| format!("{:+.1}%", x * 100.0));
             writeln!(
                 o,
-                "  {:<12} {:>12} {:>12} {:>9}  {}",
+                "  {:<12} {:>12} {:>12} {:>9}  {}{}",
                 row.metric,
                 fmt_num(row.baseline),
                 fmt_num(row.current),
                 change,
-                if row.pass { "PASS" } else { "FAIL" }
+                if row.pass { "PASS" } else { "FAIL" },
+                if row.within_floor {
+                    " (within the latency floor)"
+                } else {
+                    ""
+                }
             )?;
         }
     }

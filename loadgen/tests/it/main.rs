@@ -6,6 +6,8 @@
 //! - [`output`]: the files a run writes (JSON, hlog, hgrm, HTML) and `loadgen merge`/`report`.
 //! - [`slo_file`]: `--slo-file` (the repository's SLOs as gates of `run`, `merge`, `report`;
 //!   5xx and unanswered requests breach the availability gate, 4xx do not; bad SLO files).
+//! - [`regression_floor`]: `--regression-floor` of the baseline comparison, through `report`
+//!   on a log of known latencies; bad floors on `run`, `merge` and `report`.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
 //! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
 
@@ -13,6 +15,7 @@
 mod common;
 mod output;
 mod ratelimit;
+mod regression_floor;
 mod run;
 mod slo_file;
 mod tls;
