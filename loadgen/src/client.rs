@@ -247,7 +247,7 @@ impl Connector {
         let io = inner
             .call(self.endpoint.base.clone())
             .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(self.describe(e.as_ref())))?;
         if self.lean {
             if let MaybeHttpsStream::Http(tcp) = io {
                 return Ok(Conn::H1(H1(H1Kind::Lean(lean::LeanConn::new(
@@ -281,6 +281,62 @@ impl Connector {
             }))))
         }
     }
+}
+
+impl Connector {
+    /// Why a connection failed, in words that point at the fix: a refused port names the
+    /// address, and a TLS handshake answered in plain text says the port speaks plain HTTP.
+    fn describe(&self, e: &(dyn std::error::Error + 'static)) -> String {
+        let authority = self
+            .endpoint
+            .base
+            .authority()
+            .map_or_else(String::new, |a| a.to_string());
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return format!("connection refused by {authority}");
+                }
+                // An io::Error's source() skips the error it wraps: walk into that instead.
+                if let Some(inner) = io.get_ref() {
+                    cause = Some(inner as &(dyn std::error::Error + 'static));
+                    continue;
+                }
+            }
+            if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+                return describe_tls(tls, &authority);
+            }
+            cause = c.source();
+        }
+        error_chain(e)
+    }
+}
+
+/// A TLS failure; a server answering the handshake with something that is not a TLS record
+/// is a plain-HTTP port.
+fn describe_tls(e: &rustls::Error, authority: &str) -> String {
+    match e {
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => format!(
+            "{authority} does not speak TLS (it answered the handshake in plain text): use http:// instead of https://"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// `e` and its causes, joined by `: `.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// The result of one exchange.

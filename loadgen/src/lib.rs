@@ -9,9 +9,10 @@
 //! model: a constant-rate slot counter; closed model: send on response), and records every
 //! request in a per-connection [`recorder`] fork (HdrHistograms per outcome class, corrected
 //! from the intended send time and uncorrected from the actual one, streamed per second) while
-//! [`progress`] shows live numbers on a terminal and [`selfcheck`] watches the generator itself
-//! → [`report`] builds one [`report::Report`] from the recorder's summary and measures what
-//! each [`slo`] gate reads → [`verdict`] judges those values and an optional baseline →
+//! [`progress`] shows live numbers on a terminal, [`selfcheck`] watches the generator itself
+//! and [`reach`] ends a run early when the target never accepts a connection → [`report`]
+//! builds one [`report::Report`] from the recorder's summary and measures what each [`slo`]
+//! gate reads → [`verdict`] judges those values and an optional baseline →
 //! [`outputs`] prints the `report::text` summary and writes `report::{json, hgrm, html}`, and
 //! the verdict is the [`exit`] code. `merge`/`report` rebuild a summary from interval logs
 //! (`report::hlog`) and go through the same report, verdict and outputs, so merged runs are
@@ -21,8 +22,8 @@
 //! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`run`] →
 //! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
 //! and [`client`] and [`progress`] under `run`). [`recorder`], [`slo`], [`selfcheck`],
-//! [`schedule`], [`input`], [`numfmt`] and [`exit`] import nothing of the crate, so any module
-//! may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
+//! [`schedule`], [`reach`], [`input`], [`numfmt`] and [`exit`] import nothing of the crate, so
+//! any module may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
 //! only [`slo`].
 
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod numfmt;
 pub mod outputs;
 pub mod progress;
 pub mod ratelimit;
+pub mod reach;
 pub mod recorder;
 pub mod report;
 pub mod run;

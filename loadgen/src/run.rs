@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 use tokio::time::{Sleep, sleep_until, timeout, timeout_at};
 
-use crate::client::{Conn, Connector, Exchange, build_request, exchange};
+use crate::client::{ClientError, Conn, Connector, Exchange, build_request, exchange};
 use crate::config::{Model, RunConfig, Stop, Target, mix_order};
 use crate::progress::{Live, Progress};
+use crate::reach::Reach;
 use crate::recorder::{IntervalSink, Outcome, Recorder, Summary, new_histogram};
 use crate::report::RunMeta;
 use crate::schedule::{OpenSchedule, RequestBudget};
@@ -45,6 +46,9 @@ pub struct Measured {
     pub summary: Summary,
     /// Rates, self-check and settings.
     pub meta: RunMeta,
+    /// Why the run was stopped early (the target never accepted a connection; see
+    /// [`crate::reach`]): a failure to test, not a measurement.
+    pub gave_up: Option<String>,
 }
 
 struct Shared {
@@ -53,6 +57,22 @@ struct Shared {
     order: Vec<u32>,
     timeout: Duration,
     live: Arc<Live>,
+    reach: Reach,
+}
+
+impl Shared {
+    /// Opens a connection, telling [`Reach`] how it went.
+    async fn connect(&self) -> Result<Conn, ClientError> {
+        let c = self.connector.connect().await;
+        match &c {
+            Ok(_) => self.reach.connected(),
+            Err(e) => self.reach.failed(|| match e {
+                ClientError::Connect { why, .. } => why.clone(),
+                other => other.to_string(),
+            }),
+        }
+        c
+    }
 }
 
 struct WorkerResult {
@@ -101,7 +121,7 @@ async fn connect_all(sh: &Shared, n: usize, http2: bool, limit: Duration) -> Vec
         let conn = if w % per_connection != 0 {
             shared_h2.as_ref().and_then(Conn::share)
         } else {
-            let c = match timeout(limit, sh.connector.connect()).await {
+            let c = match timeout(limit, sh.connect()).await {
                 Ok(Ok(c)) => Some(c),
                 Ok(Err(e)) => {
                     why.get_or_insert_with(|| e.to_string());
@@ -232,6 +252,7 @@ pub async fn execute(
         order: mix_order(&cfg.targets),
         timeout: cfg.timeout,
         live: Arc::new(Live::new(workers)),
+        reach: Reach::default(),
     });
 
     // Every thread connects first (bounded by the timeout), so that the schedule starts on
@@ -344,6 +365,20 @@ pub async fn execute(
         window_end,
         cfg.rate(),
     );
+    // A target that never accepts a connection is given up on within seconds (see `reach`).
+    let watch = {
+        let sh = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let now = Instant::now();
+                if now >= window_end || sh.reach.give_up(now.saturating_duration_since(start)) {
+                    break;
+                }
+            }
+        })
+    };
     let mut root = root;
     let mut lag = new_histogram();
     let (mut sent_in_window, mut queued) = (0, 0);
@@ -361,6 +396,8 @@ pub async fn execute(
     for j in joins {
         let _ = j.join();
     }
+    watch.abort();
+    let gave_up = shared.reach.reason();
     if let Some(p) = progress {
         p.finish().await;
     }
@@ -368,10 +405,22 @@ pub async fn execute(
 
     let (duration, achieved_rate) = match (cfg.model, cfg.stop) {
         (Model::Open { .. }, _) => {
-            let d = window_end.saturating_duration_since(epoch);
+            let until = if gave_up.is_some() {
+                Instant::now().min(window_end)
+            } else {
+                window_end
+            };
+            let d = until.saturating_duration_since(epoch);
             (d, rate_of(sent_in_window, d))
         }
-        (Model::Closed, Stop::Duration(d)) => (d, rate_of(summary.total, d)),
+        (Model::Closed, Stop::Duration(d)) => {
+            let d = if gave_up.is_some() {
+                d.min(Instant::now().saturating_duration_since(epoch))
+            } else {
+                d
+            };
+            (d, rate_of(summary.total, d))
+        }
         (Model::Closed, Stop::Requests(_)) => {
             let d = summary.duration.max(Duration::from_micros(1));
             (d, rate_of(summary.total, d))
@@ -400,7 +449,11 @@ pub async fn execute(
         generator_id: cfg.generator_id.clone(),
         self_check: Some(self_check),
     };
-    Ok(Measured { summary, meta })
+    Ok(Measured {
+        summary,
+        meta,
+        gave_up,
+    })
 }
 
 fn rate_of(n: u64, d: Duration) -> f64 {
@@ -461,7 +514,7 @@ async fn send_one(
         }
     }
     if conn.is_none() {
-        match timer.race(sh.connector.connect()).await {
+        match timer.race(sh.connect()).await {
             Some(Ok(c)) => *conn = Some(c),
             Some(Err(_)) => return (started, failed(Outcome::Error, Instant::now())),
             None => return (started, failed(Outcome::Timeout, Instant::now())),
@@ -500,6 +553,9 @@ async fn open_worker(
     let live = sh.live.slot(w);
     let mut timer = Deadline::new();
     while let Some(i) = sched.take() {
+        if sh.reach.stopped() {
+            break;
+        }
         let intended = sched.intended(i);
         let measured = sched.is_measured(i);
         let mut now = Instant::now();
@@ -561,7 +617,7 @@ async fn closed_worker(
     let mut k = w;
     loop {
         let intended = Instant::now();
-        if intended >= end || budget.spent() {
+        if intended >= end || budget.spent() || sh.reach.stopped() {
             break;
         }
         let measured = intended >= epoch;

@@ -11,7 +11,8 @@ use crate::run::run_blocking;
 
 /// `loadgen run`: validate, say which SLOs of `--slo-file` give no gate (stderr), run, print
 /// the text summary (on stderr when the JSON report goes to stdout), write the JSON report and
-/// files, and map the verdict to the exit code.
+/// files, and map the verdict to the exit code (exit 1 when the target never accepted a
+/// connection and the run was stopped early).
 pub fn run_command(args: &RunArgs) -> u8 {
     let cfg = match RunConfig::from_args(args) {
         Ok(c) => c,
@@ -46,6 +47,11 @@ pub fn run_command(args: &RunArgs) -> u8 {
     if let Err(e) = outputs::write_all(&report, &measured.summary, cfg.json.as_deref(), &args.files)
     {
         eprintln!("loadgen: {e}");
+        return exit::FAILURE;
+    }
+    if let Some(why) = &measured.gave_up {
+        // What ran is reported above; the verdict is not a breach but a failure to test.
+        eprintln!("loadgen: {why}");
         return exit::FAILURE;
     }
     report.verdict.exit_code()

@@ -147,6 +147,12 @@ pub(super) fn make_target(
         url: without_credentials(url),
         why: why.to_string(),
     };
+    if !url.contains("://") {
+        let u = url.trim();
+        return Err(bad(&format!(
+            "no scheme: write `http://{u}` (or `https://{u}` for TLS)"
+        )));
+    }
     let uri: Uri = url
         .trim()
         .parse()

@@ -8,6 +8,8 @@
 //!   5xx and unanswered requests breach the availability gate, 4xx do not; bad SLO files).
 //! - [`regression_floor`]: `--regression-floor` of the baseline comparison, through `report`
 //!   on a log of known latencies; bad floors on `run`, `merge` and `report`.
+//! - [`reach`]: a target that refuses every connection (or TLS to a plain-HTTP port) ends the
+//!   run in seconds with exit 1 and the reason; a URL without a scheme says what to write.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
 //! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
 
@@ -15,6 +17,7 @@
 mod common;
 mod output;
 mod ratelimit;
+mod reach;
 mod regression_floor;
 mod run;
 mod slo_file;
