@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::config::GateArgs;
 use crate::exit;
 use crate::outputs::{self, ReportFiles};
 use crate::recorder::Summary;
@@ -20,40 +21,9 @@ use crate::verdict::parse_regression_floor;
 /// Judging and output flags shared by `merge` and `report`.
 #[derive(Debug, Clone, Args)]
 pub struct JudgeArgs {
-    /// SLO gate, repeatable, as for `run`: p99<250ms, error_rate<0.5%, server_error_rate<0.1%,
-    /// rps>=950, status_5xx==0, …
-    #[arg(long = "slo", env = "LOADGEN_SLO", value_delimiter = ',')]
-    pub slo: Vec<String>,
-
-    /// SLO gates from an OpenSLO file, repeatable, as for `run` (latency SLO: pNN<=bound;
-    /// availability SLO: server_error_rate<=budget, 4xx answers not counted).
-    #[arg(long = "slo-file", env = "LOADGEN_SLO_FILE", value_name = "FILE")]
-    pub slo_file: Vec<PathBuf>,
-
-    /// An earlier run's JSON report to compare against.
-    #[arg(long, env = "LOADGEN_BASELINE")]
-    pub baseline: Option<PathBuf>,
-
-    /// Largest tolerated regression against --baseline, e.g. 10%.
-    #[arg(long, env = "LOADGEN_MAX_REGRESSION", default_value = "10%")]
-    pub max_regression: String,
-
-    /// Latency floor of the --baseline comparison, e.g. 1ms, 500us, 0ms (off), at most 10s:
-    /// each latency (p50, p99, p99.9) is taken as known only to within the floor, so it
-    /// regresses only when new - floor > (baseline + floor) * (1 + --max-regression); with 1ms
-    /// and 10%, p99 0.95ms -> 2.8ms passes, 0.95ms -> 3.2ms fails.
-    // A negative value reaches the parser (which names this flag) instead of reading as a flag.
-    #[arg(
-        long,
-        env = "LOADGEN_REGRESSION_FLOOR",
-        default_value = crate::verdict::DEFAULT_REGRESSION_FLOOR,
-        allow_hyphen_values = true
-    )]
-    pub regression_floor: String,
-
-    /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
-    #[arg(long, env = "LOADGEN_JSON")]
-    pub json: Option<String>,
+    /// SLO gates, the baseline comparison and the JSON report, as for `run`.
+    #[command(flatten)]
+    pub gates: GateArgs,
 
     /// Report files.
     #[command(flatten)]
@@ -69,23 +39,23 @@ fn usage(msg: impl std::fmt::Display) -> u8 {
 /// it as `run` does; returns the exit code. Every flag is validated before any log is read.
 pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     // Validate everything the user typed before reading anything large.
-    let mut slos: Vec<Slo> = match args.slo.iter().map(|s| s.parse::<Slo>()).collect() {
+    let mut slos: Vec<Slo> = match args.gates.slo.iter().map(|s| s.parse::<Slo>()).collect() {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let from_files = match slo_file::load(&args.slo_file) {
+    let from_files = match slo_file::load(&args.gates.slo_file) {
         Ok(g) => g,
         Err(e) => return usage(e),
     };
-    let max_regression = match parse_fraction(&args.max_regression) {
+    let max_regression = match parse_fraction(&args.gates.max_regression) {
         Ok(m) => m,
         Err(e) => return usage(format!("--max-regression {e}")),
     };
-    let regression_floor_ms = match parse_regression_floor(&args.regression_floor) {
+    let regression_floor_ms = match parse_regression_floor(&args.gates.regression_floor) {
         Ok(f) => f,
         Err(e) => return usage(format!("--regression-floor {e}")),
     };
-    let baseline = match &args.baseline {
+    let baseline = match &args.gates.baseline {
         None => None,
         Some(p) => match json::read(p) {
             Ok(report) => Some(Baseline {
@@ -100,7 +70,7 @@ pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     if let Err(e) = args.files.check() {
         return usage(e);
     }
-    if let Err(e) = outputs::check_json(args.json.as_deref()) {
+    if let Err(e) = outputs::check_json(args.gates.json.as_deref()) {
         return usage(e);
     }
 
@@ -123,7 +93,7 @@ pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     let meta = merged_meta(&files, &summary);
     let report = Report::build(&summary, &meta, &slos, baseline.as_ref());
 
-    if let Err(e) = outputs::write_all(&report, &summary, args.json.as_deref(), &args.files) {
+    if let Err(e) = outputs::write_all(&report, &summary, args.gates.json.as_deref(), &args.files) {
         eprintln!("loadgen: {e}");
         return exit::FAILURE;
     }

@@ -65,7 +65,7 @@ pub fn run_outputs(
     cfg: &RunConfig,
 ) -> Result<Option<Box<dyn IntervalSink>>, String> {
     args.files.check()?;
-    outputs::check_json(args.json.as_deref())?;
+    outputs::check_json(args.gates.json.as_deref())?;
     let Some(path) = &args.hlog else {
         return Ok(None);
     };

@@ -81,6 +81,44 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_HTTP2", value_parser = clap::builder::BoolishValueParser::new())]
     pub http2: bool,
 
+    /// SLO gates, the baseline comparison and the JSON report.
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    /// Start the schedule at this absolute time (RFC 3339, e.g. 2026-01-01T12:00:00Z) so that
+    /// several generators start together; --rate is then per generator.
+    #[arg(long, env = "LOADGEN_START_AT")]
+    pub start_at: Option<String>,
+
+    /// This generator's name, written into its reports and interval log.
+    #[arg(long, env = "LOADGEN_GENERATOR_ID")]
+    pub generator_id: Option<String>,
+
+    /// Self-check: the run is invalid when the generator wakes later than this at p99.
+    #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
+    pub max_lag: Duration,
+
+    /// Generator worker threads, 1 to 1024 (default: one per CPU).
+    #[arg(long, env = "LOADGEN_THREADS")]
+    pub threads: Option<usize>,
+
+    /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
+    #[arg(long, short = 'q', env = "LOADGEN_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
+    pub quiet: bool,
+
+    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
+    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
+    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Report files (--hgrm, --html).
+    #[command(flatten)]
+    pub files: ReportFiles,
+}
+
+/// The gates and the JSON report, the same for `run`, `merge` and `report`.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
     /// SLO gate, repeatable: p99<250ms, p99.9<1s, mean<50ms, error_rate<0.5% (every answer
     /// not 2xx/3xx, errors, timeouts), server_error_rate<0.1% (5xx, errors and timeouts; not
     /// 4xx), rps>=950, status_5xx==0, status_429<10, timeouts==0, p99_uncorrected<20ms, max<2s.
@@ -119,34 +157,4 @@ pub struct RunArgs {
     /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
     #[arg(long, env = "LOADGEN_JSON")]
     pub json: Option<String>,
-
-    /// Start the schedule at this absolute time (RFC 3339, e.g. 2026-01-01T12:00:00Z) so that
-    /// several generators start together; --rate is then per generator.
-    #[arg(long, env = "LOADGEN_START_AT")]
-    pub start_at: Option<String>,
-
-    /// This generator's name, written into its reports and interval log.
-    #[arg(long, env = "LOADGEN_GENERATOR_ID")]
-    pub generator_id: Option<String>,
-
-    /// Self-check: the run is invalid when the generator wakes later than this at p99.
-    #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
-    pub max_lag: Duration,
-
-    /// Generator worker threads, 1 to 1024 (default: one per CPU).
-    #[arg(long, env = "LOADGEN_THREADS")]
-    pub threads: Option<usize>,
-
-    /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
-    #[arg(long, short = 'q', env = "LOADGEN_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
-    pub quiet: bool,
-
-    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
-    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
-    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
-    pub hlog: Option<PathBuf>,
-
-    /// Report files (--hgrm, --html).
-    #[command(flatten)]
-    pub files: ReportFiles,
 }

@@ -22,7 +22,7 @@ use error::invalid;
 use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
 
 pub use error::ConfigError;
-pub use flags::RunArgs;
+pub use flags::{GateArgs, RunArgs};
 pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
 
 /// Largest connection count.
@@ -134,12 +134,13 @@ impl RunConfig {
     /// variables.
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, ConfigError> {
         let slos = args
+            .gates
             .slo
             .iter()
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.parse())
             .collect::<Result<Vec<Slo>, _>>()?;
-        let from_files = slo_file::load(&args.slo_file)?;
+        let from_files = slo_file::load(&args.gates.slo_file)?;
         let slo_notes = from_files.notes();
         let slos = slos.into_iter().chain(from_files.gates).collect();
 
@@ -199,11 +200,11 @@ impl RunConfig {
         check_duration("--timeout", args.timeout, false, MAX_TIMEOUT)?;
         check_duration("--max-lag", args.max_lag, false, MAX_MAX_LAG)?;
         check_duration("--warmup", args.warmup, true, MAX_WARMUP)?;
-        let max_regression = parse_fraction(&args.max_regression)
+        let max_regression = parse_fraction(&args.gates.max_regression)
             .map_err(|e| invalid(format!("--max-regression {e}")))?;
-        let regression_floor_ms = parse_regression_floor(&args.regression_floor)
+        let regression_floor_ms = parse_regression_floor(&args.gates.regression_floor)
             .map_err(|e| invalid(format!("--regression-floor {e}")))?;
-        let baseline = match &args.baseline {
+        let baseline = match &args.gates.baseline {
             None => None,
             Some(p) => {
                 let report = json::read(p).map_err(|e| invalid(format!("--baseline: {e}")))?;
@@ -254,7 +255,7 @@ impl RunConfig {
                 "--generator-id: 1..128 printable characters without spaces",
             ));
         }
-        if let Some(p) = &args.json
+        if let Some(p) = &args.gates.json
             && p.is_empty()
         {
             return Err(invalid("--json needs a file path or `-`"));
@@ -280,7 +281,7 @@ impl RunConfig {
             slo_notes,
             baseline,
             max_regression,
-            json: args.json.clone(),
+            json: args.gates.json.clone(),
             start_at,
             generator_id: args.generator_id.clone(),
             max_lag: args.max_lag,
