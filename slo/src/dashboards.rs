@@ -212,14 +212,11 @@ pub fn splice(
     let elements = parsed[key]
         .as_array()
         .ok_or_else(|| format!("no `{key}` array"))?;
+    // The marker is a Grafana row's title, or a CloudWatch text widget's markdown.
     let is_generated = |e: &Value| {
-        let text = e.to_string();
-        text.contains(
-            &serde_json::to_string(marker)
-                .unwrap_or_default()
-                .trim_matches('"')
-                .to_owned(),
-        )
+        [&e["title"], &e["properties"]["markdown"]]
+            .into_iter()
+            .any(|t| t.as_str().is_some_and(|t| t.starts_with(marker)))
     };
     let hand: Vec<&Value> = elements.iter().take_while(|e| !is_generated(e)).collect();
     let bottom = hand
@@ -239,7 +236,7 @@ pub fn splice(
     let end = board
         .rfind("\n  ]")
         .ok_or_else(|| format!("no closing `]` of `{key}` at two spaces"))?;
-    let start = match board.find(&format!("\"{}", marker.split('(').next().unwrap_or(marker))) {
+    let start = match board.find(&format!("\"{marker}")) {
         Some(at) if hand.len() < elements.len() => {
             // Back to the start of the element that holds the marker: the last line that opens
             // an element (`    {`) before it.
