@@ -39,11 +39,18 @@ fn usage(msg: impl std::fmt::Display) -> u8 {
 /// it as `run` does; returns the exit code. Every flag is validated before any log is read.
 pub fn judge_logs(paths: &[PathBuf], args: &JudgeArgs) -> u8 {
     // Validate everything the user typed before reading anything large.
-    let mut slos: Vec<Slo> = match args.gates.slo.iter().map(|s| s.parse::<Slo>()).collect() {
+    let mut slos: Vec<Slo> = match args
+        .gates
+        .slos
+        .slo
+        .iter()
+        .map(|s| s.parse::<Slo>())
+        .collect()
+    {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let from_files = match slo_file::load(&args.gates.slo_file) {
+    let from_files = match slo_file::load(&args.gates.slos.slo_file) {
         Ok(g) => g,
         Err(e) => return usage(e),
     };

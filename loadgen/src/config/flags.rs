@@ -1,5 +1,7 @@
 //! The flags of `loadgen run`, as typed: raw strings, numbers and paths with their `///` help
-//! and `LOADGEN_*` environment fallbacks; `RunConfig::from_args` validates them.
+//! and `LOADGEN_*` environment fallbacks; `RunConfig::from_args` validates them. The request
+//! ([`RequestArgs`]), generator ([`GeneratorArgs`]) and SLO ([`SloArgs`]) groups are flattened
+//! into other subcommands too (`capacity`, `merge`, `report`), so each flag is spelled once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,9 +10,66 @@ use clap::Args;
 
 use crate::outputs::ReportFiles;
 
-/// Flags of `loadgen run`.
-#[derive(Debug, Args)]
+/// Flags of `loadgen run`. `Default` is for struct-update syntax in code that builds a run
+/// from other flags (`capacity`'s steps); its values are not clap's defaults.
+#[derive(Debug, Default, Args)]
 pub struct RunArgs {
+    /// What is sent, and over how many connections.
+    #[command(flatten)]
+    pub request: RequestArgs,
+
+    /// Open model: constant arrival rate in requests/s (per generator with --start-at).
+    /// Latency is measured from each request's intended send time. Without it: closed model.
+    #[arg(long, short = 'r', env = "LOADGEN_RATE", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+
+    /// How long to measure (after warmup), e.g. 30s, 5m. Default 10s unless --requests is given.
+    #[arg(long, short = 'z', env = "LOADGEN_DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many measured requests instead of after a duration.
+    #[arg(
+        long,
+        short = 'n',
+        env = "LOADGEN_REQUESTS",
+        conflicts_with = "duration"
+    )]
+    pub requests: Option<u64>,
+
+    /// Load applied before measuring starts; excluded from all results.
+    #[arg(long, env = "LOADGEN_WARMUP", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+
+    /// SLO gates, the baseline comparison and the JSON report.
+    #[command(flatten)]
+    pub gates: GateArgs,
+
+    /// Start the schedule at this absolute time (RFC 3339, e.g. 2026-01-01T12:00:00Z) so that
+    /// several generators start together; --rate is then per generator.
+    #[arg(long, env = "LOADGEN_START_AT")]
+    pub start_at: Option<String>,
+
+    /// This generator's name, written into its reports and interval log.
+    #[arg(long, env = "LOADGEN_GENERATOR_ID")]
+    pub generator_id: Option<String>,
+
+    /// The generator's threads, self-check bound and progress display.
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
+
+    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
+    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
+    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
+    /// Report files (--hgrm, --html).
+    #[command(flatten)]
+    pub files: ReportFiles,
+}
+
+/// What each request is and how it is sent: the request flags of `run`, shared by `capacity`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RequestArgs {
     /// Target URL, http:// or https:// (omit when --targets is given).
     #[arg(env = "LOADGEN_URL")]
     pub url: Option<String>,
@@ -46,32 +105,10 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_TARGETS", conflicts_with_all = ["url", "body", "body_file"])]
     pub targets: Option<PathBuf>,
 
-    /// Open model: constant arrival rate in requests/s (per generator with --start-at).
-    /// Latency is measured from each request's intended send time. Without it: closed model.
-    #[arg(long, short = 'r', env = "LOADGEN_RATE", allow_negative_numbers = true)]
-    pub rate: Option<f64>,
-
     /// Connections: the closed model's concurrency, the open model's pool bound (requests queue
     /// when all are busy, and the queueing shows in corrected latency). With --http2, streams.
     #[arg(long, short = 'c', env = "LOADGEN_CONNECTIONS", default_value_t = 64)]
     pub connections: usize,
-
-    /// How long to measure (after warmup), e.g. 30s, 5m. Default 10s unless --requests is given.
-    #[arg(long, short = 'z', env = "LOADGEN_DURATION", value_parser = humantime::parse_duration)]
-    pub duration: Option<Duration>,
-
-    /// Stop after this many measured requests instead of after a duration.
-    #[arg(
-        long,
-        short = 'n',
-        env = "LOADGEN_REQUESTS",
-        conflicts_with = "duration"
-    )]
-    pub requests: Option<u64>,
-
-    /// Load applied before measuring starts; excluded from all results.
-    #[arg(long, env = "LOADGEN_WARMUP", value_parser = humantime::parse_duration, default_value = "0s")]
-    pub warmup: Duration,
 
     /// Per-request timeout (from the actual send); a timeout is an outcome, counted and recorded.
     #[arg(long, short = 't', env = "LOADGEN_TIMEOUT", value_parser = humantime::parse_duration, default_value = "5s")]
@@ -80,20 +117,11 @@ pub struct RunArgs {
     /// Use HTTP/2: h2c with prior knowledge for http://, ALPN for https://.
     #[arg(long, env = "LOADGEN_HTTP2", value_parser = clap::builder::BoolishValueParser::new())]
     pub http2: bool,
+}
 
-    /// SLO gates, the baseline comparison and the JSON report.
-    #[command(flatten)]
-    pub gates: GateArgs,
-
-    /// Start the schedule at this absolute time (RFC 3339, e.g. 2026-01-01T12:00:00Z) so that
-    /// several generators start together; --rate is then per generator.
-    #[arg(long, env = "LOADGEN_START_AT")]
-    pub start_at: Option<String>,
-
-    /// This generator's name, written into its reports and interval log.
-    #[arg(long, env = "LOADGEN_GENERATOR_ID")]
-    pub generator_id: Option<String>,
-
+/// The generator's own settings, the same for `run` and `capacity`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GeneratorArgs {
     /// Self-check: the run is invalid when the generator wakes later than this at p99.
     #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
     pub max_lag: Duration,
@@ -105,33 +133,14 @@ pub struct RunArgs {
     /// No live progress on stderr (it is shown only when stderr is a terminal anyway).
     #[arg(long, short = 'q', env = "LOADGEN_QUIET", value_parser = clap::builder::BoolishValueParser::new())]
     pub quiet: bool,
-
-    /// Write an HdrHistogram interval log: one interval per second, V2 compressed, tagged by
-    /// outcome class (`2xx`, `2xx.uncorrected`, …), values in µs; input of `merge`/`report`.
-    #[arg(long, env = "LOADGEN_HLOG", value_name = "FILE")]
-    pub hlog: Option<PathBuf>,
-
-    /// Report files (--hgrm, --html).
-    #[command(flatten)]
-    pub files: ReportFiles,
 }
 
 /// The gates and the JSON report, the same for `run`, `merge` and `report`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct GateArgs {
-    /// SLO gate, repeatable: p99<250ms, p99.9<1s, mean<50ms, error_rate<0.5% (every answer
-    /// not 2xx/3xx, errors, timeouts), server_error_rate<0.1% (5xx, errors and timeouts; not
-    /// 4xx), rps>=950, status_5xx==0, status_429<10, timeouts==0, p99_uncorrected<20ms, max<2s.
-    #[arg(long = "slo", env = "LOADGEN_SLO", value_delimiter = ',')]
-    pub slo: Vec<String>,
-
-    /// SLO gates from an OpenSLO file (e.g. slo/sum-api.yaml), repeatable, with --slo or alone
-    /// (all gates apply): a latency SLO (99% within 250 ms) gates p99<=250ms; an availability
-    /// SLO (99.9% not 5xx) gates server_error_rate<=0.1%: answers 5xx, connection errors and
-    /// timeouts count, 4xx answers are the client's doing and do not. Other SLOs are listed on
-    /// stderr with why they give no gate.
-    #[arg(long = "slo-file", env = "LOADGEN_SLO_FILE", value_name = "FILE")]
-    pub slo_file: Vec<PathBuf>,
+    /// The SLO gates.
+    #[command(flatten)]
+    pub slos: SloArgs,
 
     /// An earlier run's JSON report to compare against (p50, p99, p99.9, error rate, rps).
     #[arg(long, env = "LOADGEN_BASELINE")]
@@ -157,4 +166,22 @@ pub struct GateArgs {
     /// Write the JSON report to this file (`-` for stdout, which then carries only the JSON).
     #[arg(long, env = "LOADGEN_JSON")]
     pub json: Option<String>,
+}
+
+/// The SLO gates (`--slo`, `--slo-file`), the same for every subcommand that judges.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SloArgs {
+    /// SLO gate, repeatable: p99<250ms, p99.9<1s, mean<50ms, error_rate<0.5% (every answer
+    /// not 2xx/3xx, errors, timeouts), server_error_rate<0.1% (5xx, errors and timeouts; not
+    /// 4xx), rps>=950, status_5xx==0, status_429<10, timeouts==0, p99_uncorrected<20ms, max<2s.
+    #[arg(long = "slo", env = "LOADGEN_SLO", value_delimiter = ',')]
+    pub slo: Vec<String>,
+
+    /// SLO gates from an OpenSLO file (e.g. slo/sum-api.yaml), repeatable, with --slo or alone
+    /// (all gates apply): a latency SLO (99% within 250 ms) gates p99<=250ms; an availability
+    /// SLO (99.9% not 5xx) gates server_error_rate<=0.1%: answers 5xx, connection errors and
+    /// timeouts count, 4xx answers are the client's doing and do not. Other SLOs are listed on
+    /// stderr with why they give no gate.
+    #[arg(long = "slo-file", env = "LOADGEN_SLO_FILE", value_name = "FILE")]
+    pub slo_file: Vec<PathBuf>,
 }

@@ -22,7 +22,7 @@ use error::invalid;
 use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
 
 pub use error::ConfigError;
-pub use flags::{GateArgs, RunArgs};
+pub use flags::{GateArgs, GeneratorArgs, RequestArgs, RunArgs, SloArgs};
 pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
 
 /// Largest connection count.
@@ -135,21 +135,22 @@ impl RunConfig {
     pub fn from_args(args: &RunArgs) -> Result<RunConfig, ConfigError> {
         let slos = args
             .gates
+            .slos
             .slo
             .iter()
             .filter(|s| !s.trim().is_empty())
             .map(|s| s.parse())
             .collect::<Result<Vec<Slo>, _>>()?;
-        let from_files = slo_file::load(&args.gates.slo_file)?;
+        let from_files = slo_file::load(&args.gates.slos.slo_file)?;
         let slo_notes = from_files.notes();
         let slos = slos.into_iter().chain(from_files.gates).collect();
 
         let mut common = HeaderMap::new();
-        for h in &args.headers {
+        for h in &args.request.headers {
             let (name, value) = parse_header(h)?;
             common.append(name, value);
         }
-        for spec in &args.header_env {
+        for spec in &args.request.header_env {
             let (name, var) = spec
                 .split_once('=')
                 .filter(|(n, v)| !n.trim().is_empty() && !v.trim().is_empty())
@@ -158,15 +159,15 @@ impl RunConfig {
             common.append(name, value);
         }
 
-        let (label, targets) = match (&args.targets, &args.url) {
+        let (label, targets) = match (&args.request.targets, &args.request.url) {
             (Some(path), _) => (path.display().to_string(), read_targets(path, &common)?),
             (None, Some(url)) => {
-                let body = match (&args.body, &args.body_file) {
+                let body = match (&args.request.body, &args.request.body_file) {
                     (Some(b), _) => request::check_body_len(Bytes::from(b.clone().into_bytes()))?,
                     (None, Some(p)) => read_body(p)?,
                     (None, None) => Bytes::new(),
                 };
-                let t = make_target(url, &args.method, common.clone(), body, 1)?;
+                let t = make_target(url, &args.request.method, common.clone(), body, 1)?;
                 (url.clone(), vec![t])
             }
             (None, None) => return Err(invalid("give a URL or --targets FILE")),
@@ -182,10 +183,10 @@ impl RunConfig {
                 )));
             }
         };
-        if args.connections == 0 || args.connections > MAX_CONNECTIONS {
+        if args.request.connections == 0 || args.request.connections > MAX_CONNECTIONS {
             return Err(invalid(format!(
                 "--connections {}: must be 1..={MAX_CONNECTIONS}",
-                args.connections
+                args.request.connections
             )));
         }
         let stop = match (args.duration, args.requests) {
@@ -197,8 +198,8 @@ impl RunConfig {
             }
             (None, None) => Stop::Duration(Duration::from_secs(10)),
         };
-        check_duration("--timeout", args.timeout, false, MAX_TIMEOUT)?;
-        check_duration("--max-lag", args.max_lag, false, MAX_MAX_LAG)?;
+        check_duration("--timeout", args.request.timeout, false, MAX_TIMEOUT)?;
+        check_duration("--max-lag", args.generator.max_lag, false, MAX_MAX_LAG)?;
         check_duration("--warmup", args.warmup, true, MAX_WARMUP)?;
         let max_regression = parse_fraction(&args.gates.max_regression)
             .map_err(|e| invalid(format!("--max-regression {e}")))?;
@@ -260,7 +261,7 @@ impl RunConfig {
         {
             return Err(invalid("--json needs a file path or `-`"));
         }
-        let threads = match args.threads {
+        let threads = match args.generator.threads {
             Some(n) if n == 0 || n > MAX_THREADS => {
                 return Err(invalid(format!("--threads {n}: must be 1..={MAX_THREADS}")));
             }
@@ -272,11 +273,11 @@ impl RunConfig {
             endpoint,
             targets,
             model,
-            connections: args.connections,
+            connections: args.request.connections,
             stop,
             warmup: args.warmup,
-            timeout: args.timeout,
-            http2: args.http2,
+            timeout: args.request.timeout,
+            http2: args.request.http2,
             slos,
             slo_notes,
             baseline,
@@ -284,9 +285,9 @@ impl RunConfig {
             json: args.gates.json.clone(),
             start_at,
             generator_id: args.generator_id.clone(),
-            max_lag: args.max_lag,
+            max_lag: args.generator.max_lag,
             threads,
-            quiet: args.quiet,
+            quiet: args.generator.quiet,
         })
     }
 
