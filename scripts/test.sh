@@ -7,13 +7,14 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "test-only components (Debian packages, LocalStack, checkov, Python hdrhistogram)"
+step "test-only components (Debian packages, LocalStack, checkov, Python hdrhistogram, the AWS provider's schema)"
 scripts/deps/apt.sh
 LOCALSTACK_PYTHON=$(scripts/deps/localstack.sh)
 export LOCALSTACK_PYTHON
 CHECKOV=$(scripts/deps/checkov.sh)
 HDRH_PYTHON=$(scripts/deps/hdrh.sh)
-export CHECKOV HDRH_PYTHON
+AWS_PROVIDER_SCHEMA=$(scripts/deps/aws-provider-schema.sh)
+export CHECKOV HDRH_PYTHON AWS_PROVIDER_SCHEMA
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -25,6 +25,7 @@ pub mod promql;
 pub mod schedule;
 pub mod slo;
 pub mod template;
+pub mod terraform_schema;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

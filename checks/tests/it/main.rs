@@ -9,6 +9,8 @@
 //! - [`docs`]: the README and `docs/` against what they describe.
 //! - [`imports`]: imports flow one way inside every crate.
 //! - [`slo`]: the SLOs of `slo/` against the code, and the files generated from them.
+//! - [`terraform_schema`]: every argument and block of our Terraform exists in the AWS
+//!   provider's own schema.
 //! - [`prometheus_server`]: a real Prometheus scrapes the real service under load and evaluates
 //!   the rules; every recording rule and every Grafana query has data.
 
@@ -21,5 +23,6 @@ mod prometheus_server;
 mod rejections;
 mod scripts;
 mod slo;
+mod terraform_schema;
 mod tools;
 mod wiring;
