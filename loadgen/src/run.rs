@@ -324,7 +324,10 @@ pub async fn execute(
                 Stop::Duration(d) => (Some(d), None),
                 Stop::Requests(n) => (None, Some(n)),
             };
-            let s = Arc::new(OpenSchedule::new(start, rate, cfg.warmup, d, n));
+            let s = Arc::new(match &cfg.ramp {
+                Some(ramp) => OpenSchedule::ramped(start, ramp),
+                None => OpenSchedule::new(start, rate, cfg.warmup, d, n),
+            });
             let (e, end) = (s.epoch(), s.window_end());
             (Some(s), e, end)
         }

@@ -40,6 +40,21 @@ pub struct RunArgs {
     #[arg(long, env = "LOADGEN_WARMUP", value_parser = humantime::parse_duration, default_value = "0s")]
     pub warmup: Duration,
 
+    /// Ramping arrival rate (open model, k6's ramping-arrival-rate), repeatable: each stage
+    /// moves the rate linearly from where the previous one ended (the first from --rate, or 0)
+    /// to RATE requests/s over DURATION, e.g. `--rate 100 --stage 5s:100 --stage 5s:300`
+    /// (1,500 requests). The run lasts the stages together (no --duration or --requests);
+    /// --warmup runs at --rate before the first stage.
+    // A negative value reaches the parser (which names this flag) instead of reading as a flag.
+    #[arg(
+        long = "stage",
+        env = "LOADGEN_STAGE",
+        value_delimiter = ',',
+        value_name = "DURATION:RATE",
+        allow_hyphen_values = true
+    )]
+    pub stages: Vec<String>,
+
     /// SLO gates, the baseline comparison and the JSON report.
     #[command(flatten)]
     pub gates: GateArgs,

@@ -3,11 +3,13 @@
 //! connection is opened, so a typo is a usage error (exit 64) and never a half-run test.
 //!
 //! [`RunArgs`] holds the flags as typed; the request mix (URLs, headers, bodies, targets files)
-//! is checked into [`Target`]s by `request`; every refusal is a [`ConfigError`].
+//! is checked into [`Target`]s by `request`, the stages of `--stage` into a [`Ramp`] by
+//! `stage`; every refusal is a [`ConfigError`].
 
 mod error;
 mod flags;
 mod request;
+mod stage;
 
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +17,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::report::{Baseline, json};
+use crate::schedule::Ramp;
 use crate::slo::{Slo, parse_fraction};
 use crate::slo_file;
 use crate::verdict::parse_regression_floor;
@@ -24,6 +27,7 @@ use request::{endpoint_of, header_from_env, make_target, parse_header, read_body
 pub use error::ConfigError;
 pub use flags::{GateArgs, GeneratorArgs, RequestArgs, RunArgs, SloArgs};
 pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
+pub use stage::{MAX_RATE, MAX_STAGES, parse_stage};
 
 /// Largest connection count.
 pub const MAX_CONNECTIONS: usize = 100_000;
@@ -47,9 +51,10 @@ pub const MAX_START_AHEAD: Duration = DAY;
 /// The load model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Model {
-    /// Constant arrival rate in requests/s; latency from intended send times.
+    /// Arrival rate in requests/s; latency from intended send times.
     Open {
-        /// Requests per second.
+        /// Requests per second: the constant rate, or with stages ([`RunConfig::ramp`]) their
+        /// mean scheduled rate, what the achieved rate is judged against.
         rate: f64,
     },
     /// Each connection sends as soon as its previous response arrived.
@@ -106,6 +111,9 @@ pub struct RunConfig {
     pub threads: usize,
     /// Live progress allowed.
     pub quiet: bool,
+    /// The stages of `--stage` (open model): the schedule follows them, `model` holds their
+    /// mean scheduled rate and `stop` their total duration (see [`RunConfig::with_ramp`]).
+    pub ramp: Option<Ramp>,
 }
 
 /// Refuses a duration flag above `max`, or zero unless `zero_ok` (a zero timeout or lag bound
@@ -174,7 +182,8 @@ impl RunConfig {
         };
         let endpoint = endpoint_of(&targets)?;
 
-        let model = match args.rate {
+        let ramp = stage::ramp(args)?;
+        let model = match args.rate.filter(|_| ramp.is_none()) {
             None => Model::Closed,
             Some(r) if r.is_finite() && r > 0.0 && r <= 10_000_000.0 => Model::Open { rate: r },
             Some(r) => {
@@ -288,7 +297,24 @@ impl RunConfig {
             max_lag: args.generator.max_lag,
             threads,
             quiet: args.generator.quiet,
-        })
+            ramp: None,
+        }
+        .with_ramp(ramp))
+    }
+
+    /// This run with its schedule following `ramp` (its warmup and stages, the open model at
+    /// their mean scheduled rate, for their total duration); unchanged for `None`. For code
+    /// that builds runs itself (e.g. a capacity search ramping between steps).
+    pub fn with_ramp(mut self, ramp: Option<Ramp>) -> RunConfig {
+        if let Some(r) = &ramp {
+            self.model = Model::Open {
+                rate: r.mean_rate(),
+            };
+            self.stop = Stop::Duration(r.duration());
+            self.warmup = r.warmup();
+        }
+        self.ramp = ramp;
+        self
     }
 
     /// Target rate, in the open model.

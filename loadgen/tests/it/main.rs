@@ -21,4 +21,5 @@ mod reach;
 mod regression_floor;
 mod run;
 mod slo_file;
+mod stages;
 mod tls;
