@@ -15,6 +15,11 @@ CHECKOV=$(scripts/deps/checkov.sh)
 HDRH_PYTHON=$(scripts/deps/hdrh.sh)
 AWS_PROVIDER_SCHEMA=$(scripts/deps/aws-provider-schema.sh)
 export CHECKOV HDRH_PYTHON AWS_PROVIDER_SCHEMA
+# Supply chain: the dependency tree against deny.toml, the workflows audited offline.
+CARGO_DENY=$(scripts/deps/cargo-deny.sh)
+ZIZMOR=$(scripts/deps/zizmor.sh)
+CHECK_JSONSCHEMA=$(scripts/deps/check-jsonschema.sh)
+export CARGO_DENY ZIZMOR CHECK_JSONSCHEMA
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

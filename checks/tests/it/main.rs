@@ -11,6 +11,9 @@
 //! - [`slo`]: the SLOs of `slo/` against the code, and the files generated from them.
 //! - [`terraform_schema`]: every argument and block of our Terraform exists in the AWS
 //!   provider's own schema.
+//! - [`supply_chain`]: cargo-deny over the dependency tree (deny.toml) and the Dockerfiles'
+//!   images pinned by digest.
+//! - [`workflows`]: the GitHub workflows audited by zizmor and GitHub's schema, least privilege.
 //! - [`prometheus_server`]: a real Prometheus scrapes the real service under load and evaluates
 //!   the rules; every recording rule and every Grafana query has data.
 
@@ -23,6 +26,8 @@ mod prometheus_server;
 mod rejections;
 mod scripts;
 mod slo;
+mod supply_chain;
 mod terraform_schema;
 mod tools;
 mod wiring;
+mod workflows;

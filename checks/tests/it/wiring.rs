@@ -509,10 +509,20 @@ fn workflows_use_oidc_roles_and_existing_scripts_only() {
             );
         }
         if text.contains("configure-aws-credentials") {
-            assert_eq!(
-                doc["permissions"]["id-token"], "write",
-                "{name}: OIDC needs id-token: write"
-            );
+            // Granted to each job that assumes a role, not to the workflow (workflows.rs).
+            for (job, body) in doc["jobs"].as_object().expect("jobs") {
+                let assumes_role = body["steps"].as_array().into_iter().flatten().any(|s| {
+                    s["uses"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("configure-aws-credentials"))
+                });
+                if assumes_role {
+                    assert_eq!(
+                        body["permissions"]["id-token"], "write",
+                        "{name}: job {job}: OIDC needs id-token: write"
+                    );
+                }
+            }
             assert_eq!(
                 text.matches("uses: aws-actions/configure-aws-credentials")
                     .count(),
