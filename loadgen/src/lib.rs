@@ -10,7 +10,9 @@
 //! request in a per-connection [`recorder`] fork (HdrHistograms per outcome class, corrected
 //! from the intended send time and uncorrected from the actual one, streamed per second) while
 //! [`progress`] shows live numbers on a terminal, [`selfcheck`] watches the generator itself
-//! and [`reach`] ends a run early when the target never accepts a connection → [`report`]
+//! and [`reach`] ends a run early when the target never accepts a connection ([`interrupt`]
+//! does on SIGINT/SIGTERM: the run stops, requests in flight get a short grace, and what ran
+//! goes on through the same steps, judged `aborted`) → [`report`]
 //! builds one [`report::Report`] from the recorder's summary and measures what each [`slo`]
 //! gate reads → [`verdict`] judges those values and an optional baseline →
 //! [`outputs`] prints the `report::text` summary and writes `report::{json, hgrm, html}`, and
@@ -22,7 +24,8 @@
 //! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`run`] →
 //! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
 //! and [`client`] and [`progress`] under `run`). [`recorder`], [`slo`], [`selfcheck`],
-//! [`schedule`], [`reach`], [`input`], [`numfmt`] and [`exit`] import nothing of the crate, so
+//! [`schedule`], [`reach`], [`interrupt`], [`input`], [`numfmt`] and [`exit`] import nothing of
+//! the crate, so
 //! any module may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
 //! only [`slo`].
 
@@ -32,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod input;
+pub mod interrupt;
 pub mod numfmt;
 pub mod outputs;
 pub mod progress;

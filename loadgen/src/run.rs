@@ -1,23 +1,28 @@
 //! The request loop: one task per connection, each with its own [`Recorder`] fork and (open
 //! model) slots from the shared [`OpenSchedule`]; warmup, `--duration`/`--requests`, timeouts,
-//! reconnects, and the generator self-check (schedule lag, CPU headroom of the worker threads).
+//! reconnects, the generator self-check (schedule lag, CPU headroom of the worker threads), and
+//! the stop on SIGINT/SIGTERM ([`crate::interrupt`]: no new requests, a bounded grace for those
+//! in flight, then the measurements of what ran). The connections' loops are in `worker`.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hdrhistogram::Histogram;
-use tokio::time::{Sleep, sleep_until, timeout, timeout_at};
+use tokio::sync::oneshot;
+use tokio::time::{sleep_until, timeout, timeout_at};
 
-use crate::client::{ClientError, Conn, Connector, Exchange, build_request, exchange};
+use crate::client::{ClientError, Conn, Connector};
 use crate::config::{Model, RunConfig, Stop, Target, mix_order};
+use crate::interrupt::{self, Interrupted};
 use crate::progress::{Live, Progress};
 use crate::reach::Reach;
-use crate::recorder::{IntervalSink, Outcome, Recorder, Summary, new_histogram};
+use crate::recorder::{IntervalSink, Recorder, Summary, new_histogram};
 use crate::report::RunMeta;
 use crate::schedule::{OpenSchedule, RequestBudget};
 use crate::selfcheck::{SelfCheck, ThreadBusy, ThreadClock};
+
+mod worker;
+
+use worker::{Deadline, WorkerResult, closed_worker, open_worker};
 
 /// Name of the generator's runtime threads (the self-check reads their CPU accounting).
 pub const WORKER_THREAD_NAME: &str = "loadgen-worker";
@@ -25,9 +30,6 @@ pub const WORKER_THREAD_NAME: &str = "loadgen-worker";
 /// How long before --start-at the connections are opened (see [`execute`]): enough to open
 /// them all, short of any server's timeout for a connection's first request.
 pub const CONNECT_LEAD: Duration = Duration::from_secs(3);
-
-/// A slot picked up this much after it was due counts as queued (all connections were busy).
-const QUEUED_AFTER: Duration = Duration::from_millis(1);
 
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub struct Measured {
     /// Why the run was stopped early (the target never accepted a connection; see
     /// [`crate::reach`]): a failure to test, not a measurement.
     pub gave_up: Option<String>,
+    /// Set when a stop was requested (SIGINT, SIGTERM; see [`crate::interrupt`]) before the run
+    /// ended: everything above covers only what ran, and the verdict is to be `aborted`.
+    pub aborted: Option<Interrupted>,
 }
 
 struct Shared {
@@ -73,13 +78,6 @@ impl Shared {
         }
         c
     }
-}
-
-struct WorkerResult {
-    recorder: Recorder,
-    lag: Histogram<u64>,
-    sent_in_window: u64,
-    queued: u64,
 }
 
 /// Runs `cfg` and returns the measurements. `sink` receives each finished second (the
@@ -156,8 +154,8 @@ struct ThreadJob {
     http2: bool,
     connect_limit: Duration,
     connected: Arc<tokio::sync::Barrier>,
-    go: tokio::sync::oneshot::Receiver<(Plan, Vec<Recorder>)>,
-    done: tokio::sync::oneshot::Sender<(Vec<WorkerResult>, Option<ThreadBusy>)>,
+    go: oneshot::Receiver<(Plan, Vec<(Recorder, Deadline)>)>,
+    done: oneshot::Sender<(Vec<WorkerResult>, Option<ThreadBusy>)>,
 }
 
 fn worker_thread(job: ThreadJob) {
@@ -173,7 +171,12 @@ fn worker_thread(job: ThreadJob) {
         done,
     } = job;
     rt.block_on(async move {
-        let conns = connect_all(&sh, count, http2, connect_limit).await;
+        // A stop while connecting (a target that takes each connection's whole timeout to
+        // refuse it) skips the rest: the run then ends at once.
+        let conns = tokio::select! {
+            conns = connect_all(&sh, count, http2, connect_limit) => conns,
+            _ = interrupt::wait() => (0..count).map(|_| None).collect(),
+        };
         connected.wait().await;
         let Ok((plan, recorders)) = go.await else { return };
         // This thread's busy time over the measured window, sampled by the thread itself (at
@@ -186,17 +189,20 @@ fn worker_thread(job: ThreadJob) {
         };
         let (start_mark, end_mark) = (mark(plan.epoch), mark(plan.window_end));
         let mut handles = Vec::with_capacity(count);
-        for ((w, conn), rec) in (first..first + count).zip(conns).zip(recorders) {
+        for ((w, conn), (rec, mut timer)) in (first..first + count).zip(conns).zip(recorders) {
             let sh = Arc::clone(&sh);
             let plan = plan.clone();
             handles.push(tokio::spawn(async move {
-                sleep_until(plan.start.into()).await;
+                // Stopped before the start: the loops below end at their first check.
+                timer.wait_until(plan.start).await;
                 match &plan.open {
                     Some(s) => {
-                        open_worker(&sh, w, s, conn, rec, plan.window_end, plan.drain_deadline).await
+                        let (end, drain) = (plan.window_end, plan.drain_deadline);
+                        open_worker(&sh, w, s, conn, rec, timer, end, drain).await
                     }
                     None => {
-                        closed_worker(&sh, w, &plan.budget, conn, rec, plan.epoch, plan.window_end)
+                        let b = &plan.budget;
+                        closed_worker(&sh, w, b, conn, rec, timer, plan.epoch, plan.window_end)
                             .await
                     }
                 }
@@ -266,7 +272,10 @@ pub async fn execute(
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
         .and_then(|ahead| ahead.checked_sub(CONNECT_LEAD))
     {
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = interrupt::wait() => {}
+        }
     }
     let threads = cfg.threads.clamp(1, workers);
     let connected = Arc::new(tokio::sync::Barrier::new(threads + 1));
@@ -281,8 +290,8 @@ pub async fn execute(
             .thread_name("loadgen-blocking")
             .build()
             .map_err(RunError::Runtime)?;
-        let (go_tx, go) = tokio::sync::oneshot::channel();
-        let (done, done_rx) = tokio::sync::oneshot::channel();
+        let (go_tx, go) = oneshot::channel();
+        let (done, done_rx) = oneshot::channel();
         let job = ThreadJob {
             rt,
             sh: Arc::clone(&shared),
@@ -356,9 +365,26 @@ pub async fn execute(
             Stop::Duration(_) => None,
         })),
     };
+    // Each connection gets its recorder fork and its own stop (see `worker::Deadline`).
+    let grace = interrupt::grace(cfg.timeout);
+    let mut stops = Vec::with_capacity(workers);
     for (go, _, count) in gos {
-        let _ = go.send((plan.clone(), (0..count).map(|_| root.fork()).collect()));
+        let forks = (0..count)
+            .map(|_| {
+                let (stop, stopped) = oneshot::channel();
+                stops.push(stop);
+                (root.fork(), Deadline::new(stopped, grace))
+            })
+            .collect();
+        let _ = go.send((plan.clone(), forks));
     }
+    let halt = tokio::spawn(async move {
+        let signal = interrupt::wait().await;
+        for stop in stops {
+            let _ = stop.send(());
+        }
+        (signal, Instant::now())
+    });
 
     let progress = Progress::spawn(
         !cfg.quiet,
@@ -384,7 +410,7 @@ pub async fn execute(
     };
     let mut root = root;
     let mut lag = new_histogram();
-    let (mut sent_in_window, mut queued) = (0, 0);
+    let (mut sent_in_window, mut queued, mut abandoned) = (0, 0, 0);
     let mut busy = Vec::with_capacity(threads);
     for done in dones {
         let (results, thread_busy) = done.await.unwrap_or_default();
@@ -393,6 +419,7 @@ pub async fn execute(
             let _ = lag.add(&r.lag);
             sent_in_window += r.sent_in_window;
             queued += r.queued;
+            abandoned += r.abandoned;
         }
         busy.extend(thread_busy);
     }
@@ -400,7 +427,17 @@ pub async fn execute(
         let _ = j.join();
     }
     watch.abort();
+    // A stop that came once every connection had finished changed nothing: the run is whole.
+    let halted = if halt.is_finished() {
+        halt.await.ok()
+    } else {
+        halt.abort();
+        None
+    };
     let gave_up = shared.reach.reason();
+    let ended_early = halted
+        .map(|(_, at)| at)
+        .or_else(|| gave_up.is_some().then(Instant::now));
     if let Some(p) = progress {
         p.finish().await;
     }
@@ -408,20 +445,12 @@ pub async fn execute(
 
     let (duration, achieved_rate) = match (cfg.model, cfg.stop) {
         (Model::Open { .. }, _) => {
-            let until = if gave_up.is_some() {
-                Instant::now().min(window_end)
-            } else {
-                window_end
-            };
+            let until = ended_early.map_or(window_end, |t| t.min(window_end));
             let d = until.saturating_duration_since(epoch);
             (d, rate_of(sent_in_window, d))
         }
         (Model::Closed, Stop::Duration(d)) => {
-            let d = if gave_up.is_some() {
-                d.min(Instant::now().saturating_duration_since(epoch))
-            } else {
-                d
-            };
+            let d = ended_early.map_or(d, |t| d.min(t.saturating_duration_since(epoch)));
             (d, rate_of(summary.total, d))
         }
         (Model::Closed, Stop::Requests(_)) => {
@@ -452,10 +481,21 @@ pub async fn execute(
         generator_id: cfg.generator_id.clone(),
         self_check: Some(self_check),
     };
+    let aborted = halted.map(|(signal, at)| Interrupted {
+        signal,
+        ran: at.min(window_end).saturating_duration_since(epoch),
+        planned: match cfg.stop {
+            Stop::Duration(d) => Some(d),
+            Stop::Requests(_) => None,
+        },
+        abandoned,
+        grace,
+    });
     Ok(Measured {
         summary,
         meta,
         gave_up,
+        aborted,
     })
 }
 
@@ -465,188 +505,4 @@ fn rate_of(n: u64, d: Duration) -> f64 {
     } else {
         n as f64 / d.as_secs_f64()
     }
-}
-
-/// Sends one request of `target`, (re)connecting first when needed; the timeout covers
-/// connecting, waiting for the connection and the whole response.
-/// A connection's request timer. Moving a registered tokio timer to a later deadline is an
-/// atomic store, while a fresh `timeout()` per request inserts into and removes from the
-/// timer wheel under a lock: so each connection keeps one timer and pushes it forward.
-struct Deadline(Pin<Box<Sleep>>);
-
-impl Deadline {
-    fn new() -> Deadline {
-        Deadline(Box::pin(sleep_until(
-            (Instant::now() + Duration::from_secs(3600)).into(),
-        )))
-    }
-
-    /// Runs `fut` until it completes (`Some`) or the deadline passes (`None`).
-    async fn race<F: Future>(&mut self, fut: F) -> Option<F::Output> {
-        tokio::select! {
-            biased;
-            out = fut => Some(out),
-            _ = &mut self.0 => None,
-        }
-    }
-}
-
-/// `started` is now (the caller just read the clock).
-async fn send_one(
-    sh: &Shared,
-    conn: &mut Option<Conn>,
-    timer: &mut Deadline,
-    target: &Target,
-    started: Instant,
-) -> (Instant, Exchange) {
-    let failed = |outcome, done| Exchange {
-        outcome,
-        status: None,
-        done,
-        reusable: false,
-    };
-    timer.0.as_mut().reset((started + sh.timeout).into());
-    if let Some(c) = conn.as_mut() {
-        match timer.race(c.ready()).await {
-            Some(true) => {}
-            Some(false) => *conn = None,
-            None => {
-                *conn = None;
-                return (started, failed(Outcome::Timeout, Instant::now()));
-            }
-        }
-    }
-    if conn.is_none() {
-        match timer.race(sh.connect()).await {
-            Some(Ok(c)) => *conn = Some(c),
-            Some(Err(_)) => return (started, failed(Outcome::Error, Instant::now())),
-            None => return (started, failed(Outcome::Timeout, Instant::now())),
-        }
-    }
-    let Some(c) = conn.as_mut() else {
-        return (started, failed(Outcome::Error, Instant::now()));
-    };
-    let req = build_request(target, c.is_h2());
-    let sent = Instant::now();
-    match timer.race(exchange(c, req)).await {
-        Some(ex) => {
-            if !ex.reusable {
-                *conn = None;
-            }
-            (sent, ex)
-        }
-        None => {
-            *conn = None;
-            (sent, failed(Outcome::Timeout, Instant::now()))
-        }
-    }
-}
-
-async fn open_worker(
-    sh: &Shared,
-    w: usize,
-    sched: &OpenSchedule,
-    mut conn: Option<Conn>,
-    mut rec: Recorder,
-    window_end: Instant,
-    drain_deadline: Instant,
-) -> WorkerResult {
-    let mut lag = new_histogram();
-    let (mut sent_in_window, mut queued) = (0, 0);
-    let live = sh.live.slot(w);
-    let mut timer = Deadline::new();
-    while let Some(i) = sched.take() {
-        if sh.reach.stopped() {
-            break;
-        }
-        let intended = sched.intended(i);
-        let measured = sched.is_measured(i);
-        let mut now = Instant::now();
-        // Where corrected latency starts: the intended time when the request waited for this
-        // connection (the server's doing: coordinated-omission correction); when the
-        // connection was idle and waiting for the slot, the moment it woke. The timer's own
-        // lateness (tokio's tick is 1 ms) is the generator's, not the server's: it is recorded
-        // as schedule lag, which the self-check bounds (a run whose wake-ups were late is
-        // invalid rather than slow).
-        let mut start = intended;
-        if now < intended {
-            sleep_until(intended.into()).await;
-            let woke = Instant::now();
-            if measured {
-                lag.saturating_record(micros(woke.saturating_duration_since(intended)));
-            }
-            now = woke;
-            start = woke;
-        } else if measured && now - intended > QUEUED_AFTER {
-            queued += 1;
-        }
-        if now >= drain_deadline {
-            // Owed but never sent within the drain: it would have taken at least this long.
-            if measured {
-                rec.record(Outcome::Timeout, None, intended, now, now);
-                live.add(Outcome::Timeout);
-            }
-            continue;
-        }
-        let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
-        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target, now).await;
-        if measured {
-            rec.record(ex.outcome, ex.status, start, sent, ex.done);
-            live.add(ex.outcome);
-            if sent < window_end {
-                sent_in_window += 1;
-            }
-        }
-    }
-    WorkerResult {
-        recorder: rec,
-        lag,
-        sent_in_window,
-        queued,
-    }
-}
-
-async fn closed_worker(
-    sh: &Shared,
-    w: usize,
-    budget: &RequestBudget,
-    mut conn: Option<Conn>,
-    mut rec: Recorder,
-    epoch: Instant,
-    end: Instant,
-) -> WorkerResult {
-    let live = sh.live.slot(w);
-    let mut timer = Deadline::new();
-    let mut k = w;
-    loop {
-        let intended = Instant::now();
-        if intended >= end || budget.spent() || sh.reach.stopped() {
-            break;
-        }
-        let measured = intended >= epoch;
-        if measured && !budget.take() {
-            break;
-        }
-        let target = &sh.targets[sh.order[k % sh.order.len()] as usize];
-        k = k.wrapping_add(1);
-        let (sent, ex) = send_one(sh, &mut conn, &mut timer, target, intended).await;
-        if measured {
-            rec.record(ex.outcome, ex.status, intended, sent, ex.done);
-            live.add(ex.outcome);
-        }
-        if ex.outcome == Outcome::Error && ex.status.is_none() && conn.is_none() {
-            // A refused connection fails in microseconds; pace the retries instead of spinning.
-            sleep_until((Instant::now() + Duration::from_millis(10)).into()).await;
-        }
-    }
-    WorkerResult {
-        recorder: rec,
-        lag: new_histogram(),
-        sent_in_window: 0,
-        queued: 0,
-    }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -1,5 +1,6 @@
 //! Judging a run: each SLO's measured value against its threshold, the comparison with a
-//! baseline's figures, and the verdict (`invalid` beats `fail` beats `pass`). It works on plain
+//! baseline's figures, and the verdict (`invalid` beats `fail` beats `pass`; an interrupted run is
+//! `aborted` whatever its gates say, see [`abort`]). It works on plain
 //! values that `report` measures, so a live run and merged logs are judged by the same code,
 //! and the verdict knows nothing of how a report is built or rendered.
 
@@ -20,6 +21,8 @@ pub enum Verdict {
     Fail,
     /// The generator was the bottleneck, or nothing was measured.
     Invalid,
+    /// The run was stopped by a signal: the results cover only what ran and are not judged.
+    Aborted,
 }
 
 impl Verdict {
@@ -29,6 +32,7 @@ impl Verdict {
             Verdict::Pass => exit::PASS,
             Verdict::Fail => exit::BREACH,
             Verdict::Invalid => exit::INVALID,
+            Verdict::Aborted => exit::ABORTED,
         }
     }
 
@@ -38,6 +42,7 @@ impl Verdict {
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
             Verdict::Invalid => "INVALID",
+            Verdict::Aborted => "ABORTED",
         }
     }
 }
@@ -311,6 +316,18 @@ pub fn decide(e: &Evidence<'_>) -> (Verdict, Vec<String>) {
     }
 }
 
+/// The verdict of a run stopped before its end (`why` says how): `aborted`, whatever the gates
+/// said of the part that ran, for a partial run proves neither a pass nor a breach. `why` comes
+/// first among the reasons; the judged verdict's own reasons follow it, so that what the gates
+/// saw of the part that ran stays visible.
+pub fn abort(judged: (Verdict, Vec<String>), why: String) -> (Verdict, Vec<String>) {
+    let (_, found) = judged;
+    let mut reasons = Vec::with_capacity(found.len() + 1);
+    reasons.push(why);
+    reasons.extend(found);
+    (Verdict::Aborted, reasons)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +450,35 @@ mod tests {
             &figures(1.0, 0.0005, 95.0),
         );
         assert!(c.pass);
+    }
+
+    #[test]
+    fn an_aborted_run_is_not_judged_but_keeps_what_the_gates_saw() {
+        let (v, reasons) = abort(
+            (
+                Verdict::Fail,
+                vec!["SLO p99<1ms breached (actual 3ms)".into()],
+            ),
+            "interrupted by SIGINT".into(),
+        );
+        assert_eq!(v, Verdict::Aborted);
+        assert_eq!(
+            reasons,
+            ["interrupted by SIGINT", "SLO p99<1ms breached (actual 3ms)"]
+        );
+        assert_eq!(
+            abort((Verdict::Pass, Vec::new()), "x".into()).0,
+            Verdict::Aborted
+        );
+        assert_eq!(v.exit_code(), exit::ABORTED);
+        assert_eq!(v.label(), "ABORTED");
+        assert_eq!(
+            serde_json::to_string(&v).expect("serializes"),
+            "\"aborted\""
+        );
+        for other in [Verdict::Pass, Verdict::Fail, Verdict::Invalid] {
+            assert_ne!(other.exit_code(), exit::ABORTED);
+        }
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn render(report: &Report, summary: &Summary) -> io::Result<String> {
         Verdict::Pass => ("pass", "PASS"),
         Verdict::Fail => ("fail", "FAIL"),
         Verdict::Invalid => ("invalid", "INVALID"),
+        Verdict::Aborted => ("invalid aborted", "ABORTED"),
     };
     let _ = writeln!(
         o,

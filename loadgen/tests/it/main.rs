@@ -8,6 +8,9 @@
 //!   5xx and unanswered requests breach the availability gate, 4xx do not; bad SLO files).
 //! - [`regression_floor`]: `--regression-floor` of the baseline comparison, through `report`
 //!   on a log of known latencies; bad floors on `run`, `merge` and `report`.
+//! - [`interrupt`]: SIGINT or SIGTERM mid-run (`aborted`, exit 4, every output written and
+//!   readable, the hlog by Python's `hdrhistogram`), a second signal (130, 143), a target that
+//!   never answers, `kill -9` (the intervals written so far stay readable).
 //! - [`reach`]: a target that refuses every connection (or TLS to a plain-HTTP port) ends the
 //!   run in seconds with exit 1 and the reason; a URL without a scheme says what to write.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
@@ -15,6 +18,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod interrupt;
 mod output;
 mod ratelimit;
 mod reach;
