@@ -7,17 +7,11 @@
 //! 4xx 429 5xx error timeout`. One *untagged* line per interval holds all classes' corrected
 //! latency, so tools that read only untagged histograms plot the headline distribution;
 //! loadgen ignores it when reading (it is derived). Header: `#[Generator: ID]`, the run's
-//! parameters (`#[Url: …]`, `#[TargetRate: …]`), `#[Histogram log format version 1.3]`,
+//! parameters (`#[Url: …]`, `#[TargetRate: …]`, and for a ramp `#[Stages: …]`, the flags that
+//! made it, whose mean scheduled rate TargetRate then is), `#[Histogram log format version 1.3]`,
 //! `#[StartTime: …]`, `#[BaseTime: …]` (interval timestamps are offsets from BaseTime, the start
 //! of measurement) and the legend; the log ends with `#[StatusCounts: 200=n …]`, whose absence
 //! marks a truncated log.
-//!
-//! The writer flushes the header and each interval to the file as it writes them, each
-//! interval in one write, so that a run that dies (a crash, `kill -9`) leaves a log whose
-//! intervals up to the last finalized second are readable by HdrHistogram's readers (the
-//! recorder finalizes a second a moment after it ends, see [`crate::recorder`]); only the closing
-//! `#[StatusCounts: …]` line is then missing. A run stopped by SIGINT or SIGTERM ends its log
-//! as usual.
 //!
 //! Reading ([`HlogFile::read`], [`summarize`]) places every interval at its *absolute* time
 //! (BaseTime + offset), so logs of generators that started together line up second by second,
@@ -43,10 +37,6 @@ use crate::recorder::{
 const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
 const UNCORRECTED: &str = ".uncorrected";
-/// The writer's buffer: larger than the lines of one interval (two per class and one for all,
-/// each a compressed histogram of a few hundred bytes to a few KiB), so each interval reaches
-/// the file in one write when flushed.
-const INTERVAL_BUFFER: usize = 1 << 16;
 const STATUS_PREFIX: &str = "#[StatusCounts:";
 /// Largest interval log read back (1 GiB): a day at one interval per second is a few hundred
 /// MiB; anything larger is not one of ours.
@@ -61,8 +51,12 @@ pub struct HlogMeta {
     pub generator: Option<String>,
     /// Target URL (or targets file).
     pub url: Option<String>,
-    /// This generator's target rate, requests/s (open model).
+    /// This generator's target rate, requests/s (open model; with `stages`, their mean
+    /// scheduled rate).
     pub target_rate: Option<f64>,
+    /// With `--stage`: the ramp, as the flags that make it (`--rate 100 --stage 5s:100 …`), so
+    /// that a reader knows the target rate is a ramp's mean.
+    pub stages: Option<String>,
     /// The measurement window of a duration-bound run (requests sent in it; completions may
     /// come up to --timeout later), for the achieved rate of merged logs.
     pub window: Option<Duration>,
@@ -86,7 +80,7 @@ impl HlogWriter {
             )
         })?;
         Ok(HlogWriter {
-            out: BufWriter::with_capacity(INTERVAL_BUFFER, file),
+            out: BufWriter::new(file),
             meta,
             serializer: V2DeflateSerializer::new(),
             all: new_histogram(),
@@ -134,14 +128,16 @@ impl IntervalSink for HlogWriter {
         if let Some(r) = self.meta.target_rate {
             b.add_comment(&format!("[TargetRate: {r}]"));
         }
+        if let Some(s) = &self.meta.stages {
+            b.add_comment(&format!("[Stages: {}]", one_line(s)));
+        }
         if let Some(w) = self.meta.window {
             b.add_comment(&format!("[Window: {:.3}]", w.as_secs_f64()));
         }
         b.add_comment("[Histogram log format version 1.3]");
         b.with_start_time(epoch_wall).with_base_time(epoch_wall);
         b.begin_log_with(&mut self.out, &mut self.serializer)?;
-        writeln!(self.out, "{LEGEND}")?;
-        self.out.flush()
+        writeln!(self.out, "{LEGEND}")
     }
 
     fn interval(&mut self, start: Duration, length: Duration, slot: &Slot) -> io::Result<()> {
@@ -166,8 +162,7 @@ impl IntervalSink for HlogWriter {
                 )?;
             }
         }
-        // On disk now: a run that dies later keeps this second.
-        self.out.flush()
+        Ok(())
     }
 
     fn finish(&mut self, status_counts: &BTreeMap<String, u64>) -> io::Result<()> {
@@ -292,6 +287,8 @@ impl HlogFile {
                 meta.url = Some(v.to_string());
             } else if let Some(v) = header_value(l, "#[TargetRate:") {
                 meta.target_rate = v.parse().ok().filter(|r: &f64| r.is_finite() && *r > 0.0);
+            } else if let Some(v) = header_value(l, "#[Stages:") {
+                meta.stages = Some(v.to_string()).filter(|s| !s.is_empty());
             } else if let Some(v) = header_value(l, "#[Window:") {
                 meta.window = v
                     .parse()

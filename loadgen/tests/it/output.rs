@@ -79,6 +79,7 @@ fn write_log(
         generator: id.map(String::from),
         url: Some("http://127.0.0.1:9/api".into()),
         target_rate: Some(rate),
+        stages: None,
         window: Some(Duration::from_secs(6)),
     };
     root.set_sink(Box::new(

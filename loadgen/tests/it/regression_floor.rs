@@ -24,6 +24,7 @@ fn write_log(path: &Path) {
         generator: None,
         url: Some("http://127.0.0.1:9/api".into()),
         target_rate: Some(1000.0),
+        stages: None,
         window: Some(Duration::from_secs(2)),
     };
     root.set_sink(Box::new(

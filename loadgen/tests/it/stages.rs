@@ -109,6 +109,10 @@ fn a_ramp_up_sends_the_integral_of_its_rate_and_its_seconds_climb() {
 
     let text = std::fs::read_to_string(&hlog).expect("hlog");
     assert!(text.contains("#[TargetRate: 200]\n"), "{text}");
+    assert!(text.contains("#[Stages: --stage 3s:400]\n"), "{text}");
+    let meta = HlogFile::read(&hlog).expect("reads").meta;
+    assert_eq!(meta.stages.as_deref(), Some("--stage 3s:400"));
+    assert_eq!(meta.target_rate, Some(200.0));
     let counts = per_second(&hlog);
     assert!(counts.len() >= 3, "{counts:?}");
     for (got, want) in counts.iter().zip([67u64, 200, 333]) {
@@ -242,6 +246,10 @@ fn two_ramped_generators_started_together_merge_into_one_report() {
     assert_eq!(r["verdict"], "pass", "{}", r["reasons"]);
     let first = HlogFile::read(&logs[0]).expect("reads");
     let second = HlogFile::read(&logs[1]).expect("reads");
+    for f in [&first, &second] {
+        assert_eq!(f.meta.stages.as_deref(), Some("--rate 50 --stage 2s:150"));
+        assert_eq!(f.meta.target_rate, Some(100.0));
+    }
     let files = [first, second];
     let both = summarize(&files).expect("merges");
     let counts: Vec<u64> = both.intervals.iter().map(|i| i.total()).collect();
