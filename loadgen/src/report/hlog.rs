@@ -13,6 +13,13 @@
 //! of measurement) and the legend; the log ends with `#[StatusCounts: 200=n …]`, whose absence
 //! marks a truncated log.
 //!
+//! The writer flushes the header and each interval to the file as it writes them, each
+//! interval in one write, so that a run that dies (a crash, `kill -9`) leaves a log whose
+//! intervals up to the last finalized second are readable by HdrHistogram's readers (the
+//! recorder finalizes a second a moment after it ends, see [`crate::recorder`]); only the closing
+//! `#[StatusCounts: …]` line is then missing. A run stopped by SIGINT or SIGTERM ends its log
+//! as usual.
+//!
 //! Reading ([`HlogFile::read`], [`summarize`]) places every interval at its *absolute* time
 //! (BaseTime + offset), so logs of generators that started together line up second by second,
 //! and adds histograms (never percentiles) into one exact [`Summary`].
@@ -37,6 +44,10 @@ use crate::recorder::{
 const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
 const UNCORRECTED: &str = ".uncorrected";
+/// The writer's buffer: larger than the lines of one interval (two per class and one for all,
+/// each a compressed histogram of a few hundred bytes to a few KiB), so each interval reaches
+/// the file in one write when flushed.
+const INTERVAL_BUFFER: usize = 1 << 16;
 const STATUS_PREFIX: &str = "#[StatusCounts:";
 /// Largest interval log read back (1 GiB): a day at one interval per second is a few hundred
 /// MiB; anything larger is not one of ours.
@@ -80,7 +91,7 @@ impl HlogWriter {
             )
         })?;
         Ok(HlogWriter {
-            out: BufWriter::new(file),
+            out: BufWriter::with_capacity(INTERVAL_BUFFER, file),
             meta,
             serializer: V2DeflateSerializer::new(),
             all: new_histogram(),
@@ -137,7 +148,8 @@ impl IntervalSink for HlogWriter {
         b.add_comment("[Histogram log format version 1.3]");
         b.with_start_time(epoch_wall).with_base_time(epoch_wall);
         b.begin_log_with(&mut self.out, &mut self.serializer)?;
-        writeln!(self.out, "{LEGEND}")
+        writeln!(self.out, "{LEGEND}")?;
+        self.out.flush()
     }
 
     fn interval(&mut self, start: Duration, length: Duration, slot: &Slot) -> io::Result<()> {
@@ -162,7 +174,8 @@ impl IntervalSink for HlogWriter {
                 )?;
             }
         }
-        Ok(())
+        // On disk now: a run that dies later keeps this second.
+        self.out.flush()
     }
 
     fn finish(&mut self, status_counts: &BTreeMap<String, u64>) -> io::Result<()> {

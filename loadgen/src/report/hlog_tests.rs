@@ -213,3 +213,59 @@ fn bad_inputs_give_clear_errors() {
     let missing = HlogFile::read(Path::new("/nonexistent/x.hlog")).unwrap_err();
     assert!(matches!(missing, HlogError::Read { .. }));
 }
+
+#[test]
+fn each_interval_is_on_disk_as_soon_as_it_is_written() {
+    // What a run killed mid-way (kill -9) leaves: the header and every interval written so
+    // far, whole, with no closing line.
+    let path = tmp("streamed.hlog");
+    let mut w = HlogWriter::create(&path, HlogMeta::default()).unwrap();
+    w.start(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .unwrap();
+    let header = std::fs::read_to_string(&path).unwrap();
+    assert!(header.ends_with(&format!("{LEGEND}\n")), "{header}");
+    let mut slot = Slot::default();
+    for us in [100, 200, 300] {
+        let p = slot.get_mut(Outcome::Success);
+        p.corrected.record(us).unwrap();
+        p.uncorrected.record(us / 2).unwrap();
+    }
+    slot.get_mut(Outcome::Timeout)
+        .corrected
+        .record(5_000)
+        .unwrap();
+    slot.get_mut(Outcome::Timeout)
+        .uncorrected
+        .record(5_000)
+        .unwrap();
+    for second in 0..2 {
+        w.interval(Duration::from_secs(second), Duration::from_secs(1), &slot)
+            .unwrap();
+        // Read while the writer is still open, as a reader of a dead run's file would.
+        let text = std::fs::read(&path).unwrap();
+        assert!(text.ends_with(b"\n"), "whole lines only");
+        let mut counts = BTreeMap::<String, u64>::new();
+        for e in IntervalLogIterator::new(&text) {
+            if let LogEntry::Interval(i) = e.unwrap() {
+                let h: Histogram<u64> = Deserializer::new()
+                    .deserialize(
+                        &mut base64::engine::general_purpose::STANDARD
+                            .decode(i.encoded_histogram())
+                            .unwrap()
+                            .as_slice(),
+                    )
+                    .unwrap();
+                *counts
+                    .entry(i.tag().map_or("", |t| t.as_str()).to_string())
+                    .or_default() += h.len();
+            }
+        }
+        let n = second + 1;
+        assert_eq!(counts[""], 4 * n, "{counts:?}");
+        assert_eq!(counts["2xx"], 3 * n);
+        assert_eq!(counts["2xx.uncorrected"], 3 * n);
+        assert_eq!(counts["timeout"], n);
+        assert!(!String::from_utf8_lossy(&text).contains(STATUS_PREFIX));
+    }
+    drop(w);
+}
