@@ -11,6 +11,8 @@
 //! - [`interrupt`]: SIGINT or SIGTERM mid-run (`aborted`, exit 4, every output written and
 //!   readable, the hlog by Python's `hdrhistogram`), a second signal (130, 143), a target that
 //!   never answers, `kill -9` (the intervals written so far stay readable).
+//! - [`stages`]: `--stage` ramps send the integral of their rate, per-second intervals follow
+//!   the ramp, ramped generators merge; bad stages are exit 64 naming the flag.
 //! - [`reach`]: a target that refuses every connection (or TLS to a plain-HTTP port) ends the
 //!   run in seconds with exit 1 and the reason; a URL without a scheme says what to write.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
