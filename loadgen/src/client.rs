@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 
 use crate::config::{Endpoint, Target};
-use crate::recorder::Outcome;
+use crate::recorder::{Answer, ErrorKind, Outcome};
 
 mod lean;
 mod parse;
@@ -49,7 +49,19 @@ pub enum ClientError {
         endpoint: String,
         /// Why.
         why: String,
+        /// The kind of failure a report counts it as.
+        kind: ErrorKind,
     },
+}
+
+impl ClientError {
+    /// The kind of failure a request that needed this connection counts as.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Tls(_) => ErrorKind::Tls,
+            ClientError::Connect { kind, .. } => *kind,
+        }
+    }
 }
 
 /// Makes connections to one endpoint; cheap to clone.
@@ -239,9 +251,10 @@ impl Connector {
     /// Opens a connection: TCP, TLS when https, then the HTTP/1.1 or HTTP/2 handshake. The
     /// connection's driver runs as its own task and ends when the connection closes.
     pub async fn connect(&self) -> Result<Conn, ClientError> {
-        let err = |why: String| ClientError::Connect {
+        let err = |(why, kind): (String, ErrorKind)| ClientError::Connect {
             endpoint: self.endpoint.base.to_string(),
             why,
+            kind,
         };
         let mut inner = self.inner.clone();
         let io = inner
@@ -254,7 +267,10 @@ impl Connector {
                     tcp.into_inner(),
                 )))));
             }
-            return Err(err("a plain connection turned out to be TLS".into()));
+            return Err(err((
+                "a plain connection turned out to be TLS".into(),
+                ErrorKind::Other,
+            )));
         }
         let h2 = if self.endpoint.https {
             io.connected().is_negotiated_h2()
@@ -266,14 +282,14 @@ impl Connector {
                 .timer(TokioTimer::new())
                 .handshake(io)
                 .await
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err((e.to_string(), classify(&e))))?;
             tokio::spawn(conn);
             Ok(Conn::H2(send))
         } else {
             let (send, driver) = http1::Builder::new()
                 .handshake(io)
                 .await
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err((e.to_string(), classify(&e))))?;
             Ok(Conn::H1(H1(H1Kind::Hyper(HyperH1 {
                 send,
                 driver: Some(Box::pin(driver)),
@@ -285,8 +301,9 @@ impl Connector {
 
 impl Connector {
     /// Why a connection failed, in words that point at the fix: a refused port names the
-    /// address, and a TLS handshake answered in plain text says the port speaks plain HTTP.
-    fn describe(&self, e: &(dyn std::error::Error + 'static)) -> String {
+    /// address, and a TLS handshake answered in plain text says the port speaks plain HTTP;
+    /// with the kind a report counts it as.
+    fn describe(&self, e: &(dyn std::error::Error + 'static)) -> (String, ErrorKind) {
         let authority = self
             .endpoint
             .base
@@ -296,7 +313,10 @@ impl Connector {
         while let Some(c) = cause {
             if let Some(io) = c.downcast_ref::<std::io::Error>() {
                 if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    return format!("connection refused by {authority}");
+                    return (
+                        format!("connection refused by {authority}"),
+                        ErrorKind::Refused,
+                    );
                 }
                 // An io::Error's source() skips the error it wraps: walk into that instead.
                 if let Some(inner) = io.get_ref() {
@@ -305,11 +325,50 @@ impl Connector {
                 }
             }
             if let Some(tls) = c.downcast_ref::<rustls::Error>() {
-                return describe_tls(tls, &authority);
+                return (describe_tls(tls, &authority), ErrorKind::Tls);
             }
             cause = c.source();
         }
-        error_chain(e)
+        (error_chain(e), classify(e))
+    }
+}
+
+/// The kind of a failed exchange or connection, from its error and causes: an I/O error's
+/// kind, a TLS error, or hyper's own view (a parse error or a message cut short is malformed;
+/// a connection closed before the response began is a reset).
+pub fn classify(e: &(dyn std::error::Error + 'static)) -> ErrorKind {
+    use std::io::ErrorKind as Io;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return ErrorKind::Tls;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                Io::ConnectionRefused => return ErrorKind::Refused,
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => {
+                    return ErrorKind::Reset;
+                }
+                Io::TimedOut => return ErrorKind::Timeout,
+                // How hyper reports a body it cannot decode (a bad chunk, a body cut short).
+                Io::InvalidData | Io::InvalidInput | Io::UnexpectedEof => {
+                    return ErrorKind::Malformed;
+                }
+                _ => {}
+            }
+            if let Some(inner) = io.get_ref() {
+                cause = Some(inner as &(dyn std::error::Error + 'static));
+                continue;
+            }
+        }
+        cause = c.source();
+    }
+    match e.downcast_ref::<hyper::Error>() {
+        Some(h) if h.is_parse() || h.is_parse_status() => ErrorKind::Malformed,
+        Some(h) if h.is_incomplete_message() => ErrorKind::Malformed,
+        Some(h) if h.is_canceled() || h.is_closed() => ErrorKind::Reset,
+        Some(h) if h.is_timeout() => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
     }
 }
 
@@ -344,12 +403,48 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub struct Exchange {
     /// How it ended.
     pub outcome: Outcome,
-    /// Status, when a response head arrived.
+    /// Status, when a response head arrived (also when the body then broke: see `error`).
     pub status: Option<u16>,
+    /// Why there is no complete exchange; `None` when the whole response arrived.
+    pub error: Option<ErrorKind>,
     /// When the response (head and body) was complete, or the failure was seen.
     pub done: Instant,
     /// Whether the connection may carry another request.
     pub reusable: bool,
+}
+
+impl Exchange {
+    /// A request that ended without a complete response, seen now; `status` when a head had
+    /// arrived before the failure (it is not counted as that status).
+    pub fn failed(kind: ErrorKind, status: Option<u16>) -> Exchange {
+        Exchange {
+            outcome: kind.outcome(),
+            status,
+            error: Some(kind),
+            done: Instant::now(),
+            reusable: false,
+        }
+    }
+
+    /// A complete exchange with `status`, done now.
+    fn complete(status: u16, reusable: bool) -> Exchange {
+        Exchange {
+            outcome: Outcome::from_status(status),
+            status: Some(status),
+            error: None,
+            done: Instant::now(),
+            reusable,
+        }
+    }
+
+    /// What the recorder counts: the status of a complete exchange, else the failure's kind.
+    pub fn answer(&self) -> Answer {
+        match (self.error, self.status) {
+            (Some(kind), _) => Answer::Failed(kind),
+            (None, Some(code)) => Answer::Status(code),
+            (None, None) => Answer::Failed(ErrorKind::Other),
+        }
+    }
 }
 
 /// A request about to be sent: the target it is for, built for the connection's protocol only
@@ -385,32 +480,34 @@ impl Req<'_> {
 }
 
 /// Sends `req` and reads the whole response body (discarding it) so that the connection can be
-/// reused. A failure of the exchange is an `Error` outcome; timeouts are the caller's business.
+/// reused. A failure of the exchange (a broken body included: it is not a complete response)
+/// is an `Error` outcome of the kind [`classify`] finds; timeouts are the caller's business.
 pub async fn exchange(conn: &mut Conn, req: Req<'_>) -> Exchange {
-    let failed = |status| Exchange {
-        outcome: Outcome::Error,
-        status,
-        done: Instant::now(),
-        reusable: false,
+    // A connection closed before any response is the peer dropping the request (as the lean
+    // driver counts it); closed within a response, the response is cut short.
+    let broken = |e: &hyper::Error, status: Option<u16>| {
+        let kind = match classify(e) {
+            ErrorKind::Malformed if status.is_none() && e.is_incomplete_message() => {
+                ErrorKind::Reset
+            }
+            kind => kind,
+        };
+        Exchange::failed(kind, status)
     };
     match conn {
         Conn::H1(H1(H1Kind::Lean(c))) => {
             let t = req.target;
             match c.exchange(&t.method, &t.path, &t.headers, &t.body).await {
-                Ok((status, reusable)) => Exchange {
-                    outcome: Outcome::from_status(status),
-                    status: Some(status),
-                    done: Instant::now(),
-                    reusable,
-                },
-                Err(f) => failed(f.status),
+                Ok((status, reusable)) => Exchange::complete(status, reusable),
+                Err(f) => Exchange::failed(f.kind, f.status),
             }
         }
-        Conn::H1(H1(H1Kind::Gone)) => failed(None),
+        Conn::H1(H1(H1Kind::Gone)) => Exchange::failed(ErrorKind::Other, None),
         Conn::H1(H1(H1Kind::Hyper(c))) => {
             let fut = c.send.send_request(req.to_hyper());
-            let Ok(response) = c.drive(fut).await else {
-                return failed(None);
+            let response = match c.drive(fut).await {
+                Ok(r) => r,
+                Err(e) => return broken(&e, None),
             };
             let status = response.status().as_u16();
             let mut body = response.into_body();
@@ -418,36 +515,26 @@ pub async fn exchange(conn: &mut Conn, req: Req<'_>) -> Exchange {
                 match c.drive(body.frame()).await {
                     None => break,
                     Some(Ok(_)) => {}
-                    Some(Err(_)) => return failed(Some(status)),
+                    Some(Err(e)) => return broken(&e, Some(status)),
                 }
             }
             // A `Connection: close` is noticed by the driver poll in `ready()` before the next
             // request; polling it here as well would cost a dispatcher poll per request.
-            let done = Instant::now();
-            Exchange {
-                outcome: Outcome::from_status(status),
-                status: Some(status),
-                done,
-                reusable: !c.closed,
-            }
+            Exchange::complete(status, !c.closed)
         }
         Conn::H2(s) => {
-            let Ok(response) = s.send_request(req.to_hyper()).await else {
-                return failed(None);
+            let response = match s.send_request(req.to_hyper()).await {
+                Ok(r) => r,
+                Err(e) => return broken(&e, None),
             };
             let status = response.status().as_u16();
             let mut body = response.into_body();
             while let Some(frame) = body.frame().await {
-                if frame.is_err() {
-                    return failed(Some(status));
+                if let Err(e) = frame {
+                    return broken(&e, Some(status));
                 }
             }
-            Exchange {
-                outcome: Outcome::from_status(status),
-                status: Some(status),
-                done: Instant::now(),
-                reusable: true,
-            }
+            Exchange::complete(status, true)
         }
     }
 }

@@ -349,6 +349,12 @@ pub async fn execute(
     };
     let epoch_wall = now_w + epoch.saturating_duration_since(now_i);
     let root = Recorder::new(epoch, epoch_wall);
+    root.set_targets(
+        cfg.targets
+            .iter()
+            .map(|t| format!("{} {}", t.method, t.path))
+            .collect(),
+    );
     if let Some(sink) = sink {
         root.set_sink(sink);
     }

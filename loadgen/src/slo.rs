@@ -8,6 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::recorder::ErrorKind;
+
 /// What an SLO expression measures.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Metric {
@@ -35,12 +37,15 @@ pub enum Metric {
     Timeouts,
     /// Count of connection/protocol errors (not HTTP statuses).
     Errors,
+    /// Count of failures of one kind (`errors_refused`, `errors_malformed`, ...).
+    ErrorKind(ErrorKind),
     /// Total measured requests.
     Requests,
 }
 
 impl Metric {
-    fn is_latency(&self) -> bool {
+    /// Whether it is a latency (compared in ms).
+    pub fn is_latency(&self) -> bool {
         matches!(
             self,
             Metric::Percentile(_) | Metric::UncorrectedPercentile(_) | Metric::Mean | Metric::Max
@@ -108,7 +113,7 @@ pub enum SloError {
     NoOperator(String),
     /// Unknown metric name.
     #[error(
-        "SLO `{expr}`: unknown metric `{metric}`; use pNN[.N] (e.g. p99, p99.9), pNN_uncorrected, mean, max, error_rate, server_error_rate, rps, status_NNN, status_Nxx, timeouts, errors or requests"
+        "SLO `{expr}`: unknown metric `{metric}`; use pNN[.N] (e.g. p99, p99.9), pNN_uncorrected, mean, max, error_rate, server_error_rate, rps, status_NNN, status_Nxx, timeouts, errors, errors_KIND (KIND: refused, reset, timeout, tls, malformed, other) or requests"
     )]
     UnknownMetric {
         /// The whole expression.
@@ -237,6 +242,9 @@ fn parse_metric(name: &str) -> Option<Metric> {
                 let n: u16 = code.parse().ok().filter(|_| b.len() == 3)?;
                 return (100..=599).contains(&n).then_some(Metric::Status(n));
             }
+            if let Some(kind) = name.strip_prefix("errors_") {
+                return ErrorKind::from_tag(kind).map(Metric::ErrorKind);
+            }
             if let Some(p) = name.strip_suffix("_uncorrected") {
                 return parse_percentile(p).map(Metric::UncorrectedPercentile);
             }
@@ -333,6 +341,18 @@ mod tests {
             ("STATUS_200!=0", Metric::Status(200), Op::Ne, 0.0),
             ("timeouts==0", Metric::Timeouts, Op::Eq, 0.0),
             ("errors<=3", Metric::Errors, Op::Le, 3.0),
+            (
+                "errors_malformed==0",
+                Metric::ErrorKind(ErrorKind::Malformed),
+                Op::Eq,
+                0.0,
+            ),
+            (
+                "errors_refused<5",
+                Metric::ErrorKind(ErrorKind::Refused),
+                Op::Lt,
+                5.0,
+            ),
             ("requests>=100", Metric::Requests, Op::Ge, 100.0),
         ];
         for (expr, metric, op, threshold) in table {
@@ -381,6 +401,9 @@ mod tests {
             "status_50==0",
             "status_==0",
             "timeouts<1ms",
+            "errors_broken==0",
+            "errors_==0",
+            "errors_tls<1%",
             "<250ms",
             "p99<<250ms",
             "mean<1e3ms",

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::parse::{self, Framing, MAX_HEAD, ParseError};
+use crate::recorder::ErrorKind;
 
 /// First size of the read buffer; it grows only for heads up to [`MAX_HEAD`].
 const READ_BUF: usize = 16 * 1024;
@@ -21,6 +22,31 @@ const READ_BUF: usize = 16 * 1024;
 pub struct Failed {
     /// The status, when the head arrived before the failure.
     pub status: Option<u16>,
+    /// What went wrong.
+    pub kind: ErrorKind,
+}
+
+/// Why reading stopped short.
+enum ReadError {
+    /// The peer closed the connection.
+    Eof,
+    /// The read failed.
+    Io(std::io::Error),
+    /// The bytes are not a valid response (or a head outgrew [`MAX_HEAD`]).
+    Parse,
+}
+
+/// The kind of a failed read or write: a reset (or a close before any response) is the peer
+/// dropping the connection; bytes that do not frame a response are malformed.
+fn io_kind(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as Io;
+    match e.kind() {
+        Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
+            ErrorKind::Reset
+        }
+        Io::TimedOut => ErrorKind::Timeout,
+        _ => ErrorKind::Other,
+    }
 }
 
 /// One plain-TCP HTTP/1.1 connection with its reusable buffers.
@@ -118,25 +144,40 @@ impl LeanConn {
     ) -> Result<(u16, bool), Failed> {
         self.wbuf.clear();
         serialize(&mut self.wbuf, method, path, headers, body);
-        if self.stream.write_all(&self.wbuf).await.is_err() {
+        if let Err(e) = self.stream.write_all(&self.wbuf).await {
             self.closed = true;
-            return Err(Failed { status: None });
+            return Err(Failed {
+                status: None,
+                kind: io_kind(&e),
+            });
         }
         let head_request = *method == Method::HEAD;
         let head = loop {
             match self.next_head(head_request).await {
                 Ok(h) if (100..200).contains(&h.status) && h.status != 101 => continue,
                 Ok(h) => break h,
-                Err(()) => {
+                Err(e) => {
                     self.closed = true;
-                    return Err(Failed { status: None });
+                    // Closed before any response byte: the peer dropped the request; closed
+                    // within a head: a response cut short.
+                    let kind = match e {
+                        ReadError::Eof if self.start == self.end => ErrorKind::Reset,
+                        ReadError::Eof | ReadError::Parse => ErrorKind::Malformed,
+                        ReadError::Io(e) => io_kind(&e),
+                    };
+                    return Err(Failed { status: None, kind });
                 }
             }
         };
-        if self.read_body(head.framing).await.is_err() {
+        if let Err(e) = self.read_body(head.framing).await {
             self.closed = true;
+            let kind = match e {
+                ReadError::Io(e) => io_kind(&e),
+                ReadError::Eof | ReadError::Parse => ErrorKind::Malformed,
+            };
             return Err(Failed {
                 status: Some(head.status),
+                kind,
             });
         }
         if head.close {
@@ -146,7 +187,7 @@ impl LeanConn {
     }
 
     /// Reads until a complete head is buffered; consumes it.
-    async fn next_head(&mut self, head_request: bool) -> Result<parse::Head, ()> {
+    async fn next_head(&mut self, head_request: bool) -> Result<parse::Head, ReadError> {
         loop {
             match parse::parse_head(&self.rbuf[self.start..self.end], head_request) {
                 Ok(Some(h)) => {
@@ -154,19 +195,21 @@ impl LeanConn {
                     return Ok(h);
                 }
                 Ok(None) => {}
-                Err(_) => return Err(()),
+                Err(_) => return Err(ReadError::Parse),
             }
             if self.fill(true).await? == 0 {
-                return Err(());
+                return Err(ReadError::Eof);
             }
         }
     }
 
     /// Consumes the body per `framing`, reading as needed.
-    async fn read_body(&mut self, mut framing: Framing) -> Result<(), ParseError> {
+    async fn read_body(&mut self, mut framing: Framing) -> Result<(), ReadError> {
         let mut eof = false;
         loop {
-            let c = framing.consume(&self.rbuf[self.start..self.end], eof)?;
+            let c = framing
+                .consume(&self.rbuf[self.start..self.end], eof)
+                .map_err(|_: ParseError| ReadError::Parse)?;
             self.start += c.used;
             if c.done {
                 if eof {
@@ -176,22 +219,18 @@ impl LeanConn {
             }
             if eof {
                 // The peer closed before the body was complete.
-                return Err(ParseError::Chunked);
+                return Err(ReadError::Eof);
             }
-            match self.fill(false).await {
-                Ok(0) => {
-                    eof = true;
-                    self.closed = true;
-                }
-                Ok(_) => {}
-                Err(()) => return Err(ParseError::Chunked),
+            if self.fill(false).await? == 0 {
+                eof = true;
+                self.closed = true;
             }
         }
     }
 
     /// Reads more bytes after the unconsumed ones; `Ok(0)` at EOF. Makes room by moving the
     /// unconsumed bytes to the front, and (`grow`, for a head) by growing up to [`MAX_HEAD`].
-    async fn fill(&mut self, grow: bool) -> Result<usize, ()> {
+    async fn fill(&mut self, grow: bool) -> Result<usize, ReadError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -202,7 +241,7 @@ impl LeanConn {
         }
         if self.end == self.rbuf.len() {
             if !grow || self.rbuf.len() >= MAX_HEAD {
-                return Err(());
+                return Err(ReadError::Parse);
             }
             let len = (self.rbuf.len() * 2).min(MAX_HEAD);
             self.rbuf.resize(len, 0);
@@ -211,7 +250,7 @@ impl LeanConn {
             .stream
             .read(&mut self.rbuf[self.end..])
             .await
-            .map_err(|_| ())?;
+            .map_err(ReadError::Io)?;
         self.end += n;
         Ok(n)
     }

@@ -383,3 +383,78 @@ async fn lean_and_hyper_drivers_record_the_same_outcomes() {
         "the lean driver marks a Connection: close response final"
     );
 }
+
+/// Both drivers sort a broken exchange into the same error kind, and neither counts the
+/// status of a response whose body broke.
+#[tokio::test]
+async fn lean_and_hyper_drivers_classify_broken_exchanges_alike() {
+    use super::{Connector, build_request, exchange};
+    use crate::config::{Endpoint, Target};
+    use crate::recorder::{Answer, ErrorKind};
+    let cases: Vec<(&'static [u8], Answer)> = vec![
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+            Answer::Failed(ErrorKind::Malformed),
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial",
+            Answer::Failed(ErrorKind::Malformed),
+        ),
+        (
+            b"SSH-2.0-OpenSSH\r\n\r\n",
+            Answer::Failed(ErrorKind::Malformed),
+        ),
+        // The server reads the request and closes without a byte of answer.
+        (b"", Answer::Failed(ErrorKind::Reset)),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            Answer::Status(200),
+        ),
+    ];
+    for (reply, want) in cases {
+        for lean in [true, false] {
+            let (addr, server) = serve(vec![reply], false).await;
+            let base: Uri = format!("http://{addr}").parse().expect("valid");
+            let endpoint = Endpoint { base, https: false };
+            let mut connector = Connector::new(&endpoint, false).expect("connector");
+            connector.lean = lean;
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                http::header::HOST,
+                HeaderValue::from_str(&addr.to_string()).expect("ascii"),
+            );
+            let target = Target {
+                method: Method::GET,
+                uri: format!("http://{addr}/x").parse().expect("valid"),
+                path: "/x".parse().expect("valid"),
+                headers,
+                body: Bytes::new(),
+                weight: 1,
+            };
+            let mut conn = connector.connect().await.expect("connect");
+            let ex = exchange(&mut conn, build_request(&target, false)).await;
+            let reply = String::from_utf8_lossy(reply);
+            assert_eq!(ex.answer(), want, "lean={lean} reply={reply:?}");
+            assert_eq!(ex.answer().status().is_some(), ex.error.is_none());
+            drop(conn);
+            server.await.expect("server");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_of_kind_refused() {
+    use super::Connector;
+    use crate::config::Endpoint;
+    use crate::recorder::ErrorKind;
+    // A port that was just free: nothing listens there.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let base: Uri = format!("http://{addr}").parse().expect("valid");
+    let connector = Connector::new(&Endpoint { base, https: false }, false).expect("connector");
+    let Err(e) = connector.connect().await else {
+        panic!("connected to a closed port");
+    };
+    assert_eq!(e.kind(), ErrorKind::Refused, "{e}");
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
-use super::{HIGHEST_US, MAX_SECONDS, Outcome, new_histogram};
+use super::{HIGHEST_US, MAX_SECONDS, Outcome, Summary, new_histogram};
 
 /// Seconds an interval stays open after a later one began, for workers still recording into it.
 const GRACE_SECONDS: u64 = 2;
@@ -99,11 +99,18 @@ impl Slot {
         self.pairs.iter_mut().flatten().for_each(|p| p.reset());
     }
 
-    /// All classes' corrected histograms added together.
-    fn merged_corrected(&self) -> Histogram<u64> {
+    /// All classes' corrected (or uncorrected) histograms added together.
+    fn merged(&self, corrected: bool) -> Histogram<u64> {
         let mut h = new_histogram();
         for p in self.pairs.iter().flatten() {
-            add_hist(&mut h, &p.corrected);
+            add_hist(
+                &mut h,
+                if corrected {
+                    &p.corrected
+                } else {
+                    &p.uncorrected
+                },
+            );
         }
         h
     }
@@ -122,6 +129,8 @@ pub struct IntervalStats {
     pub p99_us: u64,
     /// Corrected latency of all classes, µs: maximum.
     pub max_us: u64,
+    /// Uncorrected latency (from the actual send) of all classes, µs: 99th percentile.
+    pub p99_uncorrected_us: u64,
 }
 
 impl IntervalStats {
@@ -140,7 +149,7 @@ impl IntervalStats {
         for o in Outcome::ALL {
             requests[o.index()] = slot.count(o);
         }
-        let all = slot.merged_corrected();
+        let all = slot.merged(true);
         let (p50_us, p99_us, max_us) = if all.is_empty() {
             (0, 0, 0)
         } else {
@@ -150,12 +159,19 @@ impl IntervalStats {
                 all.max(),
             )
         };
+        let unc = slot.merged(false);
+        let p99_uncorrected_us = if unc.is_empty() {
+            0
+        } else {
+            unc.value_at_quantile(0.99)
+        };
         IntervalStats {
             second,
             requests,
             p50_us,
             p99_us,
             max_us,
+            p99_uncorrected_us,
         }
     }
 }
@@ -170,8 +186,9 @@ pub trait IntervalSink: Send {
     }
     /// One finalized interval: `start` is its offset from the start of measurement.
     fn interval(&mut self, start: Duration, length: Duration, slot: &Slot) -> io::Result<()>;
-    /// Called once after the last interval (e.g. to write trailing comments and flush).
-    fn finish(&mut self, status_counts: &BTreeMap<String, u64>) -> io::Result<()>;
+    /// Called once after the last interval with the run's summary (e.g. to write its status
+    /// counts, error kinds and per-entry rows as trailing comments, and flush).
+    fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
 
 /// The part shared by all forks of one run: open seconds, totals and finalized statistics.
@@ -191,6 +208,8 @@ pub(super) struct Hub {
     pub(super) end: Duration,
     pub(super) sink: Option<Box<dyn IntervalSink>>,
     pub(super) sink_error: Option<io::Error>,
+    /// The entries of the mix (see [`super::Recorder::set_targets`]).
+    pub(super) labels: Vec<String>,
 }
 
 impl Hub {
@@ -207,6 +226,7 @@ impl Hub {
             end: Duration::ZERO,
             sink: None,
             sink_error: None,
+            labels: Vec::new(),
         }
     }
 
@@ -325,6 +345,7 @@ impl Hub {
             ours.p50_us = ours.p50_us.max(stats.p50_us);
             ours.p99_us = ours.p99_us.max(stats.p99_us);
             ours.max_us = ours.max_us.max(stats.max_us);
+            ours.p99_uncorrected_us = ours.p99_uncorrected_us.max(stats.p99_uncorrected_us);
         }
     }
 

@@ -27,10 +27,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 
+mod answer;
 mod interval;
+mod targets;
 
+pub use answer::{Answer, ErrorKind};
 use interval::{Hub, add_hist};
 pub use interval::{IntervalSink, IntervalStats, Pair, Slot};
+use targets::Rows;
+pub use targets::{MAX_TARGET_ROWS, TARGET_SIGFIG, TargetStats, layout, new_target_histogram};
 
 /// Lowest recordable latency, µs.
 pub const LOWEST_US: u64 = 1;
@@ -136,6 +141,10 @@ pub struct Recorder {
     end: Duration,
     /// Responses per HTTP status code (index = code, 0..=999).
     status: Box<[u64; 1000]>,
+    /// Failures per [`ErrorKind`].
+    kinds: [u64; 6],
+    /// Per-entry rows of a mix (none unless [`Recorder::set_targets`] named two or more).
+    rows: Rows,
 }
 
 impl Recorder {
@@ -150,12 +159,22 @@ impl Recorder {
             current: Slot::default(),
             end: Duration::ZERO,
             status: Box::new([0; 1000]),
+            kinds: [0; 6],
+            rows: Rows::default(),
         }
+    }
+
+    /// Names the entries of the mix (method and path, in targets-file order), so that each
+    /// worker forked afterwards keeps a row per entry (see [`TargetStats`]); with fewer than
+    /// two entries no rows are kept. Call on the root before forking.
+    pub fn set_targets(&self, labels: Vec<String>) {
+        self.lock().labels = labels;
     }
 
     /// An empty recorder for another worker of the same run, sharing this one's hub so that
     /// per-second percentiles over all workers are exact.
     pub fn fork(&self) -> Recorder {
+        let rows = layout(&self.lock().labels).len();
         Recorder {
             epoch: self.epoch,
             hub: Arc::clone(&self.hub),
@@ -164,6 +183,8 @@ impl Recorder {
             current: Slot::default(),
             end: Duration::ZERO,
             status: Box::new([0; 1000]),
+            kinds: [0; 6],
+            rows: Rows::new(rows),
         }
     }
 
@@ -195,8 +216,37 @@ impl Recorder {
         self.hub.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records one request. corrected = done - intended, uncorrected = done - sent; µs, clamped
-    /// into 1 µs .. 1 h; never panics. `status` is the HTTP status when a response arrived.
+    /// Records one request of entry `target` of the mix (0 for a single URL) as the load loop
+    /// sees it: a complete exchange counts its status, a failure its [`ErrorKind`]. corrected =
+    /// done - intended, uncorrected = done - sent; µs, clamped into 1 µs .. 1 h; never panics.
+    pub fn record_answer(
+        &mut self,
+        answer: Answer,
+        target: usize,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+    ) {
+        let (corrected, uncorrected) = self.add(
+            answer.outcome(),
+            answer.status(),
+            answer.kind(),
+            intended,
+            sent,
+            done,
+        );
+        self.rows.record(
+            target,
+            answer.status(),
+            answer.kind(),
+            corrected,
+            uncorrected,
+        );
+    }
+
+    /// Records one request known by its class and status only (replays, tests): `status` is
+    /// counted as given, a timeout counts as [`ErrorKind::Timeout`] and an error as
+    /// [`ErrorKind::Other`]; no per-entry row. See [`Recorder::record_answer`].
     pub fn record(
         &mut self,
         outcome: Outcome,
@@ -205,20 +255,42 @@ impl Recorder {
         sent: Instant,
         done: Instant,
     ) {
+        let kind = match outcome {
+            Outcome::Timeout => Some(ErrorKind::Timeout),
+            Outcome::Error => Some(ErrorKind::Other),
+            _ => None,
+        };
+        self.add(outcome, status, kind, intended, sent, done);
+    }
+
+    /// Counts one request; returns its corrected and uncorrected latency, µs.
+    fn add(
+        &mut self,
+        outcome: Outcome,
+        status: Option<u16>,
+        kind: Option<ErrorKind>,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+    ) -> (u64, u64) {
         let offset = done.saturating_duration_since(self.epoch);
         let second = offset.as_secs();
         if second > self.second || self.held.get().is_none() {
             self.roll(second.max(self.second));
         }
         self.end = self.end.max(offset);
+        let corrected = clamp_us(done.saturating_duration_since(intended));
+        let uncorrected = clamp_us(done.saturating_duration_since(sent));
         let pair = self.current.get_mut(outcome);
-        pair.corrected
-            .saturating_record(clamp_us(done.saturating_duration_since(intended)));
-        pair.uncorrected
-            .saturating_record(clamp_us(done.saturating_duration_since(sent)));
+        pair.corrected.saturating_record(corrected);
+        pair.uncorrected.saturating_record(uncorrected);
         if let Some(slot) = status.and_then(|c| self.status.get_mut(usize::from(c))) {
             *slot += 1;
         }
+        if let Some(k) = kind {
+            self.kinds[k.index()] += 1;
+        }
+        (corrected, uncorrected)
     }
 
     /// Hands the open interval to the hub and holds `next` open instead (once per second).
@@ -255,6 +327,10 @@ impl Recorder {
         for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
             *a += b;
         }
+        for (a, b) in self.kinds.iter_mut().zip(other.kinds) {
+            *a += b;
+        }
+        self.rows.add(&other.rows);
         self.end = self.end.max(other.end);
         let mut hub = self.lock();
         if other.current.total() > 0 {
@@ -270,6 +346,9 @@ impl Recorder {
         if !Arc::ptr_eq(&self.hub, &other.hub) {
             let theirs = other.lock();
             hub.absorb(&theirs);
+            if hub.labels.is_empty() {
+                hub.labels = theirs.labels.clone();
+            }
         }
     }
 
@@ -296,19 +375,21 @@ impl Recorder {
         let mut hub = self.lock();
         hub.finalize_all();
         let mut error = hub.sink_error.take();
-        if let Some(mut sink) = hub.sink.take()
-            && error.is_none()
-        {
-            error = sink.finish(&status_counts).err();
-        }
         let intervals = std::mem::take(&mut hub.intervals);
-        let summary = Summary::from_parts(
+        let mut summary = Summary::from_parts(
             hub.epoch_wall,
             hub.end,
             &hub.totals,
             status_counts,
             intervals,
         );
+        summary.error_kinds = self.kinds;
+        summary.targets = self.rows.stats(&hub.labels);
+        if let Some(mut sink) = hub.sink.take()
+            && error.is_none()
+        {
+            error = sink.finish(&summary).err();
+        }
         match error {
             None => Ok(summary),
             Some(e) => Err((summary, RecorderError::Sink(e))),
@@ -364,6 +445,12 @@ pub struct Summary {
     pub intervals: Vec<IntervalStats>,
     /// Generator ids this summary came from (empty for a single unnamed run).
     pub generators: Vec<String>,
+    /// Failures per [`ErrorKind`], indexed by [`ErrorKind::index`]; they add up to the
+    /// `error` and `timeout` classes. From a log written before kinds were recorded: timeouts,
+    /// and every other error as [`ErrorKind::Other`].
+    pub error_kinds: [u64; 6],
+    /// Per-entry rows of a `--targets` mix of two or more entries (else empty).
+    pub targets: Vec<TargetStats>,
 }
 
 impl Summary {
@@ -393,6 +480,10 @@ impl Summary {
                 },
             );
         }
+        let mut error_kinds = [0; 6];
+        let count = |o| by_outcome.get(&o).map_or(0, |s: &OutcomeStats| s.count);
+        error_kinds[ErrorKind::Timeout.index()] = count(Outcome::Timeout);
+        error_kinds[ErrorKind::Other.index()] = count(Outcome::Error);
         Summary {
             start,
             duration,
@@ -403,7 +494,14 @@ impl Summary {
             status_counts,
             intervals,
             generators: Vec::new(),
+            error_kinds,
+            targets: Vec::new(),
         }
+    }
+
+    /// Failures of `kind`.
+    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
+        self.error_kinds[kind.index()]
     }
 
     /// Requests of `outcome`.

@@ -14,7 +14,7 @@ impl IntervalSink for Capture {
         self.0.lock().unwrap().push((start, length, slot.clone()));
         Ok(())
     }
-    fn finish(&mut self, _: &BTreeMap<String, u64>) -> io::Result<()> {
+    fn finish(&mut self, _: &Summary) -> io::Result<()> {
         *self.1.lock().unwrap() = true;
         Ok(())
     }
@@ -25,7 +25,7 @@ impl IntervalSink for Failing {
     fn interval(&mut self, _: Duration, _: Duration, _: &Slot) -> io::Result<()> {
         Err(io::Error::other("disk full"))
     }
-    fn finish(&mut self, _: &BTreeMap<String, u64>) -> io::Result<()> {
+    fn finish(&mut self, _: &Summary) -> io::Result<()> {
         Ok(())
     }
 }
@@ -361,4 +361,100 @@ fn memory_stays_flat_over_a_long_run() {
     let s = root.summary();
     assert_eq!(s.intervals.len(), 600);
     assert_eq!(s.intervals.iter().map(|i| i.total()).sum::<u64>(), s.total);
+}
+
+#[test]
+fn a_broken_exchange_counts_as_its_error_kind_never_as_its_status() {
+    let epoch = Instant::now();
+    let root = Recorder::new(epoch, SystemTime::now());
+    root.set_targets(vec!["GET /a".into(), "POST /b".into()]);
+    let mut root = root;
+    let mut w = root.fork();
+    let t = epoch + ms(1);
+    w.record_answer(Answer::Status(200), 0, t, t, t + ms(2));
+    w.record_answer(Answer::Status(400), 1, t, t, t + ms(3));
+    w.record_answer(Answer::Failed(ErrorKind::Malformed), 0, t, t, t + ms(4));
+    w.record_answer(Answer::Failed(ErrorKind::Timeout), 1, t, t, t + ms(5));
+    w.record_answer(Answer::Status(600), 1, t, t, t + ms(6));
+    let mut other = root.fork();
+    other.record_answer(Answer::Failed(ErrorKind::Refused), 0, t, t, t + ms(1));
+    root.merge(&w);
+    root.merge(&other);
+    let s = root.summary();
+    assert_eq!(s.total, 6);
+    assert_eq!(
+        s.status_counts,
+        BTreeMap::from([("200".into(), 1), ("400".into(), 1), ("600".into(), 1)]),
+        "the malformed 200 is not a 200"
+    );
+    assert_eq!(s.count(Outcome::Error), 3, "malformed, refused, status 600");
+    assert_eq!(s.count(Outcome::Timeout), 1);
+    let kinds: Vec<(ErrorKind, u64)> = ErrorKind::ALL
+        .iter()
+        .map(|k| (*k, s.errors_of(*k)))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ErrorKind::Refused, 1),
+            (ErrorKind::Reset, 0),
+            (ErrorKind::Timeout, 1),
+            (ErrorKind::Tls, 0),
+            (ErrorKind::Malformed, 1),
+            (ErrorKind::Other, 1),
+        ]
+    );
+    assert_eq!(s.targets.len(), 2);
+    let (a, b) = (&s.targets[0], &s.targets[1]);
+    assert_eq!((a.index, a.entries, a.label.as_str()), (0, 1, "GET /a"));
+    assert_eq!(a.total(), 3);
+    assert_eq!(a.status_counts, BTreeMap::from([("200".into(), 1)]));
+    assert_eq!(a.error_kinds[ErrorKind::Malformed.index()], 1);
+    assert_eq!(a.error_kinds[ErrorKind::Refused.index()], 1);
+    assert_eq!(b.total(), 3);
+    assert_eq!(
+        b.status_counts,
+        BTreeMap::from([("400".into(), 1), ("600".into(), 1)])
+    );
+    assert_eq!(b.error_kinds[ErrorKind::Timeout.index()], 1);
+    assert_eq!(b.error_kinds[ErrorKind::Other.index()], 1);
+    assert!(
+        (a.corrected.max() as f64 - 4000.0).abs() <= 40.0,
+        "{}",
+        a.corrected.max()
+    );
+}
+
+#[test]
+fn a_single_target_keeps_no_rows_and_a_large_mix_shares_the_last() {
+    let epoch = Instant::now();
+    let root = Recorder::new(epoch, SystemTime::now());
+    root.set_targets(vec!["GET /".into()]);
+    let mut root = root;
+    let mut w = root.fork();
+    w.record_answer(Answer::Status(200), 0, epoch, epoch, epoch + ms(1));
+    root.merge(&w);
+    assert!(root.summary().targets.is_empty());
+
+    let labels: Vec<String> = (0..MAX_TARGET_ROWS + 10)
+        .map(|i| format!("GET /{i}"))
+        .collect();
+    let root = Recorder::new(epoch, SystemTime::now());
+    root.set_targets(labels.clone());
+    let mut root = root;
+    let mut w = root.fork();
+    for i in 0..labels.len() {
+        w.record_answer(Answer::Status(200), i, epoch, epoch, epoch + ms(1));
+    }
+    root.merge(&w);
+    let s = root.summary();
+    assert_eq!(s.targets.len(), MAX_TARGET_ROWS);
+    let last = &s.targets[MAX_TARGET_ROWS - 1];
+    assert_eq!((last.index, last.entries), (MAX_TARGET_ROWS - 1, 11));
+    assert_eq!(last.total(), 11);
+    assert_eq!(s.targets[3].label, "GET /3");
+    assert_eq!(
+        s.targets.iter().map(TargetStats::total).sum::<u64>(),
+        s.total
+    );
 }

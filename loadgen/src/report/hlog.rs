@@ -11,7 +11,8 @@
 //! made it, whose mean scheduled rate TargetRate then is), `#[Histogram log format version 1.3]`,
 //! `#[StartTime: …]`, `#[BaseTime: …]` (interval timestamps are offsets from BaseTime, the start
 //! of measurement) and the legend; the log ends with `#[StatusCounts: 200=n …]`, whose absence
-//! marks a truncated log.
+//! marks a truncated log. Just before it, comment lines carry the failures by error kind and
+//! the per-entry rows of a `--targets` mix (see `hlog_totals.rs`).
 //!
 //! The writer flushes the header and each interval to the file as it writes them, each
 //! interval in one write, so that a run that dies (a crash, `kill -9`) leaves a log whose
@@ -38,8 +39,12 @@ use hdrhistogram::serialization::interval_log::{
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 
 use crate::recorder::{
-    HIGHEST_US, IntervalSink, MAX_SECONDS, Outcome, Recorder, Slot, Summary, new_histogram,
+    ErrorKind, HIGHEST_US, IntervalSink, MAX_SECONDS, Outcome, Recorder, Slot, Summary,
+    TargetStats, new_histogram,
 };
+
+#[path = "hlog_totals.rs"]
+mod totals;
 
 const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"";
@@ -178,9 +183,10 @@ impl IntervalSink for HlogWriter {
         self.out.flush()
     }
 
-    fn finish(&mut self, status_counts: &BTreeMap<String, u64>) -> io::Result<()> {
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        totals::write(&mut self.out, &mut self.serializer, summary)?;
         write!(self.out, "{STATUS_PREFIX}")?;
-        for (code, n) in status_counts {
+        for (code, n) in &summary.status_counts {
             write!(self.out, " {code}={n}")?;
         }
         writeln!(self.out, "]")?;
@@ -246,6 +252,8 @@ pub struct HlogFile {
     pub start: Duration,
     /// From the closing `#[StatusCounts: …]` line.
     pub status_counts: BTreeMap<String, u64>,
+    /// From the closing lines before it: error kinds and per-entry rows.
+    totals: totals::Totals,
     entries: Vec<Entry>,
 }
 
@@ -291,6 +299,7 @@ impl HlogFile {
 
         let mut meta = HlogMeta::default();
         let mut status_counts = None;
+        let mut totals = totals::Totals::default();
         let mut offset = 0;
         for line in text.split_inclusive('\n') {
             let l = line.trim_end();
@@ -308,6 +317,8 @@ impl HlogFile {
                     .ok()
                     .and_then(|w: f64| Duration::try_from_secs_f64(w).ok())
                     .filter(|w| !w.is_zero());
+            } else if totals.take(l).map_err(|what| bad(offset, what))? {
+                // An error kinds or per-entry line.
             } else if let Some(v) = header_value(l, STATUS_PREFIX) {
                 let mut counts = BTreeMap::new();
                 for kv in v.split_whitespace() {
@@ -392,6 +403,7 @@ impl HlogFile {
             meta,
             start: start_time.or(base_time).unwrap_or(first),
             status_counts,
+            totals,
             entries,
         })
     }
@@ -579,7 +591,47 @@ pub fn summarize(files: &[HlogFile]) -> Result<Summary, HlogError> {
     }
     summary.status_counts = status;
     summary.generators = files.iter().map(HlogFile::generator).collect();
+    add_totals(&mut summary, files, &counts);
     Ok(summary)
+}
+
+/// The error kinds and per-entry rows of the logs, added up. A log without a kinds line (or
+/// whose kinds do not add up to its error and timeout classes) counts its timeouts as
+/// `timeout` and its other errors as `other`. Rows of the same entry (index and label) add up.
+fn add_totals(summary: &mut Summary, files: &[HlogFile], counts: &[[[u64; 2]; 7]]) {
+    let mut kinds = [0u64; 6];
+    for (f, c) in files.iter().zip(counts) {
+        let (timeouts, errors) = (c[Outcome::Timeout.index()][0], c[Outcome::Error.index()][0]);
+        let theirs = f
+            .totals
+            .error_kinds
+            .filter(|k| {
+                k[ErrorKind::Timeout.index()] == timeouts
+                    && k.iter().sum::<u64>() == timeouts + errors
+            })
+            .unwrap_or_else(|| {
+                let mut k = [0; 6];
+                k[ErrorKind::Timeout.index()] = timeouts;
+                k[ErrorKind::Other.index()] = errors;
+                k
+            });
+        for (a, b) in kinds.iter_mut().zip(theirs) {
+            *a += b;
+        }
+    }
+    summary.error_kinds = kinds;
+    let mut rows: BTreeMap<(usize, String), TargetStats> = BTreeMap::new();
+    for f in files {
+        for t in f.totals.targets.values() {
+            match rows.get_mut(&(t.index, t.label.clone())) {
+                Some(row) => row.add(t),
+                None => {
+                    rows.insert((t.index, t.label.clone()), t.clone());
+                }
+            }
+        }
+    }
+    summary.targets = rows.into_values().collect();
 }
 
 fn first_start(f: &HlogFile) -> Duration {

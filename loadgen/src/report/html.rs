@@ -1,9 +1,12 @@
 //! `--html`: one self-contained HTML report (no external scripts, fonts or stylesheets) for a
-//! person: verdict and reasons, run parameters, the latency table, the SLO table, the baseline
-//! comparison, and four SVG plots drawn with `plotters` and inlined — latency by percentile on
-//! HdrHistogram's log `1/(1-p)` axis (corrected and uncorrected), latency (p50/p99/max) per
-//! second, throughput per second, and outcome classes per second. Every string that came from
-//! the user or the network is HTML-escaped; the SVGs hold only our own labels and numbers.
+//! person: verdict and reasons, run parameters, errors by kind, the latency table, one row per
+//! entry of a `--targets` mix, the SLO table, the baseline comparison, and four SVG plots drawn
+//! with `plotters` and inlined, each as wide as the page — latency by percentile on
+//! HdrHistogram's log `1/(1-p)` axis (corrected, and uncorrected dashed on top of it), latency
+//! (p50/p99/max, and uncorrected p99 dashed) per second, throughput per second, and outcome
+//! classes per second. The latency gates (`p99<250ms`) are drawn on both latency plots as
+//! labelled dashed lines. Every string that came from the user or the network is HTML-escaped;
+//! the SVGs hold only our own labels, numbers and gate expressions (escaped by `plotters`).
 
 use std::fmt::Write as _;
 use std::io;
@@ -16,6 +19,7 @@ use plotters::prelude::*;
 use crate::numfmt::{fmt_num, fmt_value};
 use crate::recorder::{IntervalStats, Outcome, Summary};
 use crate::report::{Latency, Report};
+use crate::slo::Slo;
 use crate::verdict::Verdict;
 
 const W: u32 = 900;
@@ -32,6 +36,13 @@ const CLASS_COLOURS: [RGBColor; 7] = [
 ];
 const CORRECTED: RGBColor = RGBColor(198, 40, 40);
 const UNCORRECTED: RGBColor = RGBColor(2, 119, 189);
+/// Uncorrected p99 per second: a colour of its own, for the plot's dashes are by colour.
+const UNCORRECTED_P99: RGBColor = RGBColor(21, 101, 192);
+/// SLO threshold lines.
+const SLO_COLOUR: RGBColor = RGBColor(216, 27, 96);
+/// A gate's line is drawn when its threshold is at most this many times the plot's largest
+/// value (further up it would flatten the data into the axis); otherwise a note says so.
+const MAX_STRETCH: f64 = 20.0;
 
 /// Writes the report to `path`.
 pub fn write(path: &Path, report: &Report, summary: &Summary) -> io::Result<()> {
@@ -68,23 +79,20 @@ pub fn render(report: &Report, summary: &Summary) -> io::Result<String> {
         let _ = writeln!(o, "</ul>");
     }
     parameters(&mut o, report);
+    errors_table(&mut o, report);
     latency_table(&mut o, report);
+    targets_table(&mut o, report);
     slo_table(&mut o, report);
     baseline_table(&mut o, report);
 
+    let gates = latency_gates(report);
     let _ = writeln!(o, "<h2>Plots</h2>");
-    figure(
-        &mut o,
-        "percentiles",
-        "Latency by percentile",
-        percentile_plot(summary)?,
-    );
-    figure(
-        &mut o,
-        "latency-over-time",
-        "Latency over time",
-        latency_plot(&summary.intervals)?,
-    );
+    let (svg, notes) = percentile_plot(summary, &gates)?;
+    figure(&mut o, "percentiles", "Latency by percentile", svg);
+    off_scale(&mut o, &notes);
+    let (svg, notes) = latency_plot(&summary.intervals, &gates)?;
+    figure(&mut o, "latency-over-time", "Latency over time", svg);
+    off_scale(&mut o, &notes);
     let full = full_seconds(&summary.intervals, report.duration_s);
     figure(
         &mut o,
@@ -109,16 +117,17 @@ pub fn render(report: &Report, summary: &Summary) -> io::Result<String> {
     Ok(o)
 }
 
-const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:960px;color:#222}\
+pub(crate) const CSS: &str = "body{font-family:sans-serif;margin:2em;color:#222}p,ul{max-width:60em}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}\
 .verdict{font-size:1.4em;font-weight:bold;padding:.3em .6em;display:inline-block;color:#fff}\
 .pass{background:#2e7d32}.fail{background:#c62828}.invalid{background:#ef6c00}\
 td.pass,td.fail{color:#fff}figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:.3em}\
+figure svg{display:block;width:100%;height:auto}\
 .note{color:#555;font-size:.9em}";
 
 /// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -201,6 +210,62 @@ fn parameters(o: &mut String, r: &Report) {
     }
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+/// Errors by kind: why requests failed, and the 4xx and 5xx answers.
+fn errors_table(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "<h2>Errors by kind</h2>\n<table id=\"errors-by-kind\"><thead><tr>"
+    );
+    let named = r.errors_by_kind.named();
+    for (k, _) in &named {
+        let _ = write!(o, "<th>{k}</th>");
+    }
+    let _ = writeln!(o, "</tr></thead><tbody>");
+    row(
+        o,
+        &named.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>(),
+    );
+    let _ = writeln!(o, "</tbody></table>");
+}
+
+/// One row per entry of a `--targets` mix: which entry got the errors, and how fast it was.
+fn targets_table(o: &mut String, r: &Report) {
+    if r.targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Per entry of the mix</h2>\n<table id=\"targets\"><thead><tr><th>entry</th>\
+         <th>requests</th><th>status counts</th><th>errors by kind</th><th>error rate</th>\
+         <th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>p99 uncorrected ms</th>\
+         </tr></thead><tbody>"
+    );
+    for t in &r.targets {
+        let status: Vec<String> = t
+            .status_counts
+            .iter()
+            .map(|(k, v)| format!("{}: {v}", esc(k)))
+            .collect();
+        let l = &t.latency_ms.corrected;
+        row(
+            o,
+            &[
+                esc(&t.name()),
+                t.requests.to_string(),
+                status.join(", "),
+                esc(&t.errors_by_kind.brief()),
+                format!("{:.3} %", t.error_rate * 100.0),
+                format!("{:.3}", l.p50),
+                format!("{:.3}", l.p90),
+                format!("{:.3}", l.p99),
+                format!("{:.3}", l.max),
+                format!("{:.3}", t.latency_ms.uncorrected.p99),
+            ],
+        );
     }
     let _ = writeln!(o, "</tbody></table>");
 }
@@ -293,12 +358,81 @@ fn figure(o: &mut String, id: &str, caption: &str, svg: String) {
     );
 }
 
+/// Says which gates' lines are above a plot's range.
+fn off_scale(o: &mut String, notes: &[String]) {
+    for n in notes {
+        let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(n));
+    }
+}
+
+/// A latency gate to draw: its expression and threshold, ms.
+type Gate = (String, f64);
+
+/// The report's latency gates (percentiles, mean, max), read back from their expressions.
+fn latency_gates(r: &Report) -> Vec<Gate> {
+    r.slo
+        .iter()
+        .filter_map(|s| s.expr.parse::<Slo>().ok())
+        .filter(|s| s.metric.is_latency())
+        .map(|s| (s.expr, s.threshold))
+        .collect()
+}
+
+/// The top of a latency plot whose data reach `data_max`: room for the gates' lines within
+/// [`MAX_STRETCH`], and notes for the gates beyond.
+fn latency_range(data_max: f64, gates: &[Gate]) -> (f64, Vec<Gate>, Vec<String>) {
+    let data_max = data_max.max(0.001);
+    let (drawn, above): (Vec<Gate>, Vec<Gate>) = gates
+        .iter()
+        .cloned()
+        .partition(|(_, t)| *t <= data_max * MAX_STRETCH);
+    let top = drawn.iter().map(|g| g.1).fold(data_max, f64::max) * 1.1;
+    let notes = above
+        .into_iter()
+        .map(|(expr, t)| {
+            format!(
+                "SLO {expr} ({} ms) is above this plot, whose largest value is {} ms.",
+                fmt_num(t),
+                fmt_num(data_max)
+            )
+        })
+        .collect();
+    (top, drawn, notes)
+}
+
+/// The threshold lines of `gates`, from `x0` to `x1`.
+fn gate_series<X: Clone>(gates: &[Gate], x0: X, x1: X) -> Vec<Series<X, f64>> {
+    gates
+        .iter()
+        .map(|(expr, t)| {
+            (
+                format!("SLO {expr}"),
+                SLO_COLOUR,
+                vec![(x0.clone(), *t), (x1.clone(), *t)],
+                Stroke::Threshold,
+            )
+        })
+        .collect()
+}
+
 fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
     io::Error::other(format!("drawing a plot failed: {e}"))
 }
 
-/// One line of a chart: legend label, colour, points.
-type Series<X, Y> = (String, RGBColor, Vec<(X, Y)>);
+/// How a line is drawn.
+#[derive(Clone, Copy, PartialEq)]
+enum Stroke {
+    /// A solid line this wide.
+    Solid(u32),
+    /// A dashed line, 2 px wide; its colour must be its own in the chart (the dashes are set
+    /// by colour).
+    Dashed,
+    /// An SLO threshold: dashed, and its label written on the plot above the line's start.
+    Threshold,
+}
+
+/// One line of a chart: legend label, colour, points, stroke.
+type Series<X, Y> = (String, RGBColor, Vec<(X, Y)>, Stroke);
 
 /// Draws one line chart into an SVG string.
 fn line_chart<X, Y>(
@@ -319,6 +453,7 @@ where
     Y::Value: Clone + 'static,
 {
     let mut svg = String::new();
+    let mut dashed = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
@@ -339,16 +474,36 @@ where
             .draw()
             .map_err(plot_err)?;
         let any = series.iter().any(|s| !s.2.is_empty());
-        for (label, colour, points) in series {
+        for (label, colour, points, stroke) in series {
             if points.is_empty() {
                 continue;
             }
+            let width = match stroke {
+                Stroke::Solid(w) => w,
+                Stroke::Dashed | Stroke::Threshold => 2,
+            };
+            if stroke != Stroke::Solid(width) {
+                dashed.push(colour);
+            }
+            if stroke == Stroke::Threshold {
+                let at = points[0].clone();
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at(at)
+                            + Text::new(
+                                label.clone(),
+                                (6, -18),
+                                ("sans-serif", 14).into_font().color(&colour),
+                            ),
+                    ))
+                    .map_err(plot_err)?;
+            }
             chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .draw_series(LineSeries::new(points, colour.stroke_width(width)))
                 .map_err(plot_err)?
                 .label(label)
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
                 });
         }
         if any {
@@ -362,7 +517,16 @@ where
         }
         root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(dash(svg, &dashed))
+}
+
+/// Dashes every stroke of the `colours` in `svg` (plotters draws solid lines only; a dashed
+/// series of its own is drawn as many short lines, which a reader cannot follow as one).
+fn dash(svg: String, colours: &[RGBColor]) -> String {
+    colours.iter().fold(svg, |svg, c| {
+        let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+        svg.replace(&stroke, &format!("{stroke} stroke-dasharray=\"7 5\""))
+    })
 }
 
 /// (1/(1-q), ms) points of a µs histogram, as HdrHistogram's plotter draws them.
@@ -385,32 +549,42 @@ fn percentile_label(x: &f64) -> String {
     format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
 }
 
-fn percentile_plot(s: &Summary) -> io::Result<String> {
+/// The percentile plot, and notes for gates above its range. The corrected line is drawn wide
+/// and the uncorrected one dashed on top, so both show where they coincide.
+fn percentile_plot(s: &Summary, gates: &[Gate]) -> io::Result<(String, Vec<String>)> {
     let (c, u) = (
         percentile_points(&s.corrected),
         percentile_points(&s.uncorrected),
     );
     let x_max = c.iter().chain(&u).map(|p| p.0).fold(100.0_f64, f64::max) * 10.0;
     let x_max = 10f64.powf(x_max.log10().ceil()).min(1e7);
-    let y_max = c
-        .iter()
-        .chain(&u)
-        .map(|p| p.1)
-        .fold(0.0_f64, f64::max)
-        .max(0.001)
-        * 1.1;
-    line_chart(
+    let data_max = c.iter().chain(&u).map(|p| p.1).fold(0.0_f64, f64::max);
+    let (y_max, drawn, notes) = latency_range(data_max, gates);
+    let mut series = vec![
+        (
+            "corrected (from intended send)".into(),
+            CORRECTED,
+            c,
+            Stroke::Solid(4),
+        ),
+        (
+            "uncorrected (from actual send)".into(),
+            UNCORRECTED,
+            u,
+            Stroke::Dashed,
+        ),
+    ];
+    series.extend(gate_series(&drawn, 1.0, x_max));
+    let svg = line_chart(
         "Latency by percentile (log 1/(1-p) axis)",
         "Percentile",
         "Latency (ms)",
         (1.0..x_max).log_scale(),
         0.0..y_max,
         &percentile_label,
-        vec![
-            ("corrected (from intended send)".into(), CORRECTED, c),
-            ("uncorrected (from actual send)".into(), UNCORRECTED, u),
-        ],
-    )
+        series,
+    )?;
+    Ok((svg, notes))
 }
 
 fn seconds_axis(intervals: &[IntervalStats]) -> std::ops::Range<f64> {
@@ -444,33 +618,59 @@ fn per_second(intervals: &[IntervalStats], f: impl Fn(&IntervalStats) -> f64) ->
         .collect()
 }
 
-fn latency_plot(intervals: &[IntervalStats]) -> io::Result<String> {
+/// Latency per second (corrected p50/p99/max, uncorrected p99 dashed), and notes for gates
+/// above its range.
+fn latency_plot(intervals: &[IntervalStats], gates: &[Gate]) -> io::Result<(String, Vec<String>)> {
     let ms = |v: u64| v as f64 / 1000.0;
-    let y_max = intervals
+    let data_max = intervals
         .iter()
-        .map(|i| ms(i.max_us))
-        .fold(0.0_f64, f64::max)
-        .max(0.001)
-        * 1.1;
+        .map(|i| ms(i.max_us.max(i.p99_uncorrected_us)))
+        .fold(0.0_f64, f64::max);
+    let (y_max, drawn, notes) = latency_range(data_max, gates);
     let busy: Vec<&IntervalStats> = intervals.iter().filter(|i| i.total() > 0).collect();
     let pts = |f: &dyn Fn(&IntervalStats) -> f64| {
         busy.iter()
             .map(|i| (i.second as f64 + 0.5, f(i)))
             .collect::<Vec<_>>()
     };
-    line_chart(
-        "Corrected latency per second",
+    let axis = seconds_axis(intervals);
+    let mut series = vec![
+        (
+            "max".into(),
+            CLASS_COLOURS[4],
+            pts(&|i| ms(i.max_us)),
+            Stroke::Solid(2),
+        ),
+        (
+            "p99".into(),
+            CLASS_COLOURS[2],
+            pts(&|i| ms(i.p99_us)),
+            Stroke::Solid(2),
+        ),
+        (
+            "p50".into(),
+            CLASS_COLOURS[0],
+            pts(&|i| ms(i.p50_us)),
+            Stroke::Solid(2),
+        ),
+        (
+            "p99 uncorrected".into(),
+            UNCORRECTED_P99,
+            pts(&|i| ms(i.p99_uncorrected_us)),
+            Stroke::Dashed,
+        ),
+    ];
+    series.extend(gate_series(&drawn, axis.start, axis.end));
+    let svg = line_chart(
+        "Corrected latency per second (uncorrected p99 dashed)",
         "Time since start (s)",
         "Latency (ms)",
-        seconds_axis(intervals),
+        axis,
         0.0..y_max,
         &secs_label,
-        vec![
-            ("max".into(), CLASS_COLOURS[4], pts(&|i| ms(i.max_us))),
-            ("p99".into(), CLASS_COLOURS[2], pts(&|i| ms(i.p99_us))),
-            ("p50".into(), CLASS_COLOURS[0], pts(&|i| ms(i.p50_us))),
-        ],
-    )
+        series,
+    )?;
+    Ok((svg, notes))
 }
 
 fn throughput_plot(intervals: &[IntervalStats]) -> io::Result<String> {
@@ -491,6 +691,7 @@ fn throughput_plot(intervals: &[IntervalStats]) -> io::Result<String> {
             "all classes".into(),
             CLASS_COLOURS[1],
             per_second(intervals, |i| i.total() as f64),
+            Stroke::Solid(2),
         )],
     )
 }
@@ -510,6 +711,7 @@ fn classes_plot(intervals: &[IntervalStats]) -> io::Result<String> {
                 o.tag().to_string(),
                 CLASS_COLOURS[o.index()],
                 per_second(intervals, |i| i.count(*o) as f64),
+                Stroke::Solid(2),
             )
         })
         .collect();

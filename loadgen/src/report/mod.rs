@@ -2,8 +2,10 @@
 //! [`Summary`] plus what the engine knows ([`RunMeta`]). It measures what each SLO gate reads
 //! ([`measure`]) and hands the values to [`verdict`] to be judged. The text summary (`text`),
 //! the JSON report (`json`, schema in `loadgen/schema/report.schema.json`), `hgrm` and `html`
-//! are renderings of it; a JSON report read back is the [`Baseline`] of a later run.
+//! are renderings of it; a JSON report read back is the [`Baseline`] of a later run. Errors are
+//! broken down by kind, and a `--targets` mix by entry, in [`breakdown`].
 
+pub mod breakdown;
 pub mod hgrm;
 pub mod hlog;
 pub mod html;
@@ -15,6 +17,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+
+pub use breakdown::{ErrorsByKind, TargetRow};
 
 use crate::recorder::{Outcome, Summary};
 use crate::selfcheck::SelfCheck;
@@ -169,8 +173,16 @@ pub struct Report {
     /// written before it existed read back as 0.
     #[serde(default)]
     pub server_error_rate: f64,
-    /// Responses per status code ("200": n); classes ("2xx") when only those are known.
+    /// Complete exchanges per status code ("200": n); classes ("2xx") when only those are
+    /// known. A response whose body broke counts as a `malformed` error, not as its status.
     pub status_counts: BTreeMap<String, u64>,
+    /// Errors by kind (refused, reset, timeout, TLS, malformed, other) and by status class
+    /// (4xx, 5xx). Reports written before it existed read back as zeros.
+    #[serde(default)]
+    pub errors_by_kind: ErrorsByKind,
+    /// One row per entry of a `--targets` mix of two or more entries (else empty).
+    #[serde(default)]
+    pub targets: Vec<TargetRow>,
     /// Latency over all requests, ms.
     pub latency_ms: LatencyPair,
     /// Latency per outcome class, ms.
@@ -248,6 +260,8 @@ impl Report {
             error_rate,
             server_error_rate,
             status_counts: summary.status_counts.clone(),
+            errors_by_kind: ErrorsByKind::of(summary),
+            targets: summary.targets.iter().map(TargetRow::of).collect(),
             latency_ms: LatencyPair {
                 corrected: Latency::of(&summary.corrected),
                 uncorrected: Latency::of(&summary.uncorrected),
@@ -325,6 +339,7 @@ pub fn measure(metric: &Metric, summary: &Summary, report: &Report) -> f64 {
         }
         Metric::Timeouts => summary.count(Outcome::Timeout) as f64,
         Metric::Errors => summary.count(Outcome::Error) as f64,
+        Metric::ErrorKind(kind) => summary.errors_of(kind) as f64,
         Metric::Requests => summary.total as f64,
     }
 }

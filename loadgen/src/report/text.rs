@@ -1,10 +1,14 @@
-//! The text summary printed on stdout: requests, rates, status counts, the percentile table
-//! (corrected and uncorrected), each SLO, the baseline comparison, the self-check, the verdict.
+//! The text summary printed on stdout: requests, rates, status counts, errors by kind, the
+//! percentile table (corrected and uncorrected), one row per entry of a `--targets` mix, each
+//! SLO, the baseline comparison, the self-check, the verdict.
 
 use std::fmt::Write;
 
 use crate::numfmt::{fmt_num, fmt_value};
-use crate::report::{Latency, Report};
+use crate::report::{Latency, Report, TargetRow};
+
+/// Widest entry name shown in the per-entry table; longer ones are cut (the JSON has them whole).
+const MAX_NAME: usize = 48;
 
 /// Renders `r` as the human summary.
 pub fn render(r: &Report) -> String {
@@ -62,6 +66,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     if !by_class.is_empty() {
         writeln!(o, "failures {}", by_class.join("  "))?;
     }
+    writeln!(o, "errors by kind: {}", r.errors_by_kind.brief())?;
     writeln!(o)?;
     writeln!(
         o,
@@ -70,6 +75,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     row(o, "corrected", &r.latency_ms.corrected)?;
     row(o, "uncorrected", &r.latency_ms.uncorrected)?;
+    if !r.targets.is_empty() {
+        targets(o, &r.targets)?;
+    }
     if !r.slo.is_empty() {
         writeln!(o)?;
         writeln!(o, "SLO")?;
@@ -158,4 +166,61 @@ fn row(o: &mut String, name: &str, l: &Latency) -> std::fmt::Result {
         "  {name:<12} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}",
         l.p50, l.p90, l.p99, l.p999, l.p9999, l.max, l.mean
     )
+}
+
+/// The per-entry table: requests, corrected percentiles, status counts and error kinds.
+fn targets(o: &mut String, rows: &[TargetRow]) -> std::fmt::Result {
+    let names: Vec<String> = rows.iter().map(|t| cut(&t.name(), MAX_NAME)).collect();
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    writeln!(o)?;
+    writeln!(o, "per entry of the mix (corrected latency, ms)")?;
+    writeln!(
+        o,
+        "  {:<width$} {:>9} {:>9} {:>9} {:>9}  status / errors by kind",
+        "entry", "requests", "p50", "p99", "max"
+    )?;
+    for (t, name) in rows.iter().zip(&names) {
+        let status: Vec<String> = t
+            .status_counts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let kinds: Vec<String> = t
+            .errors_by_kind
+            .named()
+            .iter()
+            .filter(|(k, n)| *n > 0 && !k.starts_with("http_"))
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        let l = &t.latency_ms.corrected;
+        writeln!(
+            o,
+            "  {name:<width$} {:>9} {:>9.3} {:>9.3} {:>9.3}  {}",
+            t.requests,
+            l.p50,
+            l.p99,
+            l.max,
+            status
+                .into_iter()
+                .chain(kinds)
+                .collect::<Vec<_>>()
+                .join("  ")
+        )?;
+    }
+    Ok(())
+}
+
+/// `s` cut to `max` characters, marking the cut with `…`.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }

@@ -15,7 +15,7 @@ use tokio::time::{Sleep, sleep_until};
 use super::Shared;
 use crate::client::{Conn, Exchange, build_request, exchange};
 use crate::config::Target;
-use crate::recorder::{Outcome, Recorder, new_histogram};
+use crate::recorder::{Answer, ErrorKind, Outcome, Recorder, new_histogram};
 use crate::schedule::{OpenSchedule, RequestBudget};
 
 /// A slot picked up this much after it was due counts as queued (all connections were busy).
@@ -176,12 +176,7 @@ async fn send_one(
     target: &Target,
     started: Instant,
 ) -> Option<(Instant, Exchange)> {
-    let failed = |outcome, done| Exchange {
-        outcome,
-        status: None,
-        done,
-        reusable: false,
-    };
+    let failed = |kind| Exchange::failed(kind, None);
     timer.arm(started + sh.timeout);
     if let Some(c) = conn.as_mut() {
         match timer.race(c.ready()).await {
@@ -189,7 +184,7 @@ async fn send_one(
             Raced::Done(false) => *conn = None,
             Raced::TimedOut => {
                 *conn = None;
-                return Some((started, failed(Outcome::Timeout, Instant::now())));
+                return Some((started, failed(ErrorKind::Timeout)));
             }
             Raced::Cut => return None,
         }
@@ -197,13 +192,13 @@ async fn send_one(
     if conn.is_none() {
         match timer.race(sh.connect()).await {
             Raced::Done(Ok(c)) => *conn = Some(c),
-            Raced::Done(Err(_)) => return Some((started, failed(Outcome::Error, Instant::now()))),
-            Raced::TimedOut => return Some((started, failed(Outcome::Timeout, Instant::now()))),
+            Raced::Done(Err(e)) => return Some((started, failed(e.kind()))),
+            Raced::TimedOut => return Some((started, failed(ErrorKind::Timeout))),
             Raced::Cut => return None,
         }
     }
     let Some(c) = conn.as_mut() else {
-        return Some((started, failed(Outcome::Error, Instant::now())));
+        return Some((started, failed(ErrorKind::Other)));
     };
     let req = build_request(target, c.is_h2());
     let sent = Instant::now();
@@ -216,7 +211,7 @@ async fn send_one(
         }
         Raced::TimedOut => {
             *conn = None;
-            Some((sent, failed(Outcome::Timeout, Instant::now())))
+            Some((sent, failed(ErrorKind::Timeout)))
         }
         Raced::Cut => {
             *conn = None;
@@ -267,21 +262,22 @@ pub(super) async fn open_worker(
         } else if measured && now - intended > QUEUED_AFTER {
             queued += 1;
         }
+        let t = sh.order[(i % sh.order.len() as u64) as usize] as usize;
         if now >= drain_deadline {
             // Owed but never sent within the drain: it would have taken at least this long.
             if measured {
-                rec.record(Outcome::Timeout, None, intended, now, now);
+                rec.record_answer(Answer::Failed(ErrorKind::Timeout), t, intended, now, now);
                 live.add(Outcome::Timeout);
             }
             continue;
         }
-        let target = &sh.targets[sh.order[(i % sh.order.len() as u64) as usize] as usize];
+        let target = &sh.targets[t];
         let Some((sent, ex)) = send_one(sh, &mut conn, &mut timer, target, now).await else {
             abandoned += u64::from(measured);
             break;
         };
         if measured {
-            rec.record(ex.outcome, ex.status, start, sent, ex.done);
+            rec.record_answer(ex.answer(), t, start, sent, ex.done);
             live.add(ex.outcome);
             if sent < window_end {
                 sent_in_window += 1;
@@ -322,14 +318,15 @@ pub(super) async fn closed_worker(
         if measured && !budget.take() {
             break;
         }
-        let target = &sh.targets[sh.order[k % sh.order.len()] as usize];
+        let t = sh.order[k % sh.order.len()] as usize;
+        let target = &sh.targets[t];
         k = k.wrapping_add(1);
         let Some((sent, ex)) = send_one(sh, &mut conn, &mut timer, target, intended).await else {
             abandoned += u64::from(measured);
             break;
         };
         if measured {
-            rec.record(ex.outcome, ex.status, intended, sent, ex.done);
+            rec.record_answer(ex.answer(), t, intended, sent, ex.done);
             live.add(ex.outcome);
         }
         if ex.outcome == Outcome::Error && ex.status.is_none() && conn.is_none() {
