@@ -317,7 +317,8 @@ impl RunConfig {
         self
     }
 
-    /// Target rate, in the open model.
+    /// Target rate, in the open model (with stages, their mean scheduled rate; the rate of the
+    /// moment is [`Ramp::rate_at`] of [`RunConfig::ramp`]).
     pub fn rate(&self) -> Option<f64> {
         match self.model {
             Model::Open { rate } => Some(rate),

@@ -1,8 +1,8 @@
 //! `--stage DURATION:RATE` (k6's ramping arrival rate) against a local server: ramps up and
 //! down send the integral of their rate (counted by the server and by the report), per-second
-//! intervals follow the ramp, a warmup runs at `--rate` before the stages, two ramped
-//! generators started with `--start-at` merge into one report, and bad stages are exit 64
-//! naming the flag.
+//! intervals follow the ramp, a server that cannot follow misses the scheduled count, a warmup
+//! runs at `--rate` before the stages, two ramped generators started with `--start-at` merge
+//! into one report, and bad stages are exit 64 naming the flag.
 
 use crate::common;
 
@@ -152,6 +152,41 @@ fn a_ramp_down_sends_the_integral_of_its_rate_and_its_seconds_fall() {
         counts[0] > counts[1] && counts[1] > counts[2],
         "the seconds fall: {counts:?}"
     );
+    // Due times that follow the ramp leave a fast server nothing to queue: corrected latency
+    // stays with uncorrected (a schedule ahead of the ramp would queue requests and show).
+    let (c, u) = (&r.latency_ms.corrected, &r.latency_ms.uncorrected);
+    assert!(c.p50 - u.p50 < 1.0, "corrected {c:?}, uncorrected {u:?}");
+}
+
+#[test]
+fn a_ramp_the_server_cannot_follow_misses_its_scheduled_count() {
+    // 0 -> 200/s over 2 s schedules 200 requests (a mean of 100/s); 2 connections x 50 ms
+    // carry at most 40/s, so about 80 are sent in the window: the target is not reached, and
+    // the report says so against the stages' mean, not their peak or starting rate.
+    let srv = TestServer::start(None);
+    let cfg = config(&[
+        &srv.url("/slow/50"),
+        "--stage",
+        "2s:200",
+        "-c",
+        "2",
+        "--timeout",
+        "300ms",
+    ]);
+    let m = run_blocking(&cfg, None).expect("run");
+    let r = Report::build(&m.summary, &m.meta, &cfg.slos, None);
+    assert_eq!(r.target_rate, Some(100.0));
+    assert!(r.achieved_rate < 60.0, "{}", r.achieved_rate);
+    assert_eq!(r.verdict, Verdict::Fail, "{:?}", r.reasons);
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("target rate not reached") && x.contains("of 100.0 req/s")),
+        "{:?}",
+        r.reasons
+    );
+    // Every scheduled request is accounted for, those never sent as timeouts.
+    assert_eq!(r.requests.total, 200);
 }
 
 #[test]
