@@ -6,7 +6,8 @@
 //! into gates) and [`outputs`] checks every output path → [`run`]
 //! opens the connection pool ([`client`]: hyper 1 connections driven directly, HTTP/1.1
 //! keep-alive or HTTP/2, rustls+ring for https), takes send times from the [`schedule`] (open
-//! model: a constant-rate slot counter; closed model: send on response), and records every
+//! model: a slot counter at a constant rate or along the `--stage` ramp; closed model: send on
+//! response), and records every
 //! request in a per-connection [`recorder`] fork (HdrHistograms per outcome class, corrected
 //! from the intended send time and uncorrected from the actual one, streamed per second) while
 //! [`progress`] shows live numbers on a terminal, [`selfcheck`] watches the generator itself
