@@ -1,10 +1,11 @@
-//! The command line: `loadgen run|merge|report|ratelimit`. Each subcommand's flags are defined
-//! beside the code that reads them ([`RunArgs`] in `config`, `merge`'s and `report`'s in
-//! `commands`, [`RatelimitArgs`] in `ratelimit`); every flag has a `///` help and a `LOADGEN_*`
-//! environment fallback. `--help` ends with the exit codes of [`exit`].
+//! The command line: `loadgen run|merge|report|capacity|ratelimit`. Each subcommand's flags are
+//! defined beside the code that reads them ([`RunArgs`] in `config`, `merge`'s, `report`'s and
+//! `capacity`'s in `commands`, [`RatelimitArgs`] in `ratelimit`); every flag has a `///` help
+//! and a `LOADGEN_*` environment fallback. `--help` ends with the exit codes of [`exit`].
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::capacity::CapacityArgs;
 use crate::commands::merge::MergeArgs;
 use crate::commands::report::ReportArgs;
 use crate::config::RunArgs;
@@ -35,4 +36,9 @@ pub enum Command {
     /// Re-render and re-judge the report of one saved interval log.
     #[command(after_help = exit::HELP)]
     Report(Box<ReportArgs>),
+    /// Find the highest open-model rate at which every gate holds: steps doubling from
+    /// --min-rate, then bisecting between the last passing and first failing rate; reports the
+    /// capacity and the per-task autoscaling target.
+    #[command(after_help = exit::CAPACITY_HELP)]
+    Capacity(Box<CapacityArgs>),
 }

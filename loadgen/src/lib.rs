@@ -19,10 +19,12 @@
 //! [`outputs`] prints the `report::text` summary and writes `report::{json, hgrm, html}`, and
 //! the verdict is the [`exit`] code. `merge`/`report` rebuild a summary from interval logs
 //! (`report::hlog`) and go through the same report, verdict and outputs, so merged runs are
-//! judged exactly like live ones. `ratelimit` checks a gateway's declared limits with the same
-//! client.
+//! judged exactly like live ones. `capacity` ([`capacity`]) runs one such run per step of a
+//! search for the highest rate that meets every gate. `ratelimit` checks a gateway's declared
+//! limits with the same client.
 //!
-//! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`run`] →
+//! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`capacity`] →
+//! [`run`] →
 //! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
 //! and [`client`] and [`progress`] under `run`). [`recorder`], [`slo`], [`selfcheck`],
 //! [`schedule`], [`reach`], [`interrupt`], [`input`], [`numfmt`] and [`exit`] import nothing of
@@ -30,6 +32,7 @@
 //! any module may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
 //! only [`slo`].
 
+pub mod capacity;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -60,5 +63,6 @@ pub fn execute(cli: Cli) -> u8 {
         Command::Ratelimit(args) => ratelimit::command(&args),
         Command::Merge(args) => commands::merge::merge_command(&args),
         Command::Report(args) => commands::report::report_command(&args),
+        Command::Capacity(args) => commands::capacity::capacity_command(&args),
     }
 }

@@ -16,8 +16,11 @@
 //! - [`reach`]: a target that refuses every connection (or TLS to a plain-HTTP port) ends the
 //!   run in seconds with exit 1 and the reason; a URL without a scheme says what to write.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
+//! - [`capacity`]: `loadgen capacity` against a one-worker server of known capacity: the
+//!   search lands below its knee; breaches, baseline regressions and bad flags.
 //! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
 
+mod capacity;
 #[path = "../common/mod.rs"]
 mod common;
 mod interrupt;

@@ -395,7 +395,7 @@ fn bad_inputs_are_usage_errors_that_name_the_problem() {
 
 /// Runs headless Chromium with a deadline and returns its stdout; fails the test clearly when
 /// Chromium is missing. Output goes to files, so a large DOM cannot fill a pipe and stall it.
-fn chromium(dir: &Path, args: &[String]) -> String {
+pub(crate) fn chromium(dir: &Path, args: &[String]) -> String {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: install it with scripts/deps/apt.sh (Debian package `chromium`)"
