@@ -6,13 +6,14 @@
 //! [`policy`]. [`plan`] resolves Kong's plugin precedence per route and consumer; [`render`]
 //! turns the plan into `nginx.conf` plus a Lua policy table, run by the fixed request logic in
 //! `lua/local_gateway.lua`; [`local::LocalGateway`] writes them into a temporary prefix and
-//! runs nginx there in front of an upstream. [`deck`] renders the same file for a real Kong;
-//! [`cli`] is the `local-gateway` binary.
+//! runs nginx there in front of an upstream, through `nginx`, the thread that owns the process
+//! (the policy into its stdin, the error log out of its stderr, nginx dying with it).
+//! [`deck`] renders the same file for a real Kong; [`cli`] is the `local-gateway` binary.
 //!
-//! Imports flow one way, down this list: [`cli`]; [`local`]; [`render`]; [`plan`]; `convert`
-//! (which also holds [`Policy::load`] and [`Policy::parse`]) and [`deck`]; `kong_yaml` and
-//! [`policy`]; [`vault`]; [`error`], the error types every module shares, which imports none of
-//! them. A module never imports one above it.
+//! Imports flow one way, down this list: [`cli`]; [`local`]; `nginx`; [`render`]; [`plan`];
+//! `convert` (which also holds [`Policy::load`] and [`Policy::parse`]) and [`deck`];
+//! `kong_yaml` and [`policy`]; [`vault`]; [`error`], the error types every module shares, which
+//! imports none of them. A module never imports one above it.
 
 pub mod cli;
 mod convert;
@@ -20,6 +21,7 @@ pub mod deck;
 pub mod error;
 mod kong_yaml;
 pub mod local;
+mod nginx;
 pub mod plan;
 pub mod policy;
 pub mod render;

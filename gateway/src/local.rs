@@ -1,21 +1,22 @@
 //! [`LocalGateway`]: nginx with the Lua module, rendered from the policy into a private
 //! temporary prefix, listening on a loopback port in front of one upstream. Nothing outside
 //! the prefix is touched (no system nginx, no /var paths), it works as root or not, and the
-//! whole process group is stopped when the value is dropped.
+//! whole process group is stopped when the value is dropped, or when the process dies
+//! (see [`crate::nginx`]).
+//!
+//! No key reaches the disk: the policy goes to nginx through a pipe, and the error log is
+//! written scrubbed. The prefix (mode 0700: nginx.conf, the Lua code, logs, temp files) is
+//! removed at stop; one left by a process that was killed is removed by the next start.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
-
 use crate::error::GatewayError;
+use crate::nginx::{self, Nginx};
 use crate::plan::plan;
 use crate::policy::{HeaderValue, Plugin, Policy, RateLimits};
 use crate::render::{self, RenderInput};
@@ -29,6 +30,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const PORT_ATTEMPTS: usize = 3;
 
 static PREFIX_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// How every prefix's name starts: `local-gateway-PID-N-NANOS` in the temporary directory.
+const PREFIX_NAME: &str = "local-gateway-";
 
 /// Configures a [`LocalGateway`] before it starts.
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ pub struct LocalGatewayBuilder {
 /// A running local gateway; stops (process group killed, prefix removed) on drop.
 #[derive(Debug)]
 pub struct LocalGateway {
-    child: Option<Child>,
+    nginx: Nginx,
     addr: SocketAddr,
     prefix: PathBuf,
     keep_prefix: bool,
@@ -94,8 +97,9 @@ impl LocalGateway {
     }
 
     /// nginx's error log so far (for test failure messages).
+    /// Query strings and secrets are already removed from it.
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.prefix.join("logs/error.log")).unwrap_or_default()
+        std::fs::read_to_string(nginx::error_log_path(&self.prefix)).unwrap_or_default()
     }
 
     /// The access log so far: one line per request, without query strings or headers.
@@ -105,10 +109,7 @@ impl LocalGateway {
 
     /// Whether nginx is still running.
     pub fn is_running(&mut self) -> bool {
-        match &mut self.child {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.nginx.exit_status().is_none()
     }
 
     /// Stops nginx (SIGTERM to the process group, SIGKILL after a grace period).
@@ -117,29 +118,8 @@ impl LocalGateway {
     }
 
     fn shutdown(&mut self) -> Result<(), GatewayError> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-        // Errors mean the group is already gone, which is what we want.
-        let _ = killpg(pgid, Signal::SIGTERM);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
-                }
-                _ => {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                    let _ = child.wait();
-                    break;
-                }
-            }
-        }
-        // Workers left behind by a killed master share the group.
-        let _ = killpg(pgid, Signal::SIGKILL);
-        if !self.keep_prefix {
+        self.nginx.stop(STOP_TIMEOUT);
+        if !self.keep_prefix && self.prefix.exists() {
             std::fs::remove_dir_all(&self.prefix).map_err(GatewayError::io(format!(
                 "removing {}",
                 self.prefix.display()
@@ -278,10 +258,11 @@ impl LocalGatewayBuilder {
                 None => free_loopback_port()?,
             };
             let prefix = make_prefix()?;
-            let run_as_root = std::fs::metadata(&prefix)
+            let owner = std::fs::metadata(&prefix)
                 .map_err(GatewayError::io("reading the prefix"))?
-                .uid()
-                == 0;
+                .uid();
+            sweep_stale_prefixes(owner);
+            let run_as_root = owner == 0;
             let input = RenderInput {
                 plans: &plans,
                 service: &self.policy.service,
@@ -291,13 +272,28 @@ impl LocalGatewayBuilder {
                 upstream,
                 prefix: &prefix,
                 run_as_root,
+                parent_pid: std::process::id(),
             };
-            let started =
-                write_prefix(&prefix, &input).and_then(|()| spawn(&nginx, &prefix, listen));
+            // Every key and header secret, kept out of the error log.
+            let hidden: Vec<String> = credentials
+                .keys()
+                .chain(secrets.values())
+                .cloned()
+                .collect();
+            let started = write_prefix(&prefix, &input)
+                .and_then(|()| render::policy_lua(&input))
+                .and_then(|policy| Nginx::spawn(&nginx, &prefix, policy, hidden))
+                .and_then(|mut n| match wait_listening(&n, &prefix, listen) {
+                    Ok(()) => Ok(n),
+                    Err(e) => {
+                        n.stop(STOP_TIMEOUT);
+                        Err(with_log(e, &prefix))
+                    }
+                });
             match started {
-                Ok(child) => {
+                Ok(nginx) => {
                     return Ok(LocalGateway {
-                        child: Some(child),
+                        nginx,
                         addr: listen,
                         prefix,
                         keep_prefix: self.keep_prefix,
@@ -424,7 +420,7 @@ fn make_prefix() -> Result<PathBuf, GatewayError> {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let name = format!(
-        "local-gateway-{}-{}-{nanos}",
+        "{PREFIX_NAME}{}-{}-{nanos}",
         std::process::id(),
         PREFIX_COUNTER.fetch_add(1, Ordering::Relaxed)
     );
@@ -436,6 +432,33 @@ fn make_prefix() -> Result<PathBuf, GatewayError> {
     Ok(dir)
 }
 
+/// Removes the prefixes that gateways of processes no longer running left behind (killed
+/// with SIGKILL, say): only directories named like ours, owned by `owner`, whose process id is
+/// gone. A prefix holds no key, so this is tidiness, not secrecy.
+fn sweep_stale_prefixes(owner: u32) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX_NAME))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = entry
+            .metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == owner);
+        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+            // Another starting gateway may be removing it at the same time.
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn write_prefix(prefix: &Path, input: &RenderInput<'_>) -> Result<(), GatewayError> {
     for sub in ["logs", "lua", "temp"] {
         let d = prefix.join(sub);
@@ -444,13 +467,9 @@ fn write_prefix(prefix: &Path, input: &RenderInput<'_>) -> Result<(), GatewayErr
             .create(&d)
             .map_err(GatewayError::io(format!("creating {}", d.display())))?;
     }
+    // No secret in either: the policy with the keys goes to nginx through a pipe.
     write_file(&prefix.join("nginx.conf"), &render::nginx_conf(input))?;
-    write_file(&prefix.join("lua/local_gateway.lua"), render::GATEWAY_LUA)?;
-    // Holds the resolved keys: owner-only.
-    write_file(
-        &prefix.join("lua/local_gateway_policy.lua"),
-        &render::policy_lua(input)?,
-    )
+    write_file(&prefix.join("lua/local_gateway.lua"), render::GATEWAY_LUA)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), GatewayError> {
@@ -465,46 +484,40 @@ fn write_file(path: &Path, text: &str) -> Result<(), GatewayError> {
         .map_err(GatewayError::io(format!("writing {}", path.display())))
 }
 
-fn spawn(nginx: &Path, prefix: &Path, listen: SocketAddr) -> Result<Child, GatewayError> {
-    let conf = prefix.join("nginx.conf");
-    let error_log = prefix.join("logs/error.log");
-    let mut child = Command::new(nginx)
-        .arg("-p")
-        .arg(prefix)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-e")
-        .arg(&error_log)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        // Its own process group, so that stopping it also stops the workers.
-        .process_group(0)
-        .spawn()
-        .map_err(GatewayError::io(format!("starting {}", nginx.display())))?;
-    let log = || std::fs::read_to_string(&error_log).unwrap_or_default();
+/// A start failure with nginx's error log (complete once nginx was stopped and reaped).
+fn with_log(e: GatewayError, prefix: &Path) -> GatewayError {
+    match e {
+        GatewayError::Start { reason, .. } => GatewayError::Start {
+            reason,
+            log: std::fs::read_to_string(nginx::error_log_path(prefix)).unwrap_or_default(),
+        },
+        other => other,
+    }
+}
+
+/// Waits until nginx listens on `listen` (its pid file is written after it bound the socket).
+fn wait_listening(nginx: &Nginx, prefix: &Path, listen: SocketAddr) -> Result<(), GatewayError> {
     let deadline = Instant::now() + START_TIMEOUT;
     let pid_file = prefix.join("nginx.pid");
     loop {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Some(status) = nginx.exit_status() {
             return Err(GatewayError::Start {
                 reason: format!("nginx exited with {status}"),
-                log: log(),
+                log: String::new(),
             });
         }
-        // nginx writes its pid file after it has bound the listening socket.
         if pid_file.exists()
             && TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_ok()
         {
-            return Ok(child);
+            return Ok(());
         }
         if Instant::now() >= deadline {
-            let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-            let _ = killpg(pgid, Signal::SIGKILL);
-            let _ = child.wait();
             return Err(GatewayError::Start {
-                reason: format!("not listening on {listen} after {START_TIMEOUT:?}"),
-                log: log(),
+                reason: format!(
+                    "nginx (pid {}) not listening on {listen} after {START_TIMEOUT:?}",
+                    nginx.pid()
+                ),
+                log: String::new(),
             });
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -20,6 +20,11 @@ impl Echo {
     pub fn hits(&self) -> usize {
         self.stub.requests().len()
     }
+
+    /// Every request it has received: request target and header fields as they arrived.
+    pub fn requests(&self) -> Vec<testkit::stub::Request> {
+        self.stub.requests()
+    }
 }
 
 /// Starts the echo upstream on a free loopback port (runs until the test's runtime ends).

@@ -27,8 +27,17 @@ async fn auth_matrix_matches_kong() {
     assert_eq!(header(&r, "www-authenticate").as_deref(), Some("Key"));
     kong_error(r, 401, "Unauthorized").await;
 
-    // An empty key is a wrong key, not a missing one (as in Kong).
-    kong_error(get(&gw, "/api/v1/sum", Some("")).await, 401, "Unauthorized").await;
+    // An empty key is a missing one, in the header or the query (Kong's key-auth: `if not key
+    // or key == ""`).
+    let r = get(&gw, "/api/v1/sum", Some("")).await;
+    assert_eq!(header(&r, "www-authenticate").as_deref(), Some("Key"));
+    kong_error(r, 401, "No API key found in request").await;
+    kong_error(
+        get(&gw, "/api/v1/sum?apikey=", None).await,
+        401,
+        "No API key found in request",
+    )
+    .await;
 
     let r = client()
         .get(format!("{}/api/v1/sum", gw.base_url()))
@@ -355,13 +364,12 @@ async fn drop_stops_nginx_and_removes_the_prefix() {
         .trim()
         .parse()
         .unwrap();
-    // Keys are owner-only on disk.
+    // No key is on disk at all (the policy reaches nginx through a pipe), and what is there is
+    // owner-only.
+    crate::credentials::assert_no_secret_under(&prefix, &[CANARY, CUSTOMER, LOADGEN, ORIGIN]);
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(prefix.join("lua/local_gateway_policy.lua"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o077, 0, "policy file mode {mode:o}");
+    let mode = std::fs::metadata(&prefix).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "prefix mode {mode:o}");
     drop(gw);
     assert!(!prefix.exists(), "prefix removed");
     assert!(std::net::TcpStream::connect(addr).is_err(), "port closed");
@@ -458,11 +466,37 @@ async fn nginx_errors_answer_kongs_json_not_html() {
             "Bad request",
         ),
     ];
+    let mut ids = Vec::new();
     for (what, request, status, message) in cases {
         let r = raw::send(addr, &request).await;
         raw_kong_error(what, &r, status, message);
+        let id = r.header("x-kong-request-id").unwrap_or_default().to_owned();
+        ids.push((what, id, request));
     }
     assert_eq!(echo.hits(), 0, "none of them reached the upstream");
+
+    // The access log names the method the client sent, not the GET of nginx's internal
+    // redirect to the error page.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log = gw.access_log();
+        if ids.iter().all(|(_, id, _)| log.contains(id.as_str())) || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for (what, expected) in [
+        ("TRACE", "\"TRACE /healthz HTTP/1.1\" 405 "),
+        ("Content-Length: abc", "\"POST /api/v1/sum HTTP/1.1\" 400 "),
+        ("a 9 KiB header line", "\"GET /healthz HTTP/1.1\" 400 "),
+    ] {
+        let (_, id, _) = ids.iter().find(|(w, _, _)| *w == what).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("{what}: no line for request {id}:\n{log}"));
+        assert!(line.contains(expected), "{what}: {line}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,7 +6,9 @@
 mod binary;
 #[path = "../common/mod.rs"]
 mod common;
+mod credentials;
 mod kong_answers;
+mod lifecycle;
 mod policy;
 mod service;
 

@@ -24,6 +24,7 @@ fn committed_policy_and_rendered_config_agree() {
         upstream: "127.0.0.1:2".parse().unwrap(),
         prefix,
         run_as_root: false,
+        parent_pid: 1,
     };
     let lua = gateway::render::policy_lua(&input).unwrap();
     let conf = gateway::render::nginx_conf(&input);
