@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::http_client::Exchange;
+use crate::secret::{quoted, redact};
 
 /// The `[probes.expect]` table of a config file.
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +43,9 @@ pub struct ExpectSpec {
 pub struct Assertions {
     /// Acceptable statuses (empty: any).
     pub status: Vec<u16>,
+    /// The media type `Content-Type` must declare (compared without its parameters and
+    /// case-insensitively), e.g. `application/json`; the default suite sets it.
+    pub media_type: Option<String>,
     /// JSON fields and values.
     pub json_equals: Vec<(String, Value)>,
     /// JSON fields that must exist.
@@ -142,6 +146,18 @@ impl Assertions {
                     .join(" or ")
             ));
         }
+        if let Some(expected) = &self.media_type {
+            match exchange.headers.get(http::header::CONTENT_TYPE) {
+                None => failures.push(format!("no Content-Type header, expected {expected}")),
+                Some(v) => match v.to_str() {
+                    Ok(text) if media_type(text).eq_ignore_ascii_case(expected) => {}
+                    text => failures.push(format!(
+                        "Content-Type is {}, expected {expected}",
+                        text.map_or("<not text>".to_owned(), quoted)
+                    )),
+                },
+            }
+        }
         if !self.json_equals.is_empty() || !self.json_exists.is_empty() {
             match serde_json::from_slice::<Value>(&exchange.body) {
                 Err(e) => failures.push(format!("the body is not JSON: {e}")),
@@ -149,9 +165,12 @@ impl Assertions {
                     for (path, expected) in &self.json_equals {
                         match lookup(&body, path) {
                             None => failures.push(format!("JSON field `{path}` is missing")),
-                            Some(actual) if !json_equal(actual, expected) => failures.push(
-                                format!("JSON field `{path}` is {actual}, expected {expected}"),
-                            ),
+                            Some(actual) if !json_equal(actual, expected) => {
+                                failures.push(format!(
+                                    "JSON field `{path}` is {}, expected {expected}",
+                                    redact(&actual.to_string())
+                                ))
+                            }
                             Some(_) => {}
                         }
                     }
@@ -173,8 +192,8 @@ impl Assertions {
                 None => failures.push(format!("header `{name}` is missing")),
                 Some(Ok(v)) if v == expected => {}
                 Some(v) => failures.push(format!(
-                    "header `{name}` is {:?}, expected {expected:?}",
-                    v.unwrap_or("<not text>")
+                    "header `{name}` is {}, expected {expected:?}",
+                    v.map_or("<not text>".to_owned(), quoted)
                 )),
             }
         }
@@ -183,8 +202,8 @@ impl Assertions {
                 None => failures.push(format!("header `{name}` is missing")),
                 Some(Ok(v)) if re.is_match(v) => {}
                 Some(v) => failures.push(format!(
-                    "header `{name}` is {:?}, which does not match /{}/",
-                    v.unwrap_or("<not text>"),
+                    "header `{name}` is {}, which does not match /{}/",
+                    v.map_or("<not text>".to_owned(), quoted),
                     re.as_str()
                 )),
             }
@@ -196,6 +215,12 @@ impl Assertions {
         }
         failures
     }
+}
+
+/// A `Content-Type` value without its parameters: `application/json; charset=utf-8` is
+/// `application/json`.
+fn media_type(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or_default().trim()
 }
 
 /// The message for a blown latency budget (recognised by the attribution logic by its prefix).

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::exact_sum::correctly_rounded_sum;
 use crate::http_client::Exchange;
+use crate::secret::quoted;
 
 /// The gateway's rate-limit header for the most restrictive window's limit.
 pub const RATELIMIT_LIMIT: &str = "ratelimit-limit";
@@ -112,7 +113,8 @@ pub fn check_rate_limit(
                 Ok(n) => Some(n),
                 Err(_) => {
                     finding.failures.push(format!(
-                        "rate-limit header `{name}` is {v:?}, not a non-negative integer"
+                        "rate-limit header `{name}` is {}, not a non-negative integer",
+                        quoted(v)
                     ));
                     None
                 }

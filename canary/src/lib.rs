@@ -10,8 +10,10 @@
 //! turns outcomes into [`metrics`] data, hands them to [`publish`] (the `cloudwatch`, `emf` and
 //! `stdout` sinks behind one trait, CloudWatch limits in `publish::limits`, the EMF fallback), and
 //! publishes `Heartbeat` only once everything was delivered; [`heartbeat`] pings an optional
-//! external dead-man URL. The API key stays inside [`secret`]. `main` only parses, sets up
-//! [`logging`], calls [`execute`] and maps its result to an exit code.
+//! external dead-man URL. The API key stays inside [`secret`], whose process-wide mask every
+//! output passes through (the sinks, the [`logging`] writer, `main`'s error), so a key a target
+//! echoes back is never written, in any encoding. `main` only parses, sets up [`logging`],
+//! calls [`execute`] and maps its result to an exit code.
 
 pub mod assertions;
 pub mod checks;

@@ -24,12 +24,13 @@ async fn main() -> ExitCode {
         Ok(done) => {
             if let canary::Completed::Valid(summary) = &done {
                 // Not println!, which panics when stdout is a pipe closed early.
-                let _ = writeln!(std::io::stdout(), "{summary}");
+                let _ = writeln!(std::io::stdout(), "{}", canary::secret::redact(summary));
             }
             ExitCode::from(done.exit_code())
         }
         Err(e) => {
-            eprintln!("canary: {:#}", anyhow::Error::from(e));
+            let message = format!("canary: {:#}", anyhow::Error::from(e));
+            eprintln!("{}", canary::secret::redact(&message));
             ExitCode::from(canary::EXIT_USAGE)
         }
     }

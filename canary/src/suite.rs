@@ -1,5 +1,6 @@
 //! The built-in probe suite for the sum API, run when the config file has no `[[probes]]`:
-//! `health`, `sum`, `auth_missing_key`, `auth_bad_key`, `rate_limit_headers`.
+//! `health`, `sum`, `auth_missing_key`, `auth_bad_key`, `rate_limit_headers`. Every one of them
+//! expects JSON, declared as `application/json` (JSON served as `text/html` fails the probe).
 
 use http::Method;
 use serde_json::json;
@@ -19,6 +20,9 @@ pub const AUTH_BAD_KEY: &str = "auth_bad_key";
 /// Name of the rate-limit header probe.
 pub const RATE_LIMIT_HEADERS: &str = "rate_limit_headers";
 
+/// The media type every default probe expects (the service's answers and Kong's own).
+pub const JSON_MEDIA_TYPE: &str = "application/json";
+
 /// The default probes, with the shared timeout, retries and rate-limit expectations.
 pub fn default_suite(d: &ProbeDefaults) -> Vec<ProbeSpec> {
     let probe =
@@ -31,6 +35,7 @@ pub fn default_suite(d: &ProbeDefaults) -> Vec<ProbeSpec> {
             check,
             assertions: Assertions {
                 status: vec![status],
+                media_type: Some(JSON_MEDIA_TYPE.to_owned()),
                 ..Assertions::default()
             },
             timeout: d.timeout,

@@ -107,7 +107,7 @@ impl Sink for EmfSink {
                 .out
                 .lock()
                 .map_err(|_| std::io::Error::other("stdout lock poisoned"))?;
-            out.write_all(text.as_bytes())?;
+            out.write_all(crate::secret::redact(&text).as_bytes())?;
             out.flush()?;
             Ok(())
         })

@@ -1,12 +1,12 @@
 //! Black-box: the real canary binary's behaviour as an operator sees it — exit codes, the
 //! stdout verdict, auth regressions, retries, timeouts, hostile answers, SIGTERM, the external
-//! heartbeat, validation, and the API key never showing up anywhere.
+//! heartbeat, validation. The API key never showing up anywhere is [`crate::secrets`]' concern.
 
 use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{CANARY_KEY, canary, config_file, emf_values, finish, stack};
+use common::{canary, config_file, emf_values, finish, stack};
 use testkit::stub::{Reply as StubReply, Stub};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,70 +235,6 @@ async fn sigterm_stops_the_daemon_after_the_round_in_flight() {
         "{stdout}"
     );
     assert_eq!(stub.hits("/slow"), 1, "no new round after SIGTERM");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_key_never_appears_in_output() {
-    // A target that echoes the key back, so a careless failure message would leak it.
-    let stub = Stub::start(|req, _| {
-        let key = req
-            .headers
-            .iter()
-            .find(|(k, _)| k == "apikey")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        StubReply::json(500, &format!(r#"{{"echo":"{key}","status":"{key}"}}"#))
-    })
-    .await;
-    let config = config_file(&format!(
-        r#"
-        target = "{}"
-        retries = 1
-        retry_backoff = "1ms"
-        [[probes]]
-        name = "echo"
-        path = "/echo"
-        auth = "key"
-        expect = {{ status = [200], json_equals = {{ echo = "nothing", status = "healthy" }}, header_equals = {{ x = "y" }} }}
-        "#,
-        stub.url()
-    ));
-    let stack = stack(true).await;
-    let mut runs = Vec::new();
-    for log_format in ["text", "json"] {
-        let mut cmd = canary(None);
-        cmd.env("RUST_LOG", "trace")
-            .env("LOG_FORMAT", log_format)
-            .args(["run", "--once", "--sink", "stdout,emf", "--config"])
-            .arg(&config);
-        runs.push(finish(cmd).await);
-        let mut cmd = canary(None);
-        cmd.env("RUST_LOG", "trace")
-            .env("LOG_FORMAT", log_format)
-            .args([
-                "run",
-                "--once",
-                "--sink",
-                "stdout,emf",
-                "--target",
-                &stack.url(),
-            ]);
-        runs.push(finish(cmd).await);
-    }
-    let mut cmd = canary(None);
-    cmd.args(["validate", "--target", &stack.url()]);
-    runs.push(finish(cmd).await);
-    assert!(stub.hits("/echo") >= 2, "the echo target was probed");
-    assert_eq!(runs[1].code, 0, "{}", runs[1].all());
-    for run in &runs {
-        let all = run.all();
-        assert!(!all.contains(CANARY_KEY), "the API key leaked:\n{all}");
-        assert!(
-            !all.contains(&CANARY_KEY[3..20]),
-            "part of the API key leaked:\n{all}"
-        );
-    }
-    assert!(runs[0].stdout.contains("[redacted]"), "{}", runs[0].all());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

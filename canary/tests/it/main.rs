@@ -2,7 +2,9 @@
 //! a module per concern; all but [`slo_burn`] run the real `canary` binary:
 //!
 //! - [`cli`]: what an operator sees: exit codes, the verdict, retries, timeouts, hostile answers,
-//!   SIGTERM, validation, the heartbeat, and the API key never showing.
+//!   SIGTERM, validation, the heartbeat.
+//! - [`default_suite`]: what the default probes expect beyond a status (JSON declared as such).
+//! - [`secrets`]: the API key never showing, in any encoding, whatever a target echoes.
 //! - [`publishing`]: probes through the local gateway, metrics published to LocalStack's
 //!   CloudWatch and read back.
 //! - [`deadman`]: the dead-man alarm from `alarms/cloudwatch.yaml`, in LocalStack's CloudWatch.
@@ -13,5 +15,7 @@ mod cli;
 #[path = "../common/mod.rs"]
 mod common;
 mod deadman;
+mod default_suite;
 mod publishing;
+mod secrets;
 mod slo_burn;
