@@ -10,6 +10,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod json;
+mod plot;
 pub mod text;
 
 use std::collections::BTreeMap;

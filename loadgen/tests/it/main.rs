@@ -13,6 +13,10 @@
 //!   never answers, `kill -9` (the intervals written so far stay readable).
 //! - [`stages`]: `--stage` ramps send the integral of their rate, per-second intervals follow
 //!   the ramp, ramped generators merge; bad stages are exit 64 naming the flag.
+//! - [`error_kinds`]: errors by kind against raw servers: a 200 with broken chunked framing is
+//!   a `malformed` error and never a 2xx; refused, reset, timeout, TLS, 4xx, 5xx add up.
+//! - [`targets_rows`]: a `--targets` mix's per-entry rows (text, JSON, HTML, through the hlog);
+//!   the HTML plots' SLO lines, corrected and uncorrected lines and width in headless Chromium.
 //! - [`reach`]: a target that refuses every connection (or TLS to a plain-HTTP port) ends the
 //!   run in seconds with exit 1 and the reason; a URL without a scheme says what to write.
 //! - [`tls`]: `loadgen run` over TLS with a CA made at test time; ALPN picks h2 or HTTP/1.1.
@@ -23,6 +27,7 @@
 mod capacity;
 #[path = "../common/mod.rs"]
 mod common;
+mod error_kinds;
 mod interrupt;
 mod output;
 mod ratelimit;
@@ -31,4 +36,5 @@ mod regression_floor;
 mod run;
 mod slo_file;
 mod stages;
+mod targets_rows;
 mod tls;
