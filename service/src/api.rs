@@ -2,13 +2,14 @@
 //! `GET /api/v1/sum` (how to call it) and `GET /` (what this service is).
 
 use actix_web::dev::Payload;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{ConnectionType, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::ApiError;
 use crate::health::VERSION;
 use crate::http::body::{self, BodyError};
+use crate::http::budget;
 use crate::http::{clock, json_text};
 use crate::routes::{self, Endpoint, ROUTES};
 use crate::state::AppState;
@@ -99,6 +100,10 @@ async fn read_body(
         .map_err(|e| match e {
             BodyError::TooLarge => too_large,
             BodyError::TimedOut => ApiError::BodyTimeout,
+            // Ended by the service, not the client: the request passed its byte budget.
+            BodyError::Broken(_) if budget::spent(req) => ApiError::FramingTooLarge {
+                limit: state.max_body,
+            },
             BodyError::Broken(why) => ApiError::InvalidBody {
                 details: format!("the body could not be read: {why}"),
             },
@@ -110,7 +115,12 @@ async fn read_body(
 pub async fn sum(req: &HttpRequest, payload: Payload, state: &AppState) -> HttpResponse {
     let body = match read_body(req, payload, state).await {
         Ok(body) => body,
-        Err(e) => return e.respond(req),
+        Err(e) => {
+            // The body is not read to its end: the connection ends after this answer.
+            let mut res = e.respond(req);
+            res.head_mut().set_connection_type(ConnectionType::Close);
+            return res;
+        }
     };
     match add_up(&body) {
         Ok((numbers, total)) => {

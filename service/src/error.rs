@@ -37,6 +37,13 @@ pub enum ApiError {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// The request passed its byte budget on the connection before its body ended: chunked
+    /// framing (chunk-size lines, extensions, trailers) counts too.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    FramingTooLarge {
+        /// The configured body limit in bytes.
+        limit: usize,
+    },
     /// The body did not arrive completely within the body timeout.
     #[error("request body was not received in time")]
     BodyTimeout,
@@ -73,7 +80,9 @@ impl ApiError {
         match self {
             Self::InvalidBody { .. } | Self::Validation(_) => StatusCode::BAD_REQUEST,
             Self::SumOutOfRange => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::FramingTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -89,7 +98,7 @@ impl ApiError {
             Self::InvalidBody { .. } => "INVALID_REQUEST_BODY",
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::SumOutOfRange => "SUM_OUT_OF_RANGE",
-            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::PayloadTooLarge { .. } | Self::FramingTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::BodyTimeout => "REQUEST_TIMEOUT",
             Self::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
             Self::NotFound => "NOT_FOUND",
@@ -107,6 +116,11 @@ impl ApiError {
             }
             Self::UnsupportedMediaType { got } => Some(format!("got {got:?}")),
             Self::MethodNotAllowed { allow } => Some(format!("allowed: {allow}")),
+            Self::FramingTooLarge { .. } => Some(
+                "with its chunked framing (chunk-size lines, extensions, trailers) the request \
+                 took more than twice the limit plus 512 KiB"
+                    .into(),
+            ),
             _ => None,
         }
     }

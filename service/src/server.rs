@@ -100,6 +100,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         request_timeout: config.body_timeout,
         // A head and a body, each within the body timeout: a slow body still gets its 408.
         answer_deadline: config.body_timeout.saturating_mul(2),
+        read_budget: http::budget::for_body(config.max_body),
+        continue_limit: config.max_body as u64,
         shutdown_timeout_secs: actix_timeout,
         on_cut: cut_counter(&metrics, metrics::Listener::Api),
     };
@@ -114,6 +116,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         keep_alive: METRICS_KEEP_ALIVE,
         request_timeout: METRICS_REQUEST_TIMEOUT,
         answer_deadline: METRICS_REQUEST_TIMEOUT.saturating_mul(2),
+        // Its routes read no body: none is invited, and a request is its head.
+        read_budget: http::budget::for_body(0),
+        continue_limit: 0,
         shutdown_timeout_secs: 1,
         on_cut: cut_counter(&metrics, metrics::Listener::Metrics),
     };

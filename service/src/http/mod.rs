@@ -1,13 +1,17 @@
 //! The service's HTTP machinery: the hand-made parts that replace framework and library parts
 //! on the request path, each because a benchmark showed the replaced part costing CPU per
-//! request (the measurements, and how to repeat them, are in `docs/performance.md`). The
-//! domain modules (routes, handlers, the sum, errors, the origin guard, health) call the
-//! functions here and never depend on how they work; nothing here depends on the domain.
+//! request (the measurements, and how to repeat them, are in `docs/performance.md`), or because
+//! it let a client hold a connection, make it read without bound or get answers the protocol
+//! forbids. The domain modules (routes, handlers, the sum, errors, the origin guard, health)
+//! call the functions here and never depend on how they work; nothing here depends on the
+//! domain.
 //!
 //! | module | replaces | why |
 //! |---|---|---|
-//! | [`serve`] | actix-web's `HttpServer` | it has no place to wrap each connection, which [`deadline`] needs |
+//! | [`serve`] | actix-web's `HttpServer`, and actix-http's `100 Continue` for a body over the limit | it has no place to wrap each connection, which [`deadline`], [`budget`] and [`close`] need; actix sends `100 Continue` before the app sees the request, inviting a body the app then refuses |
 //! | [`deadline`] | actix-http's keep-alive timer, and the request and write timeouts actix lacks | a deadline for every request and answer, not only the first head; a per-worker sweep instead of a timer per request |
+//! | [`budget`] | nothing: actix-http's chunked decoder reads chunk-size lines, extensions and trailers without limit | the bytes a connection reads per request are bounded (twice `--max-body` plus 512 KiB: a body, as much again of framing, the head): past it the connection reads as closed, the body reader answers 413 and the connection closes |
+//! | [`close`] | actix-http's keep-alive decision, taken from the request decoded last | a request with `Connection: close`, or a body left unread, ends the connection after its answer with nothing pipelined behind it answered (RFC 9112 §9.6) |
 //! | [`body`] | actix-web's `Bytes` extractor | the size limit and body timeout of our own errors, without copying a one-chunk body |
 //! | [`chunked`] | actix-http's drain of an unread chunked body | a client trickling chunks after an early answer cannot hold the connection: it is closed instead |
 //! | [`json_text`] | `serde_json::to_vec` on the answers and log lines | the same text, written straight into one buffer |
@@ -18,9 +22,11 @@
 //! | [`client_ip`] | `format!` of the peer address | the access log's client address written without allocating |
 
 pub mod body;
+pub mod budget;
 pub mod chunked;
 pub mod client_ip;
 pub mod clock;
+pub mod close;
 pub mod deadline;
 pub mod histogram;
 pub mod json_text;

@@ -1,6 +1,10 @@
 //! Serving an app on a listener: actix-http's HTTP/1.1 service set up as actix-web's
 //! `HttpServer::listen` sets it up (the same defaults), over connections that give every
-//! request a deadline ([`crate::http::deadline`]), which `HttpServer` has no place for.
+//! request a deadline ([`crate::http::deadline`]) and a byte budget ([`crate::http::budget`]),
+//! and that requests can end after their answer ([`crate::http::close`]), none of which
+//! `HttpServer` has a place for. A request announcing a body over [`Settings::continue_limit`]
+//! with `Expect: 100-continue` is answered by the app at once, without the `100 Continue` that
+//! actix otherwise sends before the app sees the request.
 
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
@@ -8,17 +12,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_http::error::DispatchError;
-use actix_http::{HttpService, KeepAlive, Protocol, Request, Response};
+use actix_http::header::CONTENT_LENGTH;
+use actix_http::{Extensions, HttpMessage, HttpService, KeepAlive, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{
-    IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service, map_config,
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_factory, fn_service,
+    map_config,
 };
 use actix_web::Error;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::AppConfig;
+use actix_web::rt::net::TcpStream;
 use anyhow::Context;
 
+use crate::http::budget::Budgeted;
+use crate::http::close;
 use crate::http::deadline::{Cut, Deadlined, OnCut};
+
+/// A connection as the service serves it.
+type Connection = Budgeted<Deadlined<TcpStream>>;
 
 /// How one listener is served.
 #[derive(Clone)]
@@ -31,6 +43,11 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How long any request may go unanswered after its first byte ([`Deadlined`]).
     pub answer_deadline: Duration,
+    /// How many bytes a connection may read between two answers ([`Budgeted`]).
+    pub read_budget: u64,
+    /// The largest `Content-Length` that gets a `100 Continue` when the request expects one;
+    /// a longer one is answered by the app at once (the body it announces is never invited).
+    pub continue_limit: u64,
     /// actix's own bound on finishing in-flight requests once stopped, whole seconds.
     pub shutdown_timeout_secs: u64,
     /// Told of every connection cut: by the deadline, or for a request that is not HTTP
@@ -64,6 +81,7 @@ where
         settings.answer_deadline,
     );
     let idle = (!keep_alive.is_zero()).then_some(keep_alive);
+    let (read_budget, continue_limit) = (settings.read_budget, settings.continue_limit);
     let report = settings.on_cut.clone();
     builder = builder.listen(format!("sum-api-{addr}"), listener, move || {
         let shutdown = shutdown.clone();
@@ -73,11 +91,28 @@ where
         let app = factory()
             .into_factory()
             .map_err(|err| err.into().error_response());
+        // A second instance of the app, for the requests answered instead of continued.
+        let expecting = factory.clone();
+        let expect = fn_factory(move || {
+            let app = expecting().into_factory().new_service(AppConfig::default());
+            async move {
+                let app = Rc::new(app.await?);
+                Ok::<_, S::InitError>(fn_service(move |req: Request| {
+                    let app = app.clone();
+                    async move { continue_or_answer(&*app, continue_limit, req).await }
+                }))
+            }
+        });
         let http = HttpService::build()
             .graceful_shutdown_signal(move || {
                 let signal = shutdown.clone();
-                async move { signal.notified().await }
+                close::signal(async move { signal.notified().await })
             })
+            .on_connect_ext(|io: &Connection, ext: &mut Extensions| {
+                io.register(ext);
+                close::attach(ext);
+            })
+            .expect(expect)
             // Idle connections are timed by `Deadlined` (see there for why): actix only
             // needs to know whether to keep them.
             .keep_alive(if idle.is_some() {
@@ -100,9 +135,10 @@ where
             }
             err
         });
-        fn_service(move |io: actix_web::rt::net::TcpStream| {
+        fn_service(move |io: TcpStream| {
             let peer = io.peer_addr().ok();
-            let io = Deadlined::new(io, deadline, idle, &on_cut);
+            let io: Connection =
+                Budgeted::new(Deadlined::new(io, deadline, idle, &on_cut), read_budget);
             async move { Ok::<_, DispatchError>((io, Protocol::Http1, peer)) }
         })
         .and_then(http)
@@ -114,6 +150,35 @@ where
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()
         .run())
+}
+
+/// actix's `expect` service: `req` goes on to the app after a `100 Continue`, unless it
+/// announces a body longer than `limit`: then the app answers it at once (a 413 from the sum
+/// endpoint, or whatever else it answers without reading the body), as an error for actix,
+/// which sends it instead of `100 Continue`.
+async fn continue_or_answer<A, B>(
+    app: &A,
+    limit: u64,
+    req: Request,
+) -> Result<Request, Response<BoxBody>>
+where
+    A: Service<Request>,
+    A::Error: Into<Error>,
+    A::Response: Into<Response<B>>,
+    B: MessageBody + 'static,
+{
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_none_or(|n| n <= limit) {
+        return Ok(req);
+    }
+    Err(match app.call(req).await {
+        Ok(res) => res.into().map_into_boxed_body(),
+        Err(err) => err.into().error_response().into(),
+    })
 }
 
 /// Connections the kernel queues for a listener before the service accepts them (std's bind

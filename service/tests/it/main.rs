@@ -3,6 +3,9 @@
 //!
 //! - [`api`]: the HTTP contract in-process, through the app factory `start` serves, and over
 //!   loopback sockets with raw bytes for hostile input.
+//! - [`connections`]: what a connection takes and when it ends, over raw sockets: chunked
+//!   framing within the byte budget, no `100 Continue` for a body over the limit, nothing
+//!   answered behind an answer that ends the connection.
 //! - [`binary`]: the real `service` binary: logs, metrics checked by `promtool`, graceful
 //!   shutdown, configuration errors and the `healthcheck` subcommand.
 //! - [`fuzz_corpus`]: the fuzz corpus of whole requests (`fuzz/corpus/requests`), replayed on
@@ -12,4 +15,5 @@ mod api;
 mod binary;
 #[path = "../common/mod.rs"]
 mod common;
+mod connections;
 mod fuzz_corpus;
