@@ -2,7 +2,7 @@
 //! temporary prefix, listening on a loopback port in front of one upstream. Nothing outside
 //! the prefix is touched (no system nginx, no /var paths), it works as root or not, and the
 //! whole process group is stopped when the value is dropped, or when the process dies
-//! (see [`crate::nginx`]).
+//! (see the `nginx` module).
 //!
 //! No key reaches the disk: the policy goes to nginx through a pipe, and the error log is
 //! written scrubbed. The prefix (mode 0700: nginx.conf, the Lua code, logs, temp files) is
