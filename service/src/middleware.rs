@@ -3,9 +3,9 @@
 //! ([`observe::Observation`]) → the gateway-bypass guard ([`origin_guard::allows`], 403
 //! without calling a handler) → the handler → the JSON 500 safety net ([`error::explain`]) →
 //! metrics and the log line → echo `X-Request-ID` and move a held body into the answer → end the
-//! connection after the answer when the client asked (`Connection: close`) or the body is left
-//! unread (`ends_regardless`; [`close`] makes actix stop there, with nothing pipelined behind
-//! it answered).
+//! connection after the answer when the client asked (`Connection: close`), the body is left
+//! unread (`ends_regardless`) or every connection ends so (`--keep-alive 0s`); [`close`] makes
+//! actix stop there, with nothing pipelined behind it answered.
 //!
 //! One layer rather than one per concern, written as a plain `Transform` whose future is a
 //! small state machine over the inner service's: actix's `from_fn` boxes two futures and adds
@@ -86,7 +86,7 @@ where
         let state = Rc::clone(&self.state);
         let observation = observe::Observation::start(&req, &state);
         let allowed = origin_guard::allows(&req, &state);
-        let ends = ends_regardless(&req, allowed);
+        let ends = state.one_answer_per_connection || ends_regardless(&req, allowed);
         let step = {
             let _current = request_id::Scope::enter(&mut id);
             if allowed {
@@ -132,7 +132,8 @@ pub struct Observed<F, B> {
     chunked: Option<chunked::Held>,
     /// The request's id: current while the handlers are polled, then echoed.
     id: Option<request_id::RequestId>,
-    /// The connection ends after the answer, whatever it is ([`ends_regardless`]).
+    /// The connection ends after the answer, whatever it is ([`ends_regardless`], or
+    /// [`AppState::one_answer_per_connection`]).
     ends: bool,
 }
 

@@ -77,12 +77,13 @@ impl RunningService {
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     config.validate().context("invalid configuration")?;
     let metrics = metrics::Metrics::new(config.record_metrics);
-    let state = AppState::new(
+    let mut state = AppState::new(
         metrics.clone(),
         config.max_body,
         config.body_timeout,
         &config.origin_secrets,
     );
+    state.one_answer_per_connection = config.keep_alive.is_zero();
 
     let api_listener = http::serve::bind(config.listen, "API")?;
     let metrics_listener = http::serve::bind(config.metrics_listen, "metrics")?;

@@ -21,6 +21,9 @@ pub struct AppState {
     pub origin_secrets: Arc<[Vec<u8>]>,
     /// When the service started, for the uptime in `/healthz`.
     pub started: Instant,
+    /// Every connection ends after its first answer (`--keep-alive 0s`), with nothing pipelined
+    /// behind it answered.
+    pub one_answer_per_connection: bool,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
                 .map(|s| s.as_bytes().to_vec())
                 .collect(),
             started: Instant::now(),
+            one_answer_per_connection: false,
         }
     }
 }

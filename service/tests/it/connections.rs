@@ -1,8 +1,8 @@
 //! What a connection takes and when it ends, over raw loopback sockets against the service as
 //! `start` serves it: chunked framing is bounded by the byte budget (`--max-body`), a body too
 //! large for the limit is refused before `100 Continue` invites it, and nothing pipelined
-//! behind an answer that ends the connection (`Connection: close`, or a body left unread) is
-//! answered.
+//! behind an answer that ends the connection (`Connection: close`, a body left unread,
+//! `--keep-alive 0s`) is answered.
 
 use crate::common;
 
@@ -321,5 +321,28 @@ async fn nothing_pipelined_behind_an_answer_that_ends_the_connection_is_answered
     let text = String::from_utf8_lossy(&got);
     assert_eq!(text.matches("HTTP/1.1 200 ").count(), 3, "{text}");
     assert!(text.contains(r#""sum":3"#), "{text}");
+    running.shutdown().await;
+
+    // `--keep-alive 0s`: every answer says `Connection: close` and is the connection's last.
+    let running = service::start(common::config(&["--keep-alive", "0s"]))
+        .await
+        .expect("service starts");
+    let (mut reader, mut writer) = TcpStream::connect(running.addr())
+        .await
+        .expect("connect")
+        .into_split();
+    writer
+        .write_all(format!("{next}{next}").as_bytes())
+        .await
+        .expect("requests");
+    let got = read_until_closed(&mut reader, Duration::from_secs(5))
+        .await
+        .expect("closed after the first answer");
+    let text = String::from_utf8_lossy(&got);
+    assert_eq!(text.matches("HTTP/1.").count(), 1, "{text}");
+    assert_eq!(
+        testkit::raw::parse(&got).header("connection"),
+        Some("close")
+    );
     running.shutdown().await;
 }
