@@ -13,10 +13,17 @@
 //!   and for servers whose work must not count as the test's; also one that never answers.
 //! - [`raw`]: raw HTTP/1.1 exchanges over a socket, for bytes no HTTP client would send, and the
 //!   parser of the responses read back.
+//! - [`process`]: child processes in other processes (servers, tools), their output in files,
+//!   stopped when dropped.
+//! - [`nginx_lb`]: nginx as an ALB stand-in over loopback targets, registered and deregistered by
+//!   reloads; [`target_health`]: the target group's active health checks beside it.
 
 pub mod corpus;
+pub mod nginx_lb;
 pub mod ports;
+pub mod process;
 pub mod raw;
 pub mod server;
 pub mod stub;
+pub mod target_health;
 pub mod tempdir;
