@@ -11,6 +11,9 @@
 //! - [`slo`]: the SLOs of `slo/` against the code, and the files generated from them.
 //! - [`terraform_schema`]: every argument and block of our Terraform exists in the AWS
 //!   provider's own schema.
+//! - [`rolling_deploy`]: real tasks replaced one by one behind an ALB stand-in under load through
+//!   the gateway (zero failed requests), and a task killed hard (failures bounded, the canary
+//!   blames the upstream), with the compute stack's ECS settings scaled down.
 //! - [`supply_chain`]: cargo-deny over the dependency tree (deny.toml) and the Dockerfiles'
 //!   images pinned by digest.
 //! - [`workflows`]: the GitHub workflows audited by zizmor and GitHub's schema, least privilege.
@@ -24,6 +27,7 @@ mod docs;
 mod imports;
 mod prometheus_server;
 mod rejections;
+mod rolling_deploy;
 mod scripts;
 mod slo;
 mod supply_chain;

@@ -1,7 +1,8 @@
 //! How the Terraform and the workflows wire the pieces together, checked against the code and
 //! each other: ALB dimensions are arn_suffix outputs all the way to the alarms, dashboards query
 //! the log groups the tasks write to, kong.yaml's secrets exist, the service's drain timing, the
-//! ECS deployment alarms are the SLO page burns, the canary's least-privilege role, OIDC-only
+//! ECS deployment settings are the ones the rolling-deploy test ran with, the ECS deployment
+//! alarms are the SLO page burns, the canary's least-privilege role, OIDC-only
 //! workflows, and loadgen flags the workflows use.
 
 use crate::common;
@@ -309,6 +310,112 @@ fn compute_drain_timing_matches_the_service_and_covers_its_shutdown() {
         "the container health check is `service healthcheck`"
     );
     assert!(main.contains("deployment_circuit_breaker{enable=truerollback=true}"));
+}
+
+#[test]
+fn ecs_deployment_settings_are_the_ones_the_rolling_deploy_test_proved() {
+    use crate::rolling_deploy::{DEPLOYED as D, EcsSettings, SCALE};
+    use clap::Parser;
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = squash(&read("terraform/modules/compute/main.tf"));
+    let variables = read("terraform/modules/compute/variables.tf");
+    // The module's locals block, and a number assigned in it (`health_check_grace_period = 30`;
+    // `target_health_check.interval` for one of the target group's check).
+    let locals = main
+        .split("locals{")
+        .nth(1)
+        .and_then(|l| l.split("data\"aws_region\"").next())
+        .expect("the compute module's locals come before its data sources");
+    let number_in = |text: &str, name: &str| -> u64 {
+        let at = text
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no `{name} = <number>` in the compute module's locals"));
+        let digits: String = text[at + name.len() + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("`{name}` is not a number literal"))
+    };
+    let local = |name: &str| match name.strip_prefix("target_health_check.") {
+        Some(field) => {
+            let block = locals
+                .split("target_health_check={")
+                .nth(1)
+                .and_then(|b| b.split('}').next())
+                .expect("target_health_check = { ... } in the locals");
+            number_in(block, field)
+        }
+        None => number_in(locals, name),
+    };
+    let drain = number_default(&variables, "shutdown_drain_seconds");
+    let timeout = number_default(&variables, "shutdown_timeout_seconds");
+    let terraform = EcsSettings {
+        desired_count: number_default(&variables, "desired_count"),
+        // The expressions of these two are held by the drain-timing test above.
+        deregistration_delay: drain + timeout,
+        stop_timeout: (drain + timeout + 5).min(120),
+        health_check_grace_period: local("health_check_grace_period"),
+        health_check_interval: local("target_health_check.interval"),
+        health_check_timeout: local("target_health_check.timeout"),
+        healthy_threshold: local("target_health_check.healthy_threshold"),
+        unhealthy_threshold: local("target_health_check.unhealthy_threshold"),
+        minimum_healthy_percent: local("deployment_minimum_healthy_percent"),
+        maximum_percent: local("deployment_maximum_percent"),
+        service_drain: drain,
+        service_shutdown_timeout: timeout,
+    };
+    assert_eq!(
+        terraform, D,
+        "the compute module deploys what the rolling-deploy test ran with (scaled 1:{SCALE})"
+    );
+    assert_eq!(number_default(&variables, "min_count"), D.desired_count);
+    // Every setting reaches the resource it is for.
+    for wired in [
+        "deregistration_delay=local.deregistration_delay",
+        "stopTimeout=local.stop_timeout",
+        "health_check_grace_period_seconds=local.health_check_grace_period",
+        "interval=local.target_health_check.interval",
+        "timeout=local.target_health_check.timeout",
+        "healthy_threshold=local.target_health_check.healthy_threshold",
+        "unhealthy_threshold=local.target_health_check.unhealthy_threshold",
+        "deployment_minimum_healthy_percent=local.deployment_minimum_healthy_percent",
+        "deployment_maximum_percent=local.deployment_maximum_percent",
+    ] {
+        assert!(main.contains(wired), "the compute module sets {wired}");
+    }
+    let service =
+        service::Config::try_parse_from(["service"]).expect("the service's defaults parse");
+    assert_eq!(service.shutdown_drain.as_secs(), D.service_drain);
+    assert_eq!(
+        service.shutdown_timeout.as_secs(),
+        D.service_shutdown_timeout
+    );
+
+    // Why the deploy fails no request with these values (the test proves it with them):
+    let t = terraform;
+    assert!(
+        t.service_drain + t.service_shutdown_timeout < t.stop_timeout,
+        "SIGTERM to exit (drain + shutdown timeout) ends before ECS's SIGKILL"
+    );
+    assert!(
+        t.deregistration_delay >= t.service_drain + t.service_shutdown_timeout,
+        "a deregistered task keeps its requests in flight at least as long as it would give them"
+    );
+    assert!(
+        t.healthy_threshold * t.health_check_interval < t.health_check_grace_period,
+        "a new task that is ready at once passes its checks within the grace period"
+    );
+    assert!(
+        t.minimum_healthy_percent >= 100
+            && t.maximum_percent >= t.minimum_healthy_percent + 100 / t.desired_count,
+        "the new task starts before the old one stops: never fewer than desired_count serve"
+    );
+    assert!(
+        t.desired_count >= 2,
+        "one task may die while another serves"
+    );
 }
 
 #[test]

@@ -7,11 +7,27 @@
 # then sends SIGTERM; the service keeps serving for its drain and lets in-flight requests finish
 # within its shutdown timeout; ECS kills it after stopTimeout. So the deregistration delay covers
 # drain + timeout, and stopTimeout exceeds both.
+#
+# Rolling deploys: ECS starts the new tasks first (minimum healthy 100%, maximum 200%), routes to
+# them once the target group's checks pass (within the grace period), then deregisters and stops
+# the old ones. checks/tests/it/rolling_deploy.rs runs such a deploy, and a task killed hard,
+# with real tasks behind an ALB stand-in under load with these settings ten times faster; the
+# wiring checks hold these values equal to the test's (docs/operations.md#rolling-deploys).
 
 locals {
   repositories         = toset(["service", "canary", "loadgen"])
   deregistration_delay = var.shutdown_drain_seconds + var.shutdown_timeout_seconds
   stop_timeout         = min(120, var.shutdown_drain_seconds + var.shutdown_timeout_seconds + 5)
+  # A new task has this long to pass healthy_threshold checks before ECS counts it failed.
+  health_check_grace_period = 30
+  target_health_check = {
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
 }
 
 data "aws_region" "current" {}
@@ -158,10 +174,10 @@ resource "aws_lb_target_group" "service" {
   health_check {
     path                = "/healthz/ready"
     matcher             = "200"
-    interval            = 10
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 2
+    interval            = local.target_health_check.interval
+    timeout             = local.target_health_check.timeout
+    healthy_threshold   = local.target_health_check.healthy_threshold
+    unhealthy_threshold = local.target_health_check.unhealthy_threshold
   }
 }
 
@@ -200,7 +216,7 @@ resource "aws_ecs_service" "this" {
   desired_count                     = var.desired_count
   launch_type                       = "FARGATE"
   platform_version                  = "LATEST"
-  health_check_grace_period_seconds = 30
+  health_check_grace_period_seconds = local.health_check_grace_period
   propagate_tags                    = "SERVICE"
   # Fargate spreads the tasks over the subnets' AZs.
   network_configuration {
@@ -213,8 +229,8 @@ resource "aws_ecs_service" "this" {
     container_name   = "service"
     container_port   = var.container_port
   }
-  deployment_minimum_healthy_percent = 100
-  deployment_maximum_percent         = 200
+  deployment_minimum_healthy_percent = local.deployment_minimum_healthy_percent
+  deployment_maximum_percent         = local.deployment_maximum_percent
   deployment_circuit_breaker {
     enable   = true
     rollback = true
