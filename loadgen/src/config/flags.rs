@@ -141,7 +141,9 @@ pub struct GeneratorArgs {
     #[arg(long, env = "LOADGEN_MAX_LAG", value_parser = humantime::parse_duration, default_value = "10ms")]
     pub max_lag: Duration,
 
-    /// Generator worker threads, 1 to 1024 (default: one per CPU).
+    /// Generator worker threads, 1 to 1024. Default: half the CPUs (at least 1) when the target
+    /// is on this machine (localhost, a loopback address or one of this machine's own), as the
+    /// target needs the rest; one per CPU for a remote target.
     #[arg(long, env = "LOADGEN_THREADS")]
     pub threads: Option<usize>,
 

@@ -4,12 +4,13 @@
 //!
 //! [`RunArgs`] holds the flags as typed; the request mix (URLs, headers, bodies, targets files)
 //! is checked into [`Target`]s by `request`, the stages of `--stage` into a [`Ramp`] by
-//! `stage`; every refusal is a [`ConfigError`].
+//! `stage`, the default thread count by `threads`; every refusal is a [`ConfigError`].
 
 mod error;
 mod flags;
 mod request;
 mod stage;
+mod threads;
 
 use std::time::{Duration, SystemTime};
 
@@ -107,7 +108,8 @@ pub struct RunConfig {
     pub generator_id: Option<String>,
     /// Self-check lag bound.
     pub max_lag: Duration,
-    /// Worker threads.
+    /// Worker threads: `--threads`, or by default half the CPUs for a target on this machine
+    /// and all of them otherwise (`threads::default_threads`).
     pub threads: usize,
     /// Live progress allowed.
     pub quiet: bool,
@@ -275,7 +277,7 @@ impl RunConfig {
                 return Err(invalid(format!("--threads {n}: must be 1..={MAX_THREADS}")));
             }
             Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => threads::default_threads_for(&endpoint),
         };
         Ok(RunConfig {
             label,
