@@ -54,6 +54,9 @@ pub struct Measured {
     /// Set when a stop was requested (SIGINT, SIGTERM; see [`crate::interrupt`]) before the run
     /// ended: everything above covers only what ran, and the verdict is to be `aborted`.
     pub aborted: Option<Interrupted>,
+    /// Why the caller of [`run_blocking_until`] ended the run before its end (its outcome was
+    /// already certain): everything above covers only what ran, judged as it is.
+    pub decided: Option<String>,
 }
 
 struct Shared {
@@ -94,6 +97,24 @@ pub fn run_blocking(
         .build()
         .map_err(RunError::Runtime)?;
     rt.block_on(execute(cfg, sink))
+}
+
+/// Something that resolves, with the reason, once the caller knows a run's outcome.
+pub type Decided = std::pin::Pin<Box<dyn Future<Output = String> + Send>>;
+
+/// [`run_blocking`], ended early, as a stop does but without the verdict `aborted`, once
+/// `decided` resolves: for a caller that knows the outcome before the end (`capacity`'s steps
+/// whose breach is already certain); [`Measured::decided`] then says why.
+pub fn run_blocking_until(
+    cfg: &RunConfig,
+    sink: Option<Box<dyn IntervalSink>>,
+    decided: Decided,
+) -> Result<Measured, RunError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    rt.block_on(execute_until(cfg, sink, decided))
 }
 
 /// When and how the workers run; the same for every worker thread.
@@ -250,6 +271,15 @@ pub async fn execute(
     cfg: &RunConfig,
     sink: Option<Box<dyn IntervalSink>>,
 ) -> Result<Measured, RunError> {
+    execute_until(cfg, sink, Box::pin(std::future::pending())).await
+}
+
+/// [`execute`], ended early once `decided` resolves (see [`run_blocking_until`]).
+pub async fn execute_until(
+    cfg: &RunConfig,
+    sink: Option<Box<dyn IntervalSink>>,
+    decided: Decided,
+) -> Result<Measured, RunError> {
     let connector = Connector::new(&cfg.endpoint, cfg.http2)?;
     let workers = cfg.connections;
     let shared = Arc::new(Shared {
@@ -385,11 +415,14 @@ pub async fn execute(
         let _ = go.send((plan.clone(), forks));
     }
     let halt = tokio::spawn(async move {
-        let signal = interrupt::wait().await;
+        let cause = tokio::select! {
+            signal = interrupt::wait() => Ok(signal),
+            why = decided => Err(why),
+        };
         for stop in stops {
             let _ = stop.send(());
         }
-        (signal, Instant::now())
+        (cause, Instant::now())
     });
 
     let progress = Progress::spawn(
@@ -442,7 +475,8 @@ pub async fn execute(
     };
     let gave_up = shared.reach.reason();
     let ended_early = halted
-        .map(|(_, at)| at)
+        .as_ref()
+        .map(|(_, at)| *at)
         .or_else(|| gave_up.is_some().then(Instant::now));
     if let Some(p) = progress {
         p.finish().await;
@@ -487,7 +521,9 @@ pub async fn execute(
         generator_id: cfg.generator_id.clone(),
         self_check: Some(self_check),
     };
-    let aborted = halted.map(|(signal, at)| Interrupted {
+    let decided = halted.as_ref().and_then(|(c, _)| c.as_ref().err().cloned());
+    let aborted = halted.and_then(|(c, at)| c.ok().map(|signal| (signal, at)));
+    let aborted = aborted.map(|(signal, at)| Interrupted {
         signal,
         ran: at.min(window_end).saturating_duration_since(epoch),
         planned: match cfg.stop {
@@ -502,6 +538,7 @@ pub async fn execute(
         meta,
         gave_up,
         aborted,
+        decided,
     })
 }
 

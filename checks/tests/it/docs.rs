@@ -45,12 +45,20 @@ const PAGES: &[Page] = &[
     Page {
         doc: "docs/loadgen.md",
         binary: "loadgen",
-        commands: &[&[], &["run"], &["merge"], &["report"], &["ratelimit"]],
+        commands: &[
+            &[],
+            &["run"],
+            &["merge"],
+            &["report"],
+            &["capacity"],
+            &["ratelimit"],
+        ],
         tables: &[
             (
                 "## Exit codes (run, merge, report)",
                 &[&[], &["run"], &["merge"], &["report"]],
             ),
+            ("### Exit codes (capacity)", &[&["capacity"]]),
             ("### Exit codes (ratelimit)", &[&["ratelimit"]]),
         ],
         other_flags: &[],

@@ -214,13 +214,18 @@ fn plot(c: &Curve) -> io::Result<String> {
         .map(|p| p.achieved.max(p.rate))
         .fold(1.0_f64, f64::max)
         * 1.1;
-    let y_max = c
-        .points
-        .iter()
-        .flat_map(|p| [p.corrected, p.uncorrected.unwrap_or(0.0), p.p50])
-        .chain(c.slo_ms.map(|s| s * 1.5))
-        .fold(0.001_f64, f64::max)
-        * 1.1;
+    // A log latency axis: the steps below the knee (a few ms) and above it (up to the timeout)
+    // both stay readable.
+    let values = || {
+        c.points
+            .iter()
+            .flat_map(|p| [Some(p.corrected), p.uncorrected, Some(p.p50)])
+            .flatten()
+            .chain(c.slo_ms)
+            .filter(|v| *v > 0.0)
+    };
+    let y_max = values().fold(0.01_f64, f64::max) * 1.5;
+    let y_min = values().fold(y_max, f64::min).max(0.001) / 1.5;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
@@ -234,18 +239,19 @@ fn plot(c: &Curve) -> io::Result<String> {
             .margin_right(45)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+            .build_cartesian_2d(0.0..x_max, (y_min..y_max).log_scale())
             .map_err(plot_err)?;
         chart
             .configure_mesh()
             .x_desc("Achieved throughput (req/s)")
-            .y_desc("Latency (ms)")
+            .y_desc("Latency (ms, log scale)")
+            .y_label_formatter(&|v: &f64| fmt_num((v * 1000.0).round() / 1000.0))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_err)?;
         let line =
             |colour: RGBColor, pts: Vec<(f64, f64)>| LineSeries::new(pts, colour.stroke_width(2));
-        let series: [Series; 3] = [
+        let mut series: Vec<Series> = vec![
             (
                 format!("{} corrected (from intended send)", c.metric),
                 CORRECTED,
@@ -259,23 +265,27 @@ fn plot(c: &Curve) -> io::Result<String> {
                     .filter_map(|p| p.uncorrected.map(|u| (p.achieved, u)))
                     .collect(),
             ),
-            (
+        ];
+        if c.metric != "p50" {
+            series.push((
                 "p50 corrected".to_string(),
                 MEDIAN,
                 c.points.iter().map(|p| (p.achieved, p.p50)).collect(),
-            ),
-        ];
+            ));
+        }
         for (label, colour, pts) in series {
             if pts.is_empty() {
                 continue;
             }
-            chart
-                .draw_series(line(colour, pts))
-                .map_err(plot_err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+            // Uncorrected dashed over corrected: where the two agree, both stay visible.
+            let drawn = if colour == UNCORRECTED {
+                chart.draw_series(DashedLineSeries::new(pts, 6, 4, colour.stroke_width(2)))
+            } else {
+                chart.draw_series(line(colour, pts))
+            };
+            drawn.map_err(plot_err)?.label(label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
         }
         // Each step's gated latency as a dot: filled when it passed, hollow when it did not.
         chart
@@ -303,7 +313,7 @@ fn plot(c: &Curve) -> io::Result<String> {
         if let Some(k) = c.knee() {
             chart
                 .draw_series(DashedLineSeries::new(
-                    vec![(k.achieved, 0.0), (k.achieved, y_max)],
+                    vec![(k.achieved, y_min), (k.achieved, y_max)],
                     4,
                     4,
                     KNEE.stroke_width(1),
@@ -314,7 +324,7 @@ fn plot(c: &Curve) -> io::Result<String> {
             chart
                 .draw_series(std::iter::once(Text::new(
                     format!("knee {:.1} req/s", k.rate),
-                    (k.achieved, y_max * 0.95),
+                    (k.achieved, y_max / 1.3),
                     ("sans-serif", 14).into_font().color(&KNEE),
                 )))
                 .map_err(plot_err)?;

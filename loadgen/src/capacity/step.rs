@@ -1,18 +1,21 @@
-//! One step of the search: a whole open-model `run` at one rate ([`run_blocking`] with the
-//! command's validated [`RunConfig`], its rate and duration set to the step's), judged by the
-//! same [`Report::build`] as `loadgen run`, and kept as a [`Step`]: its corrected and
-//! uncorrected percentiles, achieved rate, error rates, gates, self-check and verdict.
+//! One step of the search: a whole open-model `run` at one rate ([`run_blocking_until`] with
+//! the command's validated [`RunConfig`], its rate and duration set to the step's), judged by
+//! the same [`Report::build`] as `loadgen run`, and kept as a [`Step`]: its corrected and
+//! uncorrected percentiles, achieved rate, error rates, gates, self-check and verdict. The
+//! recorder's finished seconds feed an [`early`](super::early) watch, which ends the step as
+//! soon as a gate is certainly breached.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 use super::StepVerdict;
 use super::early::{Watch, WatchSink};
 use crate::config::{Model, RunConfig, Stop};
 use crate::report::{LatencyPair, Report};
-use crate::run::{RunError, run_blocking};
+use crate::run::{RunError, run_blocking_until};
 use crate::selfcheck::{RATE_TOLERANCE, SATURATED_BUSY, SelfCheck};
 use crate::slo::{Metric, Op, Slo};
 use crate::verdict::{SloResult, Verdict};
@@ -107,11 +110,22 @@ pub fn run_step(base: &RunConfig, rate: f64, duration: Duration) -> Result<StepR
         &cfg.slos,
         Watch::planned(rate, duration),
     )));
+    // The watch sees each finished second; once a gate is certainly breached, it ends the run.
+    let (decide, decided) = oneshot::channel::<String>();
     let sink = WatchSink::new(
         Arc::clone(&watch),
-        Box::new(|why| tracing::info!(%why, "step decided before its end")),
+        Box::new(move |why| {
+            let _ = decide.send(why);
+        }),
     );
-    let measured = run_blocking(&cfg, Some(Box::new(sink)))?;
+    let decided = Box::pin(async move {
+        match decided.await {
+            Ok(why) => why,
+            // The run ended without a decision: never resolve.
+            Err(_) => std::future::pending().await,
+        }
+    });
+    let measured = run_blocking_until(&cfg, Some(Box::new(sink)), decided)?;
     let report = Report::build(&measured.summary, &measured.meta, &cfg.slos, None);
     let mut verdict = match report.verdict {
         Verdict::Pass => StepVerdict::Pass,
@@ -125,6 +139,13 @@ pub fn run_step(base: &RunConfig, rate: f64, duration: Duration) -> Result<StepR
     {
         verdict = StepVerdict::Fail;
         reasons.insert(0, why);
+    }
+    if let Some(why) = &measured.decided
+        && verdict == StepVerdict::Pass
+    {
+        // Sound by construction (see `early`); kept in case a gate reads differently in part.
+        verdict = StepVerdict::Fail;
+        reasons.push(why.clone());
     }
     if let Some(stop) = &measured.aborted {
         verdict = StepVerdict::Aborted;
@@ -143,7 +164,7 @@ pub fn run_step(base: &RunConfig, rate: f64, duration: Duration) -> Result<StepR
             reasons,
             slo: report.slo.clone(),
             self_check: report.self_check.clone(),
-            ended_early: None,
+            ended_early: measured.decided.clone(),
         },
         gave_up: measured.gave_up,
     })

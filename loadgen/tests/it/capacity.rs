@@ -191,9 +191,10 @@ fn the_capacity_of_a_one_worker_server_is_found_below_its_knee() {
     assert!(dom.contains("Achieved throughput (req/s)"));
     assert!(dom.contains(&format!("knee: capacity {capacity:.1} req/s")));
     assert!(dom.contains("(knee)"), "the knee's row in the steps table");
-    // Drawn: three curves with a point per step, the dashed SLO line and the knee's line.
+    // Drawn: the gated percentile corrected (a line through a point per step), uncorrected
+    // (dashed: many short lines), the dashed SLO line and the knee's line.
     let polylines: Vec<&str> = dom.split("<polyline").skip(1).collect();
-    let curves = polylines
+    let through_every_step = polylines
         .iter()
         .filter(|p| {
             p.split("points=\"").nth(1).is_some_and(|pts| {
@@ -203,7 +204,15 @@ fn the_capacity_of_a_one_worker_server_is_found_below_its_knee() {
             })
         })
         .count();
-    assert!(curves >= 3, "{curves} curves of a point per step");
+    assert!(through_every_step >= 1, "the corrected curve");
+    assert!(polylines.len() > 3 * steps.len(), "dashed lines");
+    for legend in [
+        "p50 corrected (from intended send)",
+        "p50 uncorrected (from actual send)",
+        "SLO p50&lt;15ms",
+    ] {
+        assert!(dom.contains(legend), "no `{legend}`");
+    }
     assert!(
         dom.matches("<circle").count() >= steps.len(),
         "a dot per step"
@@ -211,10 +220,13 @@ fn the_capacity_of_a_one_worker_server_is_found_below_its_knee() {
 }
 
 #[test]
-fn a_breach_at_the_minimum_rate_is_exit_2_without_a_capacity() {
+fn a_breach_at_the_minimum_rate_ends_its_step_early_and_is_exit_2_without_a_capacity() {
     let server = serial_server(10);
     let dir = tempdir::unique("loadgen-capacity-breach");
     let js = dir.join("c.json");
+    // Three times what the server can answer, for a step of 20 s: once more than 1% of the
+    // step's requests are over 20 ms, p99<20ms cannot hold whatever follows, and the step ends.
+    let began = Instant::now();
     let o = loadgen(
         &[
             "capacity",
@@ -226,10 +238,9 @@ fn a_breach_at_the_minimum_rate_is_exit_2_without_a_capacity() {
             "--max-rate",
             "1000",
             "--step-duration",
-            "1s",
+            "20s",
             "--timeout",
             "1s",
-            // Tests share two cores with many others; lag is judged only where it is the subject.
             "--max-lag",
             "250ms",
             "--json",
@@ -238,18 +249,34 @@ fn a_breach_at_the_minimum_rate_is_exit_2_without_a_capacity() {
         ],
         &[],
     );
+    let took = began.elapsed();
     assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        took < Duration::from_secs(12),
+        "the 20 s step took {took:?}"
+    );
     let report = read_json(&js);
     assert!(schema_errors(&report).is_empty());
     assert!(report["capacity_rps"].is_null());
     assert!(report["autoscaling"].is_null());
     assert_eq!(report["ending"], "breached_at_min_rate");
-    assert_eq!(report["steps"].as_array().map(Vec::len), Some(1));
-    assert_eq!(report["steps"][0]["verdict"], "fail");
+    assert_eq!(report["verdict"], "fail");
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 1);
+    let step = &steps[0];
+    assert_eq!(step["verdict"], "fail");
+    let early = step["ended_early"].as_str().expect("ended early");
+    assert!(early.starts_with("p99<20ms certainly breached"), "{early}");
+    assert!(num(&step["duration_s"]) < 10.0, "{step:#}");
     assert!(
-        stdout(&o).contains("even --min-rate breached"),
-        "{}",
-        stdout(&o)
+        num(&step["latency_ms"]["corrected"]["p99"]) >= 20.0,
+        "{step:#}"
+    );
+    let out = stdout(&o);
+    assert!(out.contains("even --min-rate breached"), "{out}");
+    assert!(
+        out.contains("ended early: p99<20ms certainly breached"),
+        "{out}"
     );
 }
 
@@ -450,4 +477,73 @@ fn bad_flags_and_files_are_usage_errors_naming_the_flag() {
     ] {
         assert!(h.contains(flag), "capacity --help lacks {flag}:\n{h}");
     }
+}
+
+#[test]
+fn sigint_mid_step_writes_the_reports_of_what_ran_and_exits_4() {
+    let server = TestServer::start(None);
+    let dir = tempdir::unique("loadgen-capacity-sigint");
+    let (js, html) = (dir.join("c.json"), dir.join("c.html"));
+    let (out, err) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "capacity",
+            &server.url("/fast"),
+            "--slo",
+            "p99<500ms",
+            "--min-rate",
+            "20",
+            "--max-rate",
+            "1000",
+            "--step-duration",
+            "30s",
+            "--max-lag",
+            "250ms",
+            "--json",
+            s(&js),
+            "--html",
+            s(&html),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("start loadgen");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    // Once the first step has sent for a second, stop the search.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests() < 20 {
+        assert!(Instant::now() < deadline, "no traffic: {}", read(&err));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-s", "INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("capacity did not stop within 10 s: {}", read(&err));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(4), "{}\n{}", read(&out), read(&err));
+    let report = read_json(&js);
+    assert!(schema_errors(&report).is_empty());
+    assert_eq!(report["verdict"], "aborted");
+    assert_eq!(report["ending"], "aborted");
+    let steps = report["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 1, "no step after the signal");
+    assert_eq!(steps[0]["verdict"], "aborted");
+    assert!(num(&steps[0]["duration_s"]) < 20.0);
+    let why = steps[0]["reasons"][0].as_str().unwrap_or_default();
+    assert!(why.starts_with("interrupted by SIGINT"), "{why}");
+    assert!(read(&out).contains("verdict: ABORTED"), "{}", read(&out));
+    assert!(read(&html).contains("Verdict: ABORTED"));
 }

@@ -99,7 +99,7 @@ variable "cpu_target_percent" {
 }
 
 variable "requests_per_target" {
-  description = "Autoscaling target for ALB requests per task per minute."
+  description = "Autoscaling target for ALB requests per task per minute (ALBRequestCountPerTarget). Measure it, never guess it: `loadgen capacity` against one task reports it as autoscaling.alb_request_count_per_target (that task's capacity under the SLOs x headroom x 60; docs/loadgen.md, The autoscaling target)."
   type        = number
   default     = 3000
 }

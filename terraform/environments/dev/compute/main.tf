@@ -63,6 +63,7 @@ module "compute" {
   desired_count             = var.min_count
   min_count                 = var.min_count
   max_count                 = var.max_count
+  requests_per_target       = var.requests_per_target
   deletion_protection       = var.deletion_protection
   access_logs_bucket        = var.access_logs_bucket
   deployment_alarm_names    = module.deployment_alarms.alarm_names

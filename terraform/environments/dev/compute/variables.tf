@@ -47,6 +47,16 @@ variable "max_count" {
   default     = 6
 }
 
+variable "requests_per_target" {
+  description = "Autoscaling target (ALBRequestCountPerTarget): requests per task per minute. Take it from `loadgen capacity --json` run against one task of this release: its autoscaling.alb_request_count_per_target, one task's capacity under the SLOs x headroom x 60 (docs/loadgen.md, The autoscaling target)."
+  type        = number
+  default     = 3000
+  validation {
+    condition     = var.requests_per_target >= 1
+    error_message = "requests_per_target must be at least 1 request per task per minute."
+  }
+}
+
 variable "deletion_protection" {
   description = "Protect the ALB from deletion."
   type        = bool
