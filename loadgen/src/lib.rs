@@ -24,9 +24,8 @@
 //! limits with the same client.
 //!
 //! Imports go one way, from the command line down: [`cli`] → [`commands`] → [`capacity`] →
-//! [`run`] →
-//! [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside `commands`,
-//! and [`client`] and [`progress`] under `run`). [`recorder`], [`selfcheck`],
+//! [`run`] → [`config`] → [`outputs`] → [`report`] → [`verdict`] (with [`ratelimit`] beside
+//! `commands`, and [`client`] and [`progress`] under `run`). [`recorder`], [`selfcheck`],
 //! [`schedule`], [`reach`], [`interrupt`], [`input`], [`numfmt`] and [`exit`] import nothing of
 //! the crate, and [`slo`] only [`recorder`] (the error kinds its `errors_KIND` gates name), so
 //! any module may use them; [`slo_file`] (the gates of `--slo-file`, made with the `slo` crate) imports
