@@ -13,6 +13,8 @@ LOCALSTACK_PYTHON=$(scripts/deps/localstack.sh)
 export LOCALSTACK_PYTHON
 CHECKOV=$(scripts/deps/checkov.sh)
 HDRH_PYTHON=$(scripts/deps/hdrh.sh)
+OTLP_PYTHON=$(scripts/deps/otlp.sh)
+export OTLP_PYTHON
 AWS_PROVIDER_SCHEMA=$(scripts/deps/aws-provider-schema.sh)
 export CHECKOV HDRH_PYTHON AWS_PROVIDER_SCHEMA
 # Supply chain: the dependency tree against deny.toml, the workflows audited offline.

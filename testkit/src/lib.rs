@@ -3,6 +3,8 @@
 //! takes these from here.
 //!
 //! - [`corpus`]: a fuzz target's corpus, read for replay by the tests.
+//! - [`otlp`]: a real OTLP/HTTP trace receiver (Python's `opentelemetry-proto`) that decodes what
+//!   an exporter sends, and answers 503 or stalls on demand.
 //! - [`ports`]: a loopback port that is free right now, for a server started in another process,
 //!   and one that refuses connections while the test holds it ("the upstream is down").
 //! - [`tempdir`]: a fresh, empty directory per test, unique across parallel tests and processes.
@@ -20,6 +22,7 @@
 
 pub mod corpus;
 pub mod nginx_lb;
+pub mod otlp;
 pub mod ports;
 pub mod process;
 pub mod raw;
