@@ -148,8 +148,8 @@ impl Tracer {
     }
 
     /// Stops taking spans and exports what is queued, for at most `limit` (then the rest is
-    /// counted, see [`ExportCounts`]); returns the final counts. Idempotent; a later call
-    /// only shortens nothing and returns the counts.
+    /// counted, see [`ExportCounts`]); returns the final counts. Idempotent: the first call's
+    /// limit holds, and a later call returns the counts once that flush has ended.
     pub fn shutdown(&self, limit: Duration) -> ExportCounts {
         let deadline = Instant::now() + limit;
         self.inner.stop.send_if_modified(|current| {
