@@ -4,8 +4,8 @@
 use checks::imports;
 
 /// Every crate with a library or binary of its own.
-const CRATES: [&str; 7] = [
-    "service", "loadgen", "canary", "gateway", "checks", "slo", "testkit",
+const CRATES: [&str; 8] = [
+    "service", "loadgen", "canary", "gateway", "checks", "slo", "testkit", "trace",
 ];
 
 #[test]
