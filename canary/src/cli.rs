@@ -106,6 +106,15 @@ pub struct Settings {
     /// Retries of PutMetricData (with backoff) before falling back to EMF [default: 2].
     #[arg(long, env = "CANARY_PUBLISH_RETRIES", value_name = "N")]
     pub publish_retries: Option<String>,
+    /// Fewest days an HTTPS target's certificate must have left, 0 to 3650 (fractions allowed);
+    /// fewer fails the probe, blamed on the gateway [default: 14].
+    #[arg(
+        long,
+        env = "CANARY_CERT_MIN_DAYS",
+        value_name = "DAYS",
+        allow_negative_numbers = true
+    )]
+    pub cert_min_days: Option<String>,
     /// URL to call after each completed run (healthchecks.io-style external dead-man switch).
     /// Such URLs often embed a token: `--help` never shows the environment's value.
     #[arg(
@@ -175,6 +184,11 @@ impl Settings {
                 "--publish-retries",
                 "CANARY_PUBLISH_RETRIES",
             ),
+            "cert_min_days" => (
+                self.cert_min_days.is_some(),
+                "--cert-min-days",
+                "CANARY_CERT_MIN_DAYS",
+            ),
             "heartbeat_url" => (
                 self.heartbeat_url.is_some(),
                 "--heartbeat-url",
@@ -225,6 +239,6 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 16, "every setting but --config");
+        assert_eq!(checked, 17, "every setting but --config");
     }
 }

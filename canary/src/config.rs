@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use http::{HeaderName, Method, Uri};
 
+use crate::certificate::DEFAULT_MIN_DAYS;
 use crate::cli::Settings;
 use crate::config_file::{self, FileConfig};
 use crate::metrics::DEFAULT_NAMESPACE;
 use crate::probe::ProbeSpec;
-use crate::probe_config::{ProbeDefaults, probes_from_file};
+use crate::probe_config::{ProbeDefaults, cert_min_days, probes_from_file};
 use crate::publish::limits::validate_namespace;
 use crate::suite::default_suite;
 use crate::validation::{
@@ -307,6 +308,22 @@ pub fn resolve_with(s: &Settings, file: FileConfig) -> Result<Config, ConfigErro
         rate_limit_window: pick(&s.rate_limit_window, &file.rate_limit_window)
             .and_then(|t| duration("rate_limit_window", t, false, &mut errors))
             .unwrap_or(Duration::from_secs(60)),
+        cert_min_days: match &s.cert_min_days {
+            Some(text) => match text.trim().parse::<f64>() {
+                Ok(v) => cert_min_days("cert_min_days", v, &mut errors),
+                Err(_) => {
+                    errors.push(
+                        "cert_min_days",
+                        format!("{text:?} is not a number of days such as 14 or 7.5"),
+                    );
+                    None
+                }
+            },
+            None => file
+                .cert_min_days
+                .and_then(|v| cert_min_days("cert_min_days", v, &mut errors)),
+        }
+        .unwrap_or(DEFAULT_MIN_DAYS),
     };
 
     let probes = match &file.probes {

@@ -51,6 +51,8 @@ pub struct FileConfig {
     pub publish_timeout: Option<String>,
     /// See `--publish-retries`.
     pub publish_retries: Option<i64>,
+    /// See `--cert-min-days`.
+    pub cert_min_days: Option<f64>,
     /// See `--heartbeat-url`.
     pub heartbeat_url: Option<String>,
     /// See `--heartbeat-method`.

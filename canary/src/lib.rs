@@ -7,7 +7,8 @@
 //! problems with [`validation`], which depends on none of them. [`run`] drives a round: it publishes `RunStarted`,
 //! runs each [`probe`] (one HTTP exchange over [`http_client`], retries, the generic
 //! [`assertions`], the sum and rate-limit [`checks`] with [`exact_sum`], Kong latency attribution),
-//! turns outcomes into [`metrics`] data, hands them to [`publish`] (the `cloudwatch`, `emf` and
+//! judges the leaf certificate that [`http_client`]'s verifier recorded by [`certificate`]
+//! (expired, not yet valid, fewer than `cert_min_days` left), turns outcomes into [`metrics`] data, hands them to [`publish`] (the `cloudwatch`, `emf` and
 //! `stdout` sinks behind one trait, CloudWatch limits in `publish::limits`, the EMF fallback), and
 //! publishes `Heartbeat` only once everything was delivered; [`heartbeat`] pings an optional
 //! external dead-man URL. The API key stays inside [`secret`], whose process-wide mask every
@@ -16,6 +17,7 @@
 //! calls [`execute`] and maps its result to an exit code.
 
 pub mod assertions;
+pub mod certificate;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -11,6 +11,9 @@ pub const DEFAULT_NAMESPACE: &str = "SumApi/Canary";
 pub const DIM_ENVIRONMENT: &str = "Environment";
 /// Dimension carried by per-probe data: the probe's name, never a URL.
 pub const DIM_PROBE: &str = "Probe";
+/// Dimension carried by per-host data: the host name of an HTTPS target (or its IP address),
+/// never a URL, a port, credentials or a query.
+pub const DIM_HOST: &str = "Host";
 
 /// A latency in milliseconds, from whole microseconds: `1.566`, not `1.5655560000000002`, in
 /// the log, the stdout sink and the published value alike.
@@ -35,6 +38,9 @@ pub const RATE_LIMIT_REMAINING: &str = "RateLimitRemaining";
 pub const RUN_STARTED: &str = "RunStarted";
 /// 1, published only when a run completed and its metrics were delivered. Unit Count.
 pub const HEARTBEAT: &str = "Heartbeat";
+/// Days until the leaf certificate an HTTPS target presented expires, fractional, negative once
+/// expired; once per host per run (dimensions `Environment` and `Host`). Unit None.
+pub const CERTIFICATE_DAYS_REMAINING: &str = "CertificateDaysRemaining";
 
 /// Every metric name the canary can emit.
 pub const ALL: &[&str] = &[
@@ -46,6 +52,7 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_REMAINING,
     RUN_STARTED,
     HEARTBEAT,
+    CERTIFICATE_DAYS_REMAINING,
 ];
 
 /// The CloudWatch units the canary uses.
@@ -55,6 +62,8 @@ pub enum Unit {
     Count,
     /// A duration in milliseconds.
     Milliseconds,
+    /// A quantity CloudWatch has no unit for (days: the name says so).
+    None,
 }
 
 impl Unit {
@@ -63,6 +72,7 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::None => "None",
         }
     }
 }
@@ -108,6 +118,27 @@ impl Datum {
             dimensions: vec![
                 (DIM_ENVIRONMENT.to_owned(), environment.to_owned()),
                 (DIM_PROBE.to_owned(), probe.to_owned()),
+            ],
+            value,
+            unit,
+            timestamp,
+        }
+    }
+
+    /// A per-host datum (dimensions `Environment` and `Host`).
+    pub fn host(
+        name: &str,
+        environment: &str,
+        host: &str,
+        value: f64,
+        unit: Unit,
+        timestamp: SystemTime,
+    ) -> Self {
+        Datum {
+            name: name.to_owned(),
+            dimensions: vec![
+                (DIM_ENVIRONMENT.to_owned(), environment.to_owned()),
+                (DIM_HOST.to_owned(), host.to_owned()),
             ],
             value,
             unit,

@@ -76,6 +76,8 @@ pub struct ProbeSpec {
     pub retries: u32,
     /// Backoff before the first retry; doubles for each further retry.
     pub retry_backoff: Duration,
+    /// Fewest days an HTTPS target's certificate must have left (fewer fails the probe).
+    pub cert_min_days: f64,
 }
 
 /// Where a failure most likely comes from.
@@ -381,6 +383,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             retries: 0,
             retry_backoff: Duration::ZERO,
+            cert_min_days: 14.0,
         }
     }
 

@@ -24,6 +24,8 @@ pub struct ProbeDefaults {
     pub rate_limit: Option<u64>,
     /// The most restrictive rate-limit window.
     pub rate_limit_window: Duration,
+    /// Fewest days an HTTPS target's certificate must have left.
+    pub cert_min_days: f64,
 }
 
 /// One `[[probes]]` table.
@@ -49,6 +51,8 @@ pub struct ProbeFile {
     pub retries: Option<i64>,
     /// Backoff before the first retry.
     pub retry_backoff: Option<String>,
+    /// Fewest days an HTTPS target's certificate must have left for this probe.
+    pub cert_min_days: Option<f64>,
     /// `sum` probes: fewest numbers per request (≥ 2).
     pub min_numbers: Option<i64>,
     /// `sum` probes: most numbers per request (≤ 100).
@@ -223,6 +227,10 @@ pub(crate) fn probes_from_file(
             .as_deref()
             .and_then(|t| duration(&at("retry_backoff"), t, true, errors))
             .unwrap_or(defaults.retry_backoff);
+        let min_days = p
+            .cert_min_days
+            .and_then(|v| cert_min_days(&at("cert_min_days"), v, errors))
+            .unwrap_or(defaults.cert_min_days);
         out.push(ProbeSpec {
             name: name.to_owned(),
             method,
@@ -234,7 +242,23 @@ pub(crate) fn probes_from_file(
             timeout,
             retries,
             retry_backoff,
+            cert_min_days: min_days,
         });
     }
     out
+}
+
+/// Checks a `cert_min_days` value: a finite number of days from 0 to
+/// [`MAX_MIN_DAYS`](crate::certificate::MAX_MIN_DAYS).
+pub(crate) fn cert_min_days(field: &str, value: f64, errors: &mut Errors) -> Option<f64> {
+    use crate::certificate::MAX_MIN_DAYS;
+    if value.is_finite() && (0.0..=MAX_MIN_DAYS).contains(&value) {
+        Some(value)
+    } else {
+        errors.push(
+            field,
+            format!("{value} is not a number of days from 0 to {MAX_MIN_DAYS}"),
+        );
+        None
+    }
 }

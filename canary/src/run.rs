@@ -10,9 +10,9 @@ use thiserror::Error;
 
 use crate::config::{Config, SinkKind};
 use crate::heartbeat;
-use crate::http_client::{HttpClient, HttpError};
+use crate::http_client::{HttpClient, HttpError, SeenCertificate, host_key};
 use crate::metrics::{self, Datum, Unit};
-use crate::probe::{Auth, ProbeContext, ProbeOutcome, run_probe};
+use crate::probe::{Attribution, Auth, ProbeContext, ProbeOutcome, run_probe};
 use crate::publish::cloudwatch::{CloudWatchSettings, CloudWatchSink};
 use crate::publish::emf::EmfSink;
 use crate::publish::stdout::StdoutSink;
@@ -168,14 +168,36 @@ impl Canary {
             bad_key: &self.bad_key,
         };
         let mut outcomes = Vec::with_capacity(self.config.probes.len());
+        let probes_started = Instant::now();
+        let tls_host = tls_host(&self.config.target);
         for spec in &self.config.probes {
-            let outcome = run_probe(spec, &ctx).await;
+            let mut outcome = run_probe(spec, &ctx).await;
+            if let Some(host) = &tls_host {
+                let seen = self.client.certificate(host);
+                check_certificate(&mut outcome, host, seen, spec.cert_min_days);
+            }
             log_outcome(&outcome);
             outcomes.push(outcome);
         }
 
         delivered &= self.publisher.report(&outcomes);
-        let data = outcome_data(&env, &outcomes, SystemTime::now());
+        let now = SystemTime::now();
+        let mut data = outcome_data(&env, &outcomes, now);
+        // Once per host per round, from a certificate this round saw: at a handshake (one that
+        // failed included) or over a connection that answered a probe.
+        if let Some(host) = &tls_host
+            && let Some(seen) = self.client.certificate(host)
+            && (seen.at >= probes_started || outcomes.iter().any(|o| o.status.is_some()))
+        {
+            data.push(Datum::host(
+                metrics::CERTIFICATE_DAYS_REMAINING,
+                &env,
+                host,
+                seen.validity.days_remaining(now),
+                Unit::None,
+                now,
+            ));
+        }
         delivered &= self.publisher.deliver(&data).await;
         if delivered {
             delivered &= self
@@ -204,6 +226,37 @@ impl Canary {
             "round finished"
         );
         result
+    }
+}
+
+/// The host of an https:// target (its `Host` dimension); `None` for plain HTTP.
+fn tls_host(target: &str) -> Option<String> {
+    let uri: http::Uri = target.parse().ok()?;
+    if uri.scheme_str() != Some("https") {
+        return None;
+    }
+    uri.host().map(host_key)
+}
+
+/// Fails a probe answered over TLS by a host whose certificate has fewer than the probe's
+/// `cert_min_days` left (or expired while a pooled connection kept using it), blamed on the
+/// gateway, which holds the certificate unless the probe failed for a reason of its own. A
+/// certificate rustls refused has failed the probe already, with a connection error saying why.
+fn check_certificate(
+    outcome: &mut ProbeOutcome,
+    host: &str,
+    seen: Option<SeenCertificate>,
+    min_days: f64,
+) {
+    let (Some(_), Some(seen)) = (outcome.status, seen) else {
+        return;
+    };
+    if let Some(problem) = seen.validity.problem(host, SystemTime::now(), min_days) {
+        if outcome.passed {
+            outcome.attribution = Some(Attribution::Gateway);
+        }
+        outcome.passed = false;
+        outcome.failures.push(problem);
     }
 }
 

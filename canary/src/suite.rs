@@ -41,6 +41,7 @@ pub fn default_suite(d: &ProbeDefaults) -> Vec<ProbeSpec> {
             timeout: d.timeout,
             retries: d.retries,
             retry_backoff: d.retry_backoff,
+            cert_min_days: d.cert_min_days,
         };
     let mut health = probe(
         HEALTH,

@@ -79,6 +79,7 @@ fn every_bad_field_is_named() {
         publish_retries: Some("many".into()),
         heartbeat_url: Some("not a url".into()),
         heartbeat_method: Some("PUT".into()),
+        cert_min_days: Some("NaN".into()),
         config: None,
     };
     let got = fields(resolve_with(&s, FileConfig::default()).expect_err("invalid"));
@@ -99,6 +100,7 @@ fn every_bad_field_is_named() {
         "publish_retries",
         "heartbeat_url",
         "heartbeat_method",
+        "cert_min_days",
     ] {
         assert!(
             got.iter().any(|f| f == field),
@@ -188,4 +190,57 @@ fn custom_probes_replace_the_suite() {
 fn unknown_file_fields_are_parse_errors() {
     let err = toml::from_str::<FileConfig>("tiemout = \"5s\"").expect_err("unknown field");
     assert!(err.to_string().contains("tiemout"), "{err}");
+}
+
+#[test]
+fn cert_min_days_is_a_finite_number_of_days_up_to_ten_years() {
+    let c = resolve_with(&settings(), FileConfig::default()).expect("valid");
+    assert!(c.probes.iter().all(|p| p.cert_min_days == 14.0));
+    // The file's global value, a probe's own over it, and the flag over the file's global.
+    let file = || -> FileConfig {
+        toml::from_str(
+            "cert_min_days = 30\n[[probes]]\nname = \"a\"\npath = \"/\"\n\
+             [[probes]]\nname = \"b\"\npath = \"/\"\ncert_min_days = 2.5\n",
+        )
+        .expect("parses")
+    };
+    let days = |c: Config| c.probes.iter().map(|p| p.cert_min_days).collect::<Vec<_>>();
+    assert_eq!(
+        days(resolve_with(&settings(), file()).expect("valid")),
+        [30.0, 2.5]
+    );
+    let s = Settings {
+        cert_min_days: Some(" 0 ".into()),
+        ..settings()
+    };
+    assert_eq!(days(resolve_with(&s, file()).expect("valid")), [0.0, 2.5]);
+    for bad in [
+        "-1",
+        "NaN",
+        "inf",
+        "-inf",
+        "3650.5",
+        "1e400",
+        "two weeks",
+        "",
+    ] {
+        let s = Settings {
+            cert_min_days: Some(bad.into()),
+            ..settings()
+        };
+        let got = fields(resolve_with(&s, FileConfig::default()).expect_err(bad));
+        assert_eq!(got, vec!["cert_min_days"], "{bad:?}");
+    }
+    for bad in ["-0.5", "nan", "inf", "9999"] {
+        let text = format!(
+            "cert_min_days = {bad}\n[[probes]]\nname = \"a\"\npath = \"/\"\ncert_min_days = {bad}\n"
+        );
+        let file: FileConfig = toml::from_str(&text).expect("parses");
+        let got = fields(resolve_with(&settings(), file).expect_err(bad));
+        assert_eq!(
+            got,
+            vec!["cert_min_days", "probes[0].cert_min_days"],
+            "{bad}"
+        );
+    }
 }

@@ -93,6 +93,7 @@ impl CloudWatchSink {
             .unit(match d.unit {
                 Unit::Count => StandardUnit::Count,
                 Unit::Milliseconds => StandardUnit::Milliseconds,
+                Unit::None => StandardUnit::None,
             })
             .timestamp(DateTime::from(d.timestamp));
         if self.settings.storage_resolution == 1 {

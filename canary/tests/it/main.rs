@@ -8,9 +8,12 @@
 //! - [`publishing`]: probes through the local gateway, metrics published to LocalStack's
 //!   CloudWatch and read back.
 //! - [`deadman`]: the dead-man alarm from `alarms/cloudwatch.yaml`, in LocalStack's CloudWatch.
+//! - [`certificates`]: certificate expiry against nginx over HTTPS with a test CA (days left,
+//!   expired, not yet valid, `cert_min_days`), published to every sink and LocalStack.
 //! - [`slo_burn`]: the SLO burn-rate alarms of `alarms/cloudwatch-slo.yaml`, created in
 //!   LocalStack's CloudWatch from the rendered data.
 
+mod certificates;
 mod cli;
 #[path = "../common/mod.rs"]
 mod common;
