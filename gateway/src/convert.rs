@@ -323,6 +323,15 @@ fn push_plugin(
             let c: raw::TransformerConfig = serde_norway::from_value(config).map_err(ctx)?;
             transformer(c)?
         }
+        "opentelemetry" => {
+            let c: raw::OpenTelemetryConfig = serde_norway::from_value(config).map_err(ctx)?;
+            if scope.route.is_some() || scope.consumer.is_some() {
+                return Err(unsupported(
+                    "opentelemetry scoped to a route or a consumer (put it on the service or make it global)",
+                ));
+            }
+            crate::convert_otel::opentelemetry(c)?
+        }
         other => return Err(unsupported(format!("the plugin `{other}`"))),
     };
     if out

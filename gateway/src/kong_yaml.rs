@@ -187,6 +187,44 @@ pub(crate) struct TransformerOps {
     pub uri: Option<String>,
 }
 
+/// `opentelemetry` config (Kong 3.x), every field Kong has, so that Kong's full config
+/// validates; the convert module refuses what the local gateway cannot reproduce.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OpenTelemetryConfig {
+    pub traces_endpoint: Option<String>,
+    pub logs_endpoint: Option<String>,
+    /// The deprecated shorthand of `traces_endpoint`.
+    pub endpoint: Option<String>,
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    pub resource_attributes: Option<std::collections::BTreeMap<String, String>>,
+    // Accepted so that Kong's full config validates; Kong's own exporter settings, without
+    // meaning for the local gateway, which exports nothing.
+    #[allow(dead_code)]
+    pub queue: Option<serde_norway::Value>,
+    #[allow(dead_code)]
+    pub batch_span_count: Option<serde_norway::Value>,
+    #[allow(dead_code)]
+    pub batch_flush_delay: Option<serde_norway::Value>,
+    pub connect_timeout: Option<serde_norway::Value>,
+    pub send_timeout: Option<serde_norway::Value>,
+    pub read_timeout: Option<serde_norway::Value>,
+    pub http_response_header_for_traceid: Option<String>,
+    pub header_type: Option<String>,
+    pub sampling_rate: Option<f64>,
+    pub propagation: Option<Propagation>,
+}
+
+/// Kong's `propagation` record of the tracing plugins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Propagation {
+    pub extract: Option<Vec<String>>,
+    pub inject: Option<Vec<String>>,
+    pub clear: Option<Vec<String>>,
+    pub default_format: Option<String>,
+}
+
 fn yes() -> bool {
     true
 }

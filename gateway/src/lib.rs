@@ -11,12 +11,14 @@
 //! [`deck`] renders the same file for a real Kong; [`cli`] is the `local-gateway` binary.
 //!
 //! Imports flow one way, down this list: [`cli`]; [`local`]; `nginx`; [`render`]; [`plan`];
-//! `convert` (which also holds [`Policy::load`] and [`Policy::parse`]) and [`deck`];
+//! `convert` (which also holds [`Policy::load`] and [`Policy::parse`]; `convert_otel` checks
+//! the opentelemetry plugin for it) and [`deck`];
 //! `kong_yaml` and [`policy`]; [`vault`]; [`error`], the error types every module shares, which
 //! imports none of them. A module never imports one above it.
 
 pub mod cli;
 mod convert;
+mod convert_otel;
 pub mod deck;
 pub mod error;
 mod kong_yaml;

@@ -214,6 +214,13 @@ impl LocalGatewayBuilder {
         self
     }
 
+    /// Test override: the opentelemetry plugin's sampling rate (0 to 1) for traces that are not
+    /// already unsampled by their parent.
+    pub fn trace_sampling_rate(mut self, rate: f64) -> Result<Self, GatewayError> {
+        self.policy.set_trace_sampling_rate(rate)?;
+        Ok(self)
+    }
+
     /// Uses this nginx binary (default: `nginx` on PATH, then /usr/sbin/nginx).
     pub fn nginx(mut self, path: PathBuf) -> Self {
         self.nginx = Some(path);
@@ -273,6 +280,7 @@ impl LocalGatewayBuilder {
                 prefix: &prefix,
                 run_as_root,
                 parent_pid: std::process::id(),
+                trace_sampling_rate: self.policy.tracing().map(|o| o.sampling_rate),
             };
             // Every key and header secret, kept out of the error log.
             let hidden: Vec<String> = credentials

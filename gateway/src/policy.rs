@@ -163,6 +163,8 @@ pub enum Plugin {
     RequestSizeLimiting(SizeLimit),
     /// `request-transformer` (headers only).
     RequestTransformer(Transformer),
+    /// `opentelemetry` (W3C propagation; the local gateway exports no spans).
+    OpenTelemetry(OpenTelemetry),
 }
 
 impl Plugin {
@@ -173,6 +175,7 @@ impl Plugin {
             Plugin::RateLimiting(_) => "rate-limiting",
             Plugin::RequestSizeLimiting(_) => "request-size-limiting",
             Plugin::RequestTransformer(_) => "request-transformer",
+            Plugin::OpenTelemetry(_) => "opentelemetry",
         }
     }
 }
@@ -191,6 +194,19 @@ pub struct KeyAuth {
     /// Realm for `WWW-Authenticate` (Kong sends plain `Key` without one).
     pub realm: Option<String>,
 }
+
+/// `opentelemetry` settings: where Kong sends its spans, and how it samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTelemetry {
+    /// The OTLP/HTTP traces endpoint as written (a URL, or a vault reference to one).
+    pub traces_endpoint: String,
+    /// The fraction of traces sampled, 0 to 1 (Kong's default: kong.conf's
+    /// `tracing_sampling_rate`, 0.01).
+    pub sampling_rate: f64,
+}
+
+/// kong.conf's default `tracing_sampling_rate`, which applies when the plugin sets none.
+pub const DEFAULT_SAMPLING_RATE: f64 = 0.01;
 
 /// A fixed, calendar-aligned rate-limit window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -446,6 +462,41 @@ impl Policy {
                     hide_client_headers: false,
                 }),
             });
+        }
+        Ok(())
+    }
+
+    /// The `opentelemetry` plugin in force, if any: it may only be global or on the service
+    /// (validation refuses other scopes), and the service's wins.
+    pub fn tracing(&self) -> Option<&OpenTelemetry> {
+        self.plugins
+            .iter()
+            .filter_map(|p| match &p.plugin {
+                Plugin::OpenTelemetry(o) => Some((p.scope.rank(), o)),
+                _ => None,
+            })
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, o)| o)
+    }
+
+    /// Sets the sampling rate of every opentelemetry plugin (tests).
+    pub fn set_trace_sampling_rate(&mut self, rate: f64) -> Result<(), PolicyError> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(PolicyError::Invalid(format!(
+                "opentelemetry sampling_rate must be from 0 to 1, found {rate}"
+            )));
+        }
+        let mut found = false;
+        for p in &mut self.plugins {
+            if let Plugin::OpenTelemetry(o) = &mut p.plugin {
+                o.sampling_rate = rate;
+                found = true;
+            }
+        }
+        if !found {
+            return Err(PolicyError::Invalid(
+                "the policy has no opentelemetry plugin whose sampling rate could be set".into(),
+            ));
         }
         Ok(())
     }

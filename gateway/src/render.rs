@@ -45,6 +45,9 @@ pub struct RenderInput<'a> {
     pub run_as_root: bool,
     /// The process that starts nginx: nginx exits when it is gone (`std::process::id()`).
     pub parent_pid: u32,
+    /// The opentelemetry plugin's sampling rate: W3C propagation with this rate for new
+    /// traces; `None` without the plugin (no trace context is touched).
+    pub trace_sampling_rate: Option<f64>,
 }
 
 /// `nginx.conf` for the prefix.
@@ -83,8 +86,15 @@ http {{
         "~^(?<kong_log_method_only>[A-Z]{{1,32}}) " $kong_log_method_only;
         default "-";
     }}
+    # trace_id: the W3C trace the request belongs to (opentelemetry's propagation), `-` for a
+    # request refused before it (a malformed one, which never sets it) or without the plugin.
+    map $kong_trace_id $kong_log_trace_id {{
+        "" "-";
+        default $kong_trace_id;
+    }}
     log_format kong_local '$remote_addr [$time_local] "$kong_log_method $kong_log_path $server_protocol" '
-                          '$status $body_bytes_sent $request_time request_id=$request_id';
+                          '$status $body_bytes_sent $request_time request_id=$request_id '
+                          'trace_id=$kong_log_trace_id';
     access_log "{p}/logs/access.log" kong_local;
     client_body_temp_path "{p}/temp/client_body";
     proxy_temp_path "{p}/temp/proxy";
@@ -138,6 +148,7 @@ http {{
             # redirect; variables do). Set here, not at server level, where the redirect to
             # the error page would run it again.
             set $kong_rate_limit_headers "";
+            set $kong_trace_id "-";
             access_by_lua_block {{
                 require("local_gateway").access()
             }}
@@ -211,7 +222,13 @@ pub fn policy_lua(input: &RenderInput<'_>) -> Result<String, GatewayError> {
     for plan in input.plans {
         route_lua(&mut out, plan, input.secrets)?;
     }
-    out.push_str("  },\n  credentials = {\n");
+    match input.trace_sampling_rate {
+        Some(rate) if (0.0..=1.0).contains(&rate) => {
+            let _ = writeln!(out, "  }},\n  tracing = {{ rate = {rate:?} }},");
+        }
+        _ => out.push_str("  },\n  tracing = false,\n"),
+    }
+    out.push_str("  credentials = {\n");
     for (key, user) in input.credentials {
         let _ = writeln!(out, "    [{}] = {},", lua_str(key), lua_str(user));
     }

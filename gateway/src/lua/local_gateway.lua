@@ -16,6 +16,7 @@ pcall(ffi.cdef, [[
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 int getpid(void);
 int getppid(void);
+long getrandom(void *buf, size_t buflen, unsigned int flags);
 ]])
 local PR_SET_PDEATHSIG, SIGKILL = 1, 9
 
@@ -321,6 +322,90 @@ local function transform(t)
   end
 end
 
+-- opentelemetry's W3C propagation, as Kong does it with `propagation: w3c`: the request's
+-- `traceparent` is read by the W3C Trace Context rules; a valid one is passed on (same trace and
+-- parent ids, with the sampling decision below), with its `tracestate`. A missing, repeated or
+-- invalid one (wrong or forbidden version, all-zero ids, uppercase or non-hex digits, wrong
+-- lengths, version 00 with more fields, over 256 characters) starts a new trace: fresh random
+-- ids, and no `tracestate`, which belonged to the trace that was dropped. The decision is
+-- Kong's: a parent that is not sampled is followed; otherwise the trace is sampled at the
+-- plugin's sampling_rate (on the trace id, so every request of a trace decides alike). The
+-- local gateway records no spans itself, so the parent id goes on unchanged: the service's span
+-- hangs under the caller's. The trace id is logged in the access log.
+local rand_buf = ffi.new("uint8_t[?]", 24)
+local HEX_BYTE = {}
+for i = 0, 255 do
+  HEX_BYTE[i] = string.format("%02x", i)
+end
+
+-- `n` random bytes (n <= 24) as lowercase hex, never all zero.
+local function random_hex(n)
+  while true do
+    if ffi.C.getrandom(rand_buf, n, 0) ~= n then
+      error("getrandom failed")
+    end
+    local out, zero = {}, true
+    for i = 0, n - 1 do
+      out[i + 1] = HEX_BYTE[rand_buf[i]]
+      zero = zero and rand_buf[i] == 0
+    end
+    if not zero then
+      return table.concat(out)
+    end
+  end
+end
+
+local function is_id(s, len)
+  return #s == len and s:find("^[0-9a-f]+$") ~= nil and s:find("[1-9a-f]") ~= nil
+end
+
+-- The parent's trace id, parent id and sampled flag, or nil when there is no valid parent.
+local function parse_traceparent(v)
+  if type(v) ~= "string" or #v > 512 then
+    return nil
+  end
+  v = v:match("^[ \t]*(.-)[ \t]*$")
+  local len = #v
+  if len < 55 or len > 256 then
+    return nil
+  end
+  local version = v:sub(1, 2)
+  if not version:find("^[0-9a-f][0-9a-f]$") or version == "ff" then
+    return nil
+  end
+  if (version == "00" and len ~= 55) or (len > 55 and v:sub(56, 56) ~= "-") then
+    return nil
+  end
+  if v:sub(3, 3) ~= "-" or v:sub(36, 36) ~= "-" or v:sub(53, 53) ~= "-" then
+    return nil
+  end
+  local trace_id, parent_id, flags = v:sub(4, 35), v:sub(37, 52), v:sub(54, 55)
+  if not is_id(trace_id, 32) or not is_id(parent_id, 16) or not flags:find("^[0-9a-f][0-9a-f]$") then
+    return nil
+  end
+  return trace_id, parent_id, tonumber(flags, 16) % 2 == 1
+end
+
+-- Sampled at `rate`, decided on the trace id's first 52 bits.
+local function ratio_samples(trace_id, rate)
+  return tonumber(trace_id:sub(1, 13), 16) / 4503599627370496 < rate
+end
+
+local function propagate(tracing)
+  local trace_id, parent_id, sampled = parse_traceparent(ngx.var.http_traceparent and ngx.req.get_headers(100)["traceparent"])
+  if trace_id then
+    if sampled ~= false then
+      sampled = ratio_samples(trace_id, tracing.rate)
+    end
+  else
+    trace_id, parent_id = random_hex(16), random_hex(8)
+    sampled = ratio_samples(trace_id, tracing.rate)
+    ngx.req.clear_header("tracestate")
+  end
+  ngx.req.set_header("traceparent", "00-" .. trace_id .. "-" .. parent_id .. (sampled and "-01" or "-00"))
+  ngx.var.kong_trace_id = trace_id
+end
+
 local function match_route(uri, method)
   for _, m in ipairs(policy.matchers) do
     if uri:sub(1, #m.path) == m.path then
@@ -333,6 +418,9 @@ local function match_route(uri, method)
 end
 
 function M.access()
+  if policy.tracing then
+    propagate(policy.tracing)
+  end
   local uri = ngx.var.uri
   local route, prefix = match_route(uri, ngx.req.get_method())
   if not route then

@@ -11,6 +11,7 @@ mod kong_answers;
 mod lifecycle;
 mod policy;
 mod service;
+mod tracing;
 
 use std::time::Duration;
 

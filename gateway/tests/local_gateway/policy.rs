@@ -25,6 +25,7 @@ fn committed_policy_and_rendered_config_agree() {
         prefix,
         run_as_root: false,
         parent_pid: 1,
+        trace_sampling_rate: policy.tracing().map(|o| o.sampling_rate),
     };
     let lua = gateway::render::policy_lua(&input).unwrap();
     let conf = gateway::render::nginx_conf(&input);
@@ -56,7 +57,7 @@ fn committed_policy_and_rendered_config_agree() {
     let format = conf
         .lines()
         .skip_while(|l| !l.contains("log_format"))
-        .take(2)
+        .take(3)
         .collect::<String>();
     for leaky in [
         "$request ",
@@ -93,6 +94,16 @@ fn committed_policy_and_rendered_config_agree() {
     assert!(lua.contains("key_names = { \"apikey\", }"));
     assert!(lua.contains("{ \"X-Origin-Secret\", \"s\" }"));
     assert!(lua.contains("max = 65536"));
+    // opentelemetry's sampling rate, and the trace id in every access log line.
+    let rate = raw["plugins"][0]["config"]["sampling_rate"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(raw["plugins"][0]["name"], "opentelemetry");
+    assert!(
+        lua.contains(&format!("tracing = {{ rate = {rate:?} }},")),
+        "{lua}"
+    );
+    assert!(format.contains("trace_id=$kong_log_trace_id"), "{format}");
 }
 
 fn policy_limit(plans: &[gateway::plan::RoutePlan], consumer: &str, window: &str) -> Option<u64> {
