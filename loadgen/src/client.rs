@@ -32,6 +32,7 @@ mod lean;
 mod parse;
 #[cfg(test)]
 mod tests;
+pub mod traceparent;
 
 /// Environment variable choosing the plain HTTP/1.1 driver: `lean` (default) or `hyper`.
 pub const DRIVER_ENV: &str = "LOADGEN_HTTP1_DRIVER";
@@ -452,11 +453,26 @@ impl Exchange {
 pub struct Req<'a> {
     target: &'a Target,
     h2: bool,
+    /// The `traceparent` value it carries (`--trace-sample`), if any.
+    traceparent: Option<&'a [u8]>,
 }
 
 /// The request for `target` on `conn`'s protocol (HTTP/2 when `h2`).
 pub fn build_request(target: &Target, h2: bool) -> Req<'_> {
-    Req { target, h2 }
+    Req {
+        target,
+        h2,
+        traceparent: None,
+    }
+}
+
+impl<'a> Req<'a> {
+    /// The same request carrying this `traceparent` value (one made by
+    /// [`traceparent::TraceSampler`]; a value that is no valid header value is not sent).
+    pub fn with_traceparent(mut self, value: Option<&'a [u8]>) -> Req<'a> {
+        self.traceparent = value;
+        self
+    }
 }
 
 impl Req<'_> {
@@ -471,6 +487,13 @@ impl Req<'_> {
             target.path.clone()
         };
         *req.headers_mut() = target.headers.clone();
+        if let Some(value) = self
+            .traceparent
+            .and_then(|v| http::HeaderValue::from_bytes(v).ok())
+        {
+            req.headers_mut()
+                .insert(http::HeaderName::from_static(traceparent::HEADER), value);
+        }
         if h2 {
             // HTTP/2 carries the authority in the :authority pseudo-header.
             req.headers_mut().remove(http::header::HOST);
@@ -497,7 +520,10 @@ pub async fn exchange(conn: &mut Conn, req: Req<'_>) -> Exchange {
     match conn {
         Conn::H1(H1(H1Kind::Lean(c))) => {
             let t = req.target;
-            match c.exchange(&t.method, &t.path, &t.headers, &t.body).await {
+            match c
+                .exchange(&t.method, &t.path, &t.headers, req.traceparent, &t.body)
+                .await
+            {
                 Ok((status, reusable)) => Exchange::complete(status, reusable),
                 Err(f) => Exchange::failed(f.kind, f.status),
             }

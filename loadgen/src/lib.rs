@@ -9,7 +9,9 @@
 //! model: a slot counter at a constant rate or along the `--stage` ramp; closed model: send on
 //! response), and records every
 //! request in a per-connection [`recorder`] fork (HdrHistograms per outcome class, corrected
-//! from the intended send time and uncorrected from the actual one, streamed per second) while
+//! from the intended send time and uncorrected from the actual one, streamed per second; with
+//! `--trace-sample`, `client::traceparent` puts a fresh sampled `traceparent` on that fraction
+//! of requests and the recorder keeps the trace ids of the slowest and failed ones) while
 //! [`progress`] shows live numbers on a terminal, [`selfcheck`] watches the generator itself
 //! and [`reach`] ends a run early when the target never accepts a connection ([`interrupt`]
 //! does on SIGINT/SIGTERM: the run stops, requests in flight get a short grace, and what ran

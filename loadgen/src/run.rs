@@ -10,13 +10,14 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, timeout, timeout_at};
 
+use crate::client::traceparent::TraceSampler;
 use crate::client::{ClientError, Conn, Connector};
 use crate::config::{Model, RunConfig, Stop, Target, mix_order};
 use crate::interrupt::{self, Interrupted};
 use crate::progress::{Live, Progress};
 use crate::reach::Reach;
 use crate::recorder::{IntervalSink, Recorder, Summary, new_histogram};
-use crate::report::RunMeta;
+use crate::report::{RunMeta, TraceMeta};
 use crate::schedule::{OpenSchedule, RequestBudget};
 use crate::selfcheck::{SelfCheck, ThreadBusy, ThreadClock};
 
@@ -66,6 +67,8 @@ struct Shared {
     timeout: Duration,
     live: Arc<Live>,
     reach: Reach,
+    /// Which requests carry a `traceparent` (`--trace-sample`); `None`: none do.
+    trace: Option<TraceSampler>,
 }
 
 impl Shared {
@@ -289,6 +292,7 @@ pub async fn execute_until(
         timeout: cfg.timeout,
         live: Arc::new(Live::new(workers)),
         reach: Reach::default(),
+        trace: cfg.trace.as_ref().and_then(|t| TraceSampler::new(t.ratio)),
     });
 
     // Every thread connects first (bounded by the timeout), so that the schedule starts on
@@ -520,6 +524,10 @@ pub async fn execute_until(
         duration,
         generator_id: cfg.generator_id.clone(),
         self_check: Some(self_check),
+        trace: cfg.trace.as_ref().map(|t| TraceMeta {
+            ratio: t.ratio,
+            url: t.url.clone(),
+        }),
     };
     let decided = halted.as_ref().and_then(|(c, _)| c.as_ref().err().cloned());
     let aborted = halted.and_then(|(c, at)| c.ok().map(|signal| (signal, at)));

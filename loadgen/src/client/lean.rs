@@ -61,12 +61,14 @@ pub struct LeanConn {
 }
 
 /// Appends the HTTP/1.1 request for these parts to `out`: request line, headers (Host among
-/// them), Content-Length when there is a body or the method expects one, then the body.
+/// them), a `traceparent` when given (its value, already valid: `--trace-sample` makes it),
+/// Content-Length when there is a body or the method expects one, then the body.
 pub fn serialize(
     out: &mut Vec<u8>,
     method: &Method,
     path: &Uri,
     headers: &HeaderMap,
+    traceparent: Option<&[u8]>,
     body: &Bytes,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
@@ -83,6 +85,11 @@ pub fn serialize(
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(value) = traceparent {
+        out.extend_from_slice(b"traceparent: ");
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     // As hyper does: a length for any body, and for an empty one only where a body is expected.
@@ -135,15 +142,17 @@ impl LeanConn {
 
     /// Sends one request and reads its whole response, discarding the body. `Ok((status,
     /// reusable))`, or the failure (with the status when the head had arrived).
+    /// The request carries `traceparent` when given.
     pub async fn exchange(
         &mut self,
         method: &Method,
         path: &Uri,
         headers: &HeaderMap,
+        traceparent: Option<&[u8]>,
         body: &Bytes,
     ) -> Result<(u16, bool), Failed> {
         self.wbuf.clear();
-        serialize(&mut self.wbuf, method, path, headers, body);
+        serialize(&mut self.wbuf, method, path, headers, traceparent, body);
         if let Err(e) = self.stream.write_all(&self.wbuf).await {
             self.closed = true;
             return Err(Failed {

@@ -188,6 +188,7 @@ fn request_is_serialized_once_with_host_and_length() {
         &Method::POST,
         &path,
         &headers,
+        None,
         &Bytes::from_static(b"{}"),
     );
     assert_eq!(
@@ -196,11 +197,29 @@ fn request_is_serialized_once_with_host_and_length() {
          content-length: 2\r\n\r\n{}"
     );
     let mut out = Vec::new();
+    let tp = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    serialize(
+        &mut out,
+        &Method::POST,
+        &path,
+        &headers,
+        Some(tp.as_slice()),
+        &Bytes::from_static(b"{}"),
+    );
+    assert_eq!(
+        String::from_utf8(out).expect("ascii"),
+        "POST /api/v1/sum?x=1 HTTP/1.1\r\nhost: h.test:81\r\ncontent-type: application/json\r\n\
+         traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\
+         content-length: 2\r\n\r\n{}",
+        "the traceparent goes with the other headers"
+    );
+    let mut out = Vec::new();
     serialize(
         &mut out,
         &Method::GET,
         &"/".parse().expect("valid"),
         &HeaderMap::new(),
+        None,
         &Bytes::new(),
     );
     assert_eq!(out, b"GET / HTTP/1.1\r\n\r\n");
@@ -254,6 +273,7 @@ async fn get(c: &mut LeanConn, method: Method) -> Result<(u16, bool), Option<u16
         &method,
         &"/".parse().expect("valid"),
         &HeaderMap::new(),
+        None,
         &Bytes::new(),
     )
     .await

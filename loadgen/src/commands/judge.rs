@@ -150,5 +150,6 @@ pub fn merged_meta(files: &[HlogFile], summary: &Summary) -> RunMeta {
         duration: span,
         generator_id: None,
         self_check: None,
+        trace: None,
     }
 }

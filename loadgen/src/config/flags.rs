@@ -80,6 +80,32 @@ pub struct RunArgs {
     /// Report files (--hgrm, --html).
     #[command(flatten)]
     pub files: ReportFiles,
+
+    /// Distributed tracing of the requests (--trace-sample, --trace-url).
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+/// Which requests carry a W3C `traceparent`, and how the reports link their trace ids.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TraceArgs {
+    /// Send a fresh, sampled W3C traceparent (a new trace) on this fraction of requests, 0 to 1,
+    /// e.g. 0.01 or 1; the reports list, per outcome class, the trace ids of the slowest traced
+    /// requests and of the first failed ones.
+    // A negative value reaches the validation (which names this flag) instead of reading as a flag.
+    #[arg(
+        long,
+        env = "LOADGEN_TRACE_SAMPLE",
+        value_name = "RATIO",
+        allow_hyphen_values = true
+    )]
+    pub trace_sample: Option<String>,
+
+    /// Link for each trace id in the reports: an http(s) URL containing {trace_id}, e.g.
+    /// `https://console.aws.amazon.com/cloudwatch/home#xray:traces/{trace_id}`. Needs
+    /// --trace-sample.
+    #[arg(long, env = "LOADGEN_TRACE_URL", value_name = "TEMPLATE")]
+    pub trace_url: Option<String>,
 }
 
 /// What each request is and how it is sent: the request flags of `run`, shared by `capacity`.

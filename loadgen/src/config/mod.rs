@@ -11,6 +11,7 @@ mod flags;
 mod request;
 mod stage;
 mod threads;
+mod traces;
 
 use std::time::{Duration, SystemTime};
 
@@ -26,9 +27,10 @@ use error::invalid;
 use request::{endpoint_of, header_from_env, make_target, parse_header, read_body, read_targets};
 
 pub use error::ConfigError;
-pub use flags::{GateArgs, GeneratorArgs, RequestArgs, RunArgs, SloArgs};
+pub use flags::{GateArgs, GeneratorArgs, RequestArgs, RunArgs, SloArgs, TraceArgs};
 pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
 pub use stage::{MAX_RATE, MAX_STAGES, parse_stage};
+pub use traces::{MAX_TRACE_URL, TRACE_ID_PLACEHOLDER, TraceConfig};
 
 /// Largest connection count.
 pub const MAX_CONNECTIONS: usize = 100_000;
@@ -116,6 +118,8 @@ pub struct RunConfig {
     /// The stages of `--stage` (open model): the schedule follows them, `model` holds their
     /// mean scheduled rate and `stop` their total duration (see [`RunConfig::with_ramp`]).
     pub ramp: Option<Ramp>,
+    /// `--trace-sample` and `--trace-url`; `None` without them.
+    pub trace: Option<TraceConfig>,
 }
 
 /// Refuses a duration flag above `max`, or zero unless `zero_ok` (a zero timeout or lag bound
@@ -183,6 +187,7 @@ impl RunConfig {
             (None, None) => return Err(invalid("give a URL or --targets FILE")),
         };
         let endpoint = endpoint_of(&targets)?;
+        let trace = traces::parse(&args.trace, &targets)?;
 
         let ramp = stage::ramp(args)?;
         let model = match args.rate.filter(|_| ramp.is_none()) {
@@ -300,6 +305,7 @@ impl RunConfig {
             threads,
             quiet: args.generator.quiet,
             ramp: None,
+            trace,
         }
         .with_ramp(ramp))
     }

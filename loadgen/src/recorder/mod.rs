@@ -30,12 +30,14 @@ use hdrhistogram::Histogram;
 mod answer;
 mod interval;
 mod targets;
+mod traces;
 
 pub use answer::{Answer, ErrorKind};
 use interval::{Hub, add_hist};
 pub use interval::{IntervalSink, IntervalStats, Pair, Slot};
 use targets::Rows;
 pub use targets::{MAX_TARGET_ROWS, TARGET_SIGFIG, TargetStats, layout, new_target_histogram};
+pub use traces::{ClassTraces, MAX_TRACES, TraceLists, TracedRequest, is_failure};
 
 /// Lowest recordable latency, µs.
 pub const LOWEST_US: u64 = 1;
@@ -145,6 +147,8 @@ pub struct Recorder {
     kinds: [u64; 6],
     /// Per-entry rows of a mix (none unless [`Recorder::set_targets`] named two or more).
     rows: Rows,
+    /// The trace ids of traced requests worth opening (empty unless some were traced).
+    traces: TraceLists,
 }
 
 impl Recorder {
@@ -161,6 +165,7 @@ impl Recorder {
             status: Box::new([0; 1000]),
             kinds: [0; 6],
             rows: Rows::default(),
+            traces: TraceLists::default(),
         }
     }
 
@@ -185,6 +190,7 @@ impl Recorder {
             status: Box::new([0; 1000]),
             kinds: [0; 6],
             rows: Rows::new(rows),
+            traces: TraceLists::default(),
         }
     }
 
@@ -241,6 +247,29 @@ impl Recorder {
             answer.kind(),
             corrected,
             uncorrected,
+        );
+    }
+
+    /// Notes the trace id of a request that carried a `traceparent`, already recorded with
+    /// [`Recorder::record_answer`] (same times), for the lists of slowest and failed requests
+    /// ([`TraceLists`]). Called only for traced requests, so a run without tracing never pays.
+    pub fn record_trace(
+        &mut self,
+        trace_id: trace::TraceId,
+        answer: Answer,
+        intended: Instant,
+        sent: Instant,
+        done: Instant,
+    ) {
+        self.traces.add(
+            answer.outcome(),
+            TracedRequest {
+                trace_id,
+                uncorrected_us: clamp_us(done.saturating_duration_since(sent)),
+                corrected_us: clamp_us(done.saturating_duration_since(intended)),
+                at: done.saturating_duration_since(self.epoch),
+                status: answer.status(),
+            },
         );
     }
 
@@ -331,6 +360,7 @@ impl Recorder {
             *a += b;
         }
         self.rows.add(&other.rows);
+        self.traces.merge(&other.traces);
         self.end = self.end.max(other.end);
         let mut hub = self.lock();
         if other.current.total() > 0 {
@@ -365,6 +395,7 @@ impl Recorder {
     #[allow(clippy::result_large_err)]
     pub fn finish(mut self) -> Result<Summary, (Summary, RecorderError)> {
         self.flush();
+        let traces = std::mem::take(&mut self.traces);
         let status_counts: BTreeMap<String, u64> = self
             .status
             .iter()
@@ -385,6 +416,7 @@ impl Recorder {
         );
         summary.error_kinds = self.kinds;
         summary.targets = self.rows.stats(&hub.labels);
+        summary.traces = traces;
         if let Some(mut sink) = hub.sink.take()
             && error.is_none()
         {
@@ -451,6 +483,10 @@ pub struct Summary {
     pub error_kinds: [u64; 6],
     /// Per-entry rows of a `--targets` mix of two or more entries (else empty).
     pub targets: Vec<TargetStats>,
+    /// The trace ids of the slowest and the failed traced requests (`--trace-sample`); empty
+    /// for a run without tracing and for a summary read back from interval logs, which do not
+    /// carry them.
+    pub traces: TraceLists,
 }
 
 impl Summary {
@@ -496,6 +532,7 @@ impl Summary {
             generators: Vec::new(),
             error_kinds,
             targets: Vec::new(),
+            traces: TraceLists::default(),
         }
     }
 

@@ -55,6 +55,7 @@ pub fn render(report: &Report, summary: &Summary) -> io::Result<String> {
     errors_table(&mut o, report);
     latency_table(&mut o, report);
     targets_table(&mut o, report);
+    traces_table(&mut o, report);
     slo_table(&mut o, report);
     baseline_table(&mut o, report);
 
@@ -246,6 +247,50 @@ fn targets_table(o: &mut String, r: &Report) {
     let _ = writeln!(o, "</tbody></table>");
 }
 
+/// The traced requests (`--trace-sample`): per class the slowest and the first failed, each
+/// trace id a link when `--trace-url` was given.
+fn traces_table(o: &mut String, r: &Report) {
+    let Some(t) = &r.traces else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<h2>Traces</h2>\n<p>{} requests sent a sampled <code>traceparent</code> (--trace-sample \
+         {}); latency from the actual send, which is what the trace shows.</p>\n\
+         <table id=\"traces\"><thead><tr><th>class</th><th>list</th><th>trace id</th>\
+         <th>latency (ms)</th><th>corrected (ms)</th><th>status</th><th>at (s)</th></tr></thead><tbody>",
+        t.traced,
+        crate::numfmt::fmt_num(t.sample_ratio)
+    );
+    for (class, c) in t.classes() {
+        for (list, entries) in [("slowest", &c.slowest), ("first failed", &c.first_failed)] {
+            for e in entries {
+                let id = match &e.url {
+                    Some(url) => format!(
+                        "<a href=\"{}\" rel=\"noopener noreferrer\"><code>{}</code></a>",
+                        esc(url),
+                        esc(&e.trace_id)
+                    ),
+                    None => format!("<code>{}</code>", esc(&e.trace_id)),
+                };
+                row(
+                    o,
+                    &[
+                        esc(class),
+                        list.to_string(),
+                        id,
+                        format!("{:.3}", e.latency_ms),
+                        format!("{:.3}", e.corrected_ms),
+                        e.status.map_or("-".to_string(), |s| s.to_string()),
+                        format!("{:.3}", e.at_s),
+                    ],
+                );
+            }
+        }
+    }
+    let _ = writeln!(o, "</tbody></table>");
+}
+
 fn latency_table(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
@@ -367,6 +412,7 @@ mod tests {
             duration: Duration::from_secs(1),
             generator_id: None,
             self_check: None,
+            trace: None,
         };
         let report = Report::build(&summary, &meta, &[], None);
         let page = render(&report, &summary).expect("renders");

@@ -12,6 +12,7 @@ pub mod html;
 pub mod json;
 mod plot;
 pub mod text;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 pub use breakdown::{ErrorsByKind, TargetRow};
+pub use traces::{TraceMeta, TraceReport};
 
 use crate::recorder::{Outcome, Summary};
 use crate::selfcheck::SelfCheck;
@@ -51,6 +53,8 @@ pub struct RunMeta {
     pub generator_id: Option<String>,
     /// The generator self-check, for a live run.
     pub self_check: Option<SelfCheck>,
+    /// `--trace-sample` and `--trace-url`, for a traced live run.
+    pub trace: Option<TraceMeta>,
 }
 
 /// A previous report to compare against (`--baseline`).
@@ -194,6 +198,11 @@ pub struct Report {
     pub baseline: Option<Comparison>,
     /// The generator self-check (absent for merged logs).
     pub self_check: Option<SelfCheck>,
+    /// The trace ids of the slowest and the failed traced requests (`--trace-sample`); null
+    /// for a run without it and for merged logs. Reports written before it existed read back
+    /// as null.
+    #[serde(default)]
+    pub traces: Option<TraceReport>,
 }
 
 impl Report {
@@ -271,6 +280,7 @@ impl Report {
             slo: Vec::new(),
             baseline: None,
             self_check: meta.self_check.clone(),
+            traces: TraceReport::build(&summary.traces, meta.trace.as_ref()),
         };
         report.slo = slos
             .iter()

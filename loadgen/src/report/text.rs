@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::numfmt::{fmt_num, fmt_value};
-use crate::report::{Latency, Report, TargetRow};
+use crate::report::{Latency, Report, TargetRow, TraceReport};
 
 /// Widest entry name shown in the per-entry table; longer ones are cut (the JSON has them whole).
 const MAX_NAME: usize = 48;
@@ -77,6 +77,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     row(o, "uncorrected", &r.latency_ms.uncorrected)?;
     if !r.targets.is_empty() {
         targets(o, &r.targets)?;
+    }
+    if let Some(t) = &r.traces {
+        traces(o, t)?;
     }
     if !r.slo.is_empty() {
         writeln!(o)?;
@@ -211,6 +214,43 @@ fn targets(o: &mut String, rows: &[TargetRow]) -> std::fmt::Result {
                 .collect::<Vec<_>>()
                 .join("  ")
         )?;
+    }
+    Ok(())
+}
+
+/// Trace ids shown per list; the JSON and HTML reports have them all.
+const TEXT_TRACES: usize = 3;
+
+/// The traced requests: per class the slowest few and the first few failures, and the link
+/// to the slowest of all when `--trace-url` was given.
+fn traces(o: &mut String, t: &TraceReport) -> std::fmt::Result {
+    writeln!(o)?;
+    writeln!(
+        o,
+        "traces: {} requests sent a traceparent (--trace-sample {}); latency from the actual send",
+        t.traced,
+        fmt_num(t.sample_ratio)
+    )?;
+    for (class, c) in t.classes() {
+        let list = |entries: &[crate::report::traces::TraceEntry]| {
+            entries
+                .iter()
+                .take(TEXT_TRACES)
+                .map(|e| format!("{} {:.3}ms", e.trace_id, e.latency_ms))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        writeln!(o, "  {class:<8} slowest {}", list(&c.slowest))?;
+        if !c.first_failed.is_empty() {
+            writeln!(o, "  {class:<8} first   {}", list(&c.first_failed))?;
+        }
+    }
+    let slowest = t
+        .classes()
+        .flat_map(|(_, c)| c.slowest.first())
+        .max_by(|a, b| a.latency_ms.total_cmp(&b.latency_ms));
+    if let Some(url) = slowest.and_then(|e| e.url.as_deref()) {
+        writeln!(o, "  slowest trace: {url}")?;
     }
     Ok(())
 }

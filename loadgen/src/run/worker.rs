@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Sleep, sleep_until};
 
 use super::Shared;
+use crate::client::traceparent::Traced;
 use crate::client::{Conn, Exchange, build_request, exchange};
 use crate::config::Target;
 use crate::recorder::{Answer, ErrorKind, Outcome, Recorder, new_histogram};
@@ -168,13 +169,15 @@ impl Deadline {
 
 /// Sends one request of `target`, (re)connecting first when needed; the timeout covers
 /// connecting, waiting for the connection and the whole response. `started` is now (the caller
-/// just read the clock). `None` when a stop's grace cut the request off (it is not recorded).
+/// just read the clock); `traced` the request's `traceparent`, if it carries one. `None` when a
+/// stop's grace cut the request off (it is not recorded).
 async fn send_one(
     sh: &Shared,
     conn: &mut Option<Conn>,
     timer: &mut Deadline,
     target: &Target,
     started: Instant,
+    traced: Option<&Traced>,
 ) -> Option<(Instant, Exchange)> {
     let failed = |kind| Exchange::failed(kind, None);
     timer.arm(started + sh.timeout);
@@ -200,7 +203,8 @@ async fn send_one(
     let Some(c) = conn.as_mut() else {
         return Some((started, failed(ErrorKind::Other)));
     };
-    let req = build_request(target, c.is_h2());
+    let req =
+        build_request(target, c.is_h2()).with_traceparent(traced.map(|t| t.header.as_slice()));
     let sent = Instant::now();
     match timer.race(exchange(c, req)).await {
         Raced::Done(ex) => {
@@ -272,12 +276,18 @@ pub(super) async fn open_worker(
             continue;
         }
         let target = &sh.targets[t];
-        let Some((sent, ex)) = send_one(sh, &mut conn, &mut timer, target, now).await else {
+        let traced = sh.trace.as_ref().and_then(|s| s.pick());
+        let Some((sent, ex)) =
+            send_one(sh, &mut conn, &mut timer, target, now, traced.as_ref()).await
+        else {
             abandoned += u64::from(measured);
             break;
         };
         if measured {
             rec.record_answer(ex.answer(), t, start, sent, ex.done);
+            if let Some(tr) = &traced {
+                rec.record_trace(tr.trace_id, ex.answer(), start, sent, ex.done);
+            }
             live.add(ex.outcome);
             if sent < window_end {
                 sent_in_window += 1;
@@ -321,12 +331,18 @@ pub(super) async fn closed_worker(
         let t = sh.order[k % sh.order.len()] as usize;
         let target = &sh.targets[t];
         k = k.wrapping_add(1);
-        let Some((sent, ex)) = send_one(sh, &mut conn, &mut timer, target, intended).await else {
+        let traced = sh.trace.as_ref().and_then(|s| s.pick());
+        let Some((sent, ex)) =
+            send_one(sh, &mut conn, &mut timer, target, intended, traced.as_ref()).await
+        else {
             abandoned += u64::from(measured);
             break;
         };
         if measured {
             rec.record_answer(ex.answer(), t, intended, sent, ex.done);
+            if let Some(tr) = &traced {
+                rec.record_trace(tr.trace_id, ex.answer(), intended, sent, ex.done);
+            }
             live.add(ex.outcome);
         }
         if ex.outcome == Outcome::Error && ex.status.is_none() && conn.is_none() {

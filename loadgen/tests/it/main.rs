@@ -23,6 +23,9 @@
 //! - [`capacity`]: `loadgen capacity` against a one-worker server of known capacity: the
 //!   search lands below its knee; breaches, baseline regressions and bad flags.
 //! - [`ratelimit`]: `loadgen ratelimit` against the real service behind the local gateway.
+//! - [`traces`]: `--trace-sample` sends a fresh sampled `traceparent` on that fraction of
+//!   requests (none at 0); the reports list the slowest and failed traced requests by the ids
+//!   the server saw, linked with `--trace-url`; bad values are exit 64 naming the flag.
 
 mod capacity;
 #[path = "../common/mod.rs"]
@@ -38,3 +41,4 @@ mod slo_file;
 mod stages;
 mod targets_rows;
 mod tls;
+mod traces;
