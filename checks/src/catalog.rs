@@ -27,10 +27,14 @@ pub struct CanaryVocabulary<'a> {
     pub dim_environment: &'a str,
     /// `canary::metrics::DIM_PROBE`.
     pub dim_probe: &'a str,
+    /// `canary::metrics::DIM_HOST`.
+    pub dim_host: &'a str,
     /// `canary::metrics::ALL`.
     pub all: &'a [&'a str],
     /// The per-run metrics (`RunStarted`, `Heartbeat`): dimension `Environment` only.
     pub per_run: &'a [&'a str],
+    /// The per-host metrics (`CertificateDaysRemaining`): dimensions `Environment` and `Host`.
+    pub per_host: &'a [&'a str],
     /// Probe names of the default suite.
     pub probes: &'a [&'a str],
 }
@@ -43,6 +47,10 @@ impl Catalog {
             .map(|d| d.to_string())
             .collect();
         let per_run: BTreeSet<String> = [canary.dim_environment.to_string()].into();
+        let per_host: BTreeSet<String> = [canary.dim_environment, canary.dim_host]
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         Catalog {
             prometheus: service_metrics.iter().map(|m| m.to_string()).collect(),
             canary_namespace: canary.namespace.to_string(),
@@ -52,6 +60,8 @@ impl Catalog {
                 .map(|m| {
                     let dims = if canary.per_run.contains(m) {
                         per_run.clone()
+                    } else if canary.per_host.contains(m) {
+                        per_host.clone()
                     } else {
                         per_probe.clone()
                     };
@@ -103,8 +113,10 @@ mod tests {
                 namespace: "SumApi/Canary",
                 dim_environment: "Environment",
                 dim_probe: "Probe",
-                all: &["ProbeSuccess", "Heartbeat"],
+                dim_host: "Host",
+                all: &["ProbeSuccess", "Heartbeat", "CertificateDaysRemaining"],
                 per_run: &["Heartbeat"],
+                per_host: &["CertificateDaysRemaining"],
                 probes: &["sum"],
             },
         )
@@ -127,6 +139,12 @@ mod tests {
             vec!["Environment"]
         );
         assert_eq!(c.canary["ProbeSuccess"].len(), 2);
+        assert_eq!(
+            c.canary["CertificateDaysRemaining"]
+                .iter()
+                .collect::<Vec<_>>(),
+            vec!["Environment", "Host"]
+        );
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn sample_variables() -> BTreeMap<String, String> {
         ("cluster_name", "sum-api-dev"),
         ("service_name", "sum-api-dev-service"),
         ("canary_namespace", "SumApi/Canary"),
+        ("canary_target_host", "api.example.com"),
         (
             "runbook_base_url",
             "https://runbooks.example/alarms/runbooks",

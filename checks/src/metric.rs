@@ -181,6 +181,14 @@ pub fn check(rendered: &MetricRef, raw: &MetricRef, catalog: &Catalog) -> Result
                     catalog.probes
                 ));
             }
+            // The host the canary probes is the deployment's, never written into the data.
+            if let Some(host) = raw.dimensions.get("Host")
+                && host != "${canary_target_host}"
+            {
+                return Err(format!(
+                    "{raw}: dimension Host must be `${{canary_target_host}}`, not {host:?}"
+                ));
+            }
             match raw.dimensions.get("Environment").map(String::as_str) {
                 Some("${environment}") => Ok(()),
                 other => Err(format!(

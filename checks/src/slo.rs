@@ -283,8 +283,10 @@ mod tests {
                 namespace: "SumApi/Canary",
                 dim_environment: "Environment",
                 dim_probe: "Probe",
+                dim_host: "Host",
                 all: &["ProbeSuccess", "Heartbeat"],
                 per_run: &["Heartbeat"],
+                per_host: &[],
                 probes: &["sum", "health"],
             },
         )

@@ -29,8 +29,10 @@ pub fn catalog() -> Catalog {
             namespace: cm::DEFAULT_NAMESPACE,
             dim_environment: cm::DIM_ENVIRONMENT,
             dim_probe: cm::DIM_PROBE,
+            dim_host: cm::DIM_HOST,
             all: cm::ALL,
             per_run: &[cm::RUN_STARTED, cm::HEARTBEAT],
+            per_host: &[cm::CERTIFICATE_DAYS_REMAINING],
             probes: &[
                 suite::HEALTH,
                 suite::SUM,

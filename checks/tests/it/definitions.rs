@@ -35,8 +35,12 @@ fn alarm_definitions_are_well_formed() {
         .collect();
     assert_eq!(
         pages,
-        vec!["canary-auth-probe-failing"],
-        "only the security regression pages directly; the rest ticket"
+        vec![
+            "canary-auth-probe-failing",
+            "canary-certificate-expiry-imminent"
+        ],
+        "only the security regression and a certificate about to expire (every client will \
+         refuse the API, and nothing else warns) page directly; the rest ticket"
     );
     let users = file
         .composites

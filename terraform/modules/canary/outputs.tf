@@ -22,3 +22,8 @@ output "schedule_dlq_url" {
   description = "Dead-letter queue of schedule invocations that could not start the task."
   value       = aws_sqs_queue.schedule_dlq.url
 }
+
+output "target_host" {
+  description = "Host name of target_url: the Host dimension of the canary's CertificateDaysRemaining, which the certificate alarms read."
+  value       = lower(regex("^https://([^/:?#]+)", var.target_url)[0])
+}

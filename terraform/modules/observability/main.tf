@@ -18,6 +18,7 @@ locals {
     cluster_name            = var.cluster_name
     service_name            = var.service_name
     canary_namespace        = var.canary_namespace
+    canary_target_host      = var.canary_target_host
     runbook_base_url        = var.runbook_base_url
     service_log_group       = var.service_log_group
     canary_log_group        = var.canary_log_group

@@ -76,6 +76,11 @@ variable "canary_namespace" {
   default     = "SumApi/Canary"
 }
 
+variable "canary_target_host" {
+  description = "Host name of the URL the canary probes (canary stack's target_host): the Host dimension of its certificate alarms."
+  type        = string
+}
+
 variable "page_subscriptions" {
   description = "Subscribers of the page topic (e.g. the paging service's HTTPS endpoint)."
   type        = list(object({ protocol = string, endpoint = string }))

@@ -17,3 +17,8 @@ output "task_definition_arn" {
   description = "Canary task definition."
   value       = module.canary.task_definition_arn
 }
+
+output "target_host" {
+  description = "Host name of the gateway URL the canary probes (the Host dimension of its certificate metric)."
+  value       = module.canary.target_host
+}
