@@ -101,8 +101,9 @@ pub struct TraceArgs {
     )]
     pub trace_sample: Option<String>,
 
-    /// Link for each trace id in the reports: an http(s) URL containing {trace_id}, e.g.
-    /// `https://console.aws.amazon.com/cloudwatch/home#xray:traces/{trace_id}`. Needs
+    /// Link for each trace id in the reports: an http(s) URL containing {trace_id} (32 hex
+    /// digits) or {xray_trace_id} (the same id as X-Ray writes it, 1-xxxxxxxx-xxx…), e.g.
+    /// `https://console.aws.amazon.com/cloudwatch/home#xray:traces/{xray_trace_id}`. Needs
     /// --trace-sample.
     #[arg(long, env = "LOADGEN_TRACE_URL", value_name = "TEMPLATE")]
     pub trace_url: Option<String>,

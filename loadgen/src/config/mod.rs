@@ -30,7 +30,7 @@ pub use error::ConfigError;
 pub use flags::{GateArgs, GeneratorArgs, RequestArgs, RunArgs, SloArgs, TraceArgs};
 pub use request::{Endpoint, MAX_BODY_BYTES, MAX_TARGETS, Target, mix_order};
 pub use stage::{MAX_RATE, MAX_STAGES, parse_stage};
-pub use traces::{MAX_TRACE_URL, TRACE_ID_PLACEHOLDER, TraceConfig};
+pub use traces::{MAX_TRACE_URL, TRACE_ID_PLACEHOLDER, TraceConfig, XRAY_TRACE_ID_PLACEHOLDER};
 
 /// Largest connection count.
 pub const MAX_CONNECTIONS: usize = 100_000;

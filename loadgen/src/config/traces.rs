@@ -6,8 +6,12 @@ use super::error::invalid;
 use super::{ConfigError, Target};
 use crate::config::flags::TraceArgs;
 
-/// The placeholder `--trace-url` must contain.
+/// The placeholder of `--trace-url` for the W3C trace id (32 hex digits).
 pub const TRACE_ID_PLACEHOLDER: &str = "{trace_id}";
+
+/// The placeholder of `--trace-url` for the same id as X-Ray writes it (`1-` + 8 + `-` + 24 hex
+/// digits), for links into the X-Ray console; a template holds at least one of the two.
+pub const XRAY_TRACE_ID_PLACEHOLDER: &str = "{xray_trace_id}";
 
 /// Longest `--trace-url` template.
 pub const MAX_TRACE_URL: usize = 2048;
@@ -69,8 +73,12 @@ fn check_url(template: &str) -> Result<String, ConfigError> {
         .to_string();
     let why = if template.len() > MAX_TRACE_URL {
         format!("longer than {MAX_TRACE_URL} bytes")
-    } else if !template.contains(TRACE_ID_PLACEHOLDER) {
-        format!("must contain {TRACE_ID_PLACEHOLDER}, where each trace id goes")
+    } else if !template.contains(TRACE_ID_PLACEHOLDER)
+        && !template.contains(XRAY_TRACE_ID_PLACEHOLDER)
+    {
+        format!(
+            "must contain {TRACE_ID_PLACEHOLDER} (or {XRAY_TRACE_ID_PLACEHOLDER}), where each trace id goes"
+        )
     } else if !(template.starts_with("https://") || template.starts_with("http://")) {
         "must be an http:// or https:// URL".to_string()
     } else if template
@@ -103,6 +111,11 @@ mod tests {
             .expect("on");
         assert_eq!(c.ratio, 0.25);
         assert_eq!(c.url.as_deref(), Some("https://x/t/{trace_id}"));
+        let xray = "https://console.aws.amazon.com/cloudwatch/home#xray:traces/{xray_trace_id}";
+        let c = parse(&args(Some("1"), Some(xray)), &[])
+            .expect("ok")
+            .expect("on");
+        assert_eq!(c.url.as_deref(), Some(xray));
         for ok in ["0", "1", "1.0", "0.000001"] {
             assert!(parse(&args(Some(ok), None), &[]).is_ok(), "{ok}");
         }

@@ -10,8 +10,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::recorder::{Outcome, TraceLists, TracedRequest, is_failure};
 
-/// The placeholder of a `--trace-url` template.
+/// The placeholders of a `--trace-url` template: the W3C id, and the id as X-Ray writes it.
 const PLACEHOLDER: &str = "{trace_id}";
+const XRAY_PLACEHOLDER: &str = "{xray_trace_id}";
+
+/// A W3C trace id as X-Ray shows it: `1-` then its first 8 hex digits, `-`, the other 24.
+pub fn xray_trace_id(id: &str) -> String {
+    match (id.get(..8), id.get(8..)) {
+        (Some(time), Some(rest)) => format!("1-{time}-{rest}"),
+        _ => id.to_string(),
+    }
+}
 
 /// What the run traced, as the engine knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +78,10 @@ impl TraceReport {
         let entry = |r: &TracedRequest| {
             let id = r.trace_id.to_string();
             TraceEntry {
-                url: meta.url.as_ref().map(|t| t.replace(PLACEHOLDER, &id)),
+                url: meta.url.as_ref().map(|t| {
+                    t.replace(PLACEHOLDER, &id)
+                        .replace(XRAY_PLACEHOLDER, &xray_trace_id(&id))
+                }),
                 trace_id: id,
                 latency_ms: r.uncorrected_us as f64 / 1000.0,
                 corrected_ms: r.corrected_us as f64 / 1000.0,
@@ -137,7 +149,7 @@ mod tests {
         assert!(TraceReport::build(&lists, None).is_none());
         let meta = TraceMeta {
             ratio: 0.5,
-            url: Some("https://x.example/t/{trace_id}?a={trace_id}".into()),
+            url: Some("https://x.example/t/{trace_id}?a={trace_id}&x={xray_trace_id}".into()),
         };
         let t = TraceReport::build(&lists, Some(&meta)).expect("traced");
         assert_eq!(t.traced, 2);
@@ -152,7 +164,7 @@ mod tests {
         assert_eq!(
             e.url.as_deref(),
             Some(
-                "https://x.example/t/4bf92f3577b34da6a3ce929d0e0e4736?a=4bf92f3577b34da6a3ce929d0e0e4736"
+                "https://x.example/t/4bf92f3577b34da6a3ce929d0e0e4736?a=4bf92f3577b34da6a3ce929d0e0e4736&x=1-4bf92f35-77b34da6a3ce929d0e0e4736"
             )
         );
         assert!(t.by_class["2xx"].first_failed.is_empty());
