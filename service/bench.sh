@@ -6,12 +6,20 @@
 #   metrics   the service, POST /api/v1/sum with 10 numbers, metrics recording on (default)
 #   nometrics the same with --record-metrics false
 #   nolog     metrics on, access log off (RUST_LOG=warn): shows what the per-request log costs
+#   traceoff  the service with tracing configured but unsampled: an OTLP endpoint set and
+#             OTEL_TRACES_SAMPLER=always_off (every request still gets a trace id in its log line)
+#   traced    the service tracing every request (OTEL_TRACES_SAMPLER=always_on), exporting to a
+#             local sink that reads each export request and answers 200 at once (pinned to CPU 1
+#             with wrk, so that its work is not counted as the service's); the span counters
+#             are printed after the timed rounds, to show that no span was dropped
 #   bareos    the bare handler without actix's keep-alive timer (paired rounds and instruction
 #             counts only): the service times idle connections its own way, not with that timer,
 #             so this shows how much of the service/bare ratio that accounts for
 # Each server gets 1 worker pinned to CPU 0 (taskset), wrk gets 1 thread pinned to CPU 1.
-# Targets: service >= 0.85x bare, metrics cost <= 5%. The plain handler is a second reference
-# point: what the same answer costs without the service's observability and checks.
+# Targets: service >= 0.85x bare, metrics cost <= 5%, tracing configured but unsampled <= 3%
+# CPU per request over the service without tracing ("metrics"); the sampled cost is reported.
+# The plain handler is a second reference point: what the same answer costs without the
+# service's observability and checks.
 #
 # Three figures per server:
 #   req/s         as wrk sees it;
@@ -54,11 +62,40 @@ bare=target/release/examples/bare
 plain=target/release/examples/plain
 
 
-names=(bare plain metrics nometrics nolog)
+names=(bare plain metrics nometrics nolog traceoff traced)
 # Served from the start too, but timed in the paired rounds and by callgrind only.
 extra=(bareos)
 # Starts one server; `$wrap` runs it (taskset, or valgrind). Run in the background: env,
 # taskset and valgrind exec, so $! is the server's own pid (for its CPU time).
+# The OTLP sink of traceoff and traced: reads each export request whole and answers 200 with
+# an empty body (an ExportTraceServiceResponse with nothing rejected); decodes nothing.
+sink_port=$(free_port)
+cat >"$work/sink.py" <<'PY'
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length", "0"))
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+PY
+sink=(python3 "$work/sink.py" "$sink_port")
+if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then sink=(taskset -c 1 "${sink[@]}"); fi
+"${sink[@]}" &  # taskset execs python: $! is the sink's own pid
+sink_pid=$!
+trap 'kill "$sink_pid" 2>/dev/null || true; cleanup' EXIT
+otlp=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port")
+
 server() { # name port metrics_port
   local service_args=(--listen "127.0.0.1:$2" --metrics-listen "127.0.0.1:$3" --workers 1 --shutdown-drain 0s)
   case $1 in
@@ -68,6 +105,8 @@ server() { # name port metrics_port
     metrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" ;;
     nometrics) exec env LOG_FORMAT=json RUST_LOG=info $wrap "$bin" "${service_args[@]}" --record-metrics false ;;
     nolog) exec env LOG_FORMAT=json RUST_LOG=warn $wrap "$bin" "${service_args[@]}" ;;
+    traceoff) exec env LOG_FORMAT=json RUST_LOG=info "${otlp[@]}" OTEL_TRACES_SAMPLER=always_off $wrap "$bin" "${service_args[@]}" ;;
+    traced) exec env LOG_FORMAT=json RUST_LOG=info "${otlp[@]}" OTEL_TRACES_SAMPLER=always_on $wrap "$bin" "${service_args[@]}" ;;
   esac
 }
 wait_ready() { # port tries
@@ -79,12 +118,12 @@ wait_ready() { # port tries
   echo "the server on port $1 did not answer" >&2; exit 1
 }
 
-declare -A port pid
+declare -A port mport pid
 wrap=""
 if command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then wrap="taskset -c 0"; fi
 for name in "${names[@]}" "${extra[@]}"; do
-  port[$name]=$(free_port)
-  server "$name" "${port[$name]}" "$(free_port)" >/dev/null 2>&1 &
+  port[$name]=$(free_port); mport[$name]=$(free_port)
+  server "$name" "${port[$name]}" "${mport[$name]}" >/dev/null 2>&1 &
   pid[$name]=$!; pids+=($!)
 done
 for name in "${names[@]}" "${extra[@]}"; do wait_ready "${port[$name]}" 50; done
@@ -114,12 +153,18 @@ for r in $(seq "$rounds"); do
   for i in "${!names[@]}"; do run_wrk "$r" "${names[$(((r + i) % ${#names[@]}))]}"; done
 done
 
+# Spans of the traced server so far: every one exported, none dropped or failed, or the sink
+# did not keep up and the sampled figure is too low.
+spans() { curl -fsS "http://127.0.0.1:${mport[traced]}/metrics" | awk -F'[{}"]' '/^sumapi_trace_spans_total/ {printf "%s %s  ", $3, $5}'; }
+echo "traced server's spans after the timed rounds: $(spans)" >&2
+
 # Per-round ratios: "round bare_rps bare_cpu metrics_rps metrics_cpu nometrics_rps ... nolog_cpu
-# plain_rps plain_cpu".
+# plain_rps plain_cpu traceoff_rps traceoff_cpu traced_rps traced_cpu".
 awk '{v[$1, $2 "_rps"] = $3; v[$1, $2 "_cpu"] = $4; r[$1] = 1}
   END {for (i in r) print i, v[i,"bare_rps"], v[i,"bare_cpu"], v[i,"metrics_rps"], v[i,"metrics_cpu"],
     v[i,"nometrics_rps"], v[i,"nometrics_cpu"], v[i,"nolog_rps"], v[i,"nolog_cpu"],
-    v[i,"plain_rps"], v[i,"plain_cpu"]}' "$work/results" >"$work/rounds"
+    v[i,"plain_rps"], v[i,"plain_cpu"], v[i,"traceoff_rps"], v[i,"traceoff_cpu"],
+    v[i,"traced_rps"], v[i,"traced_cpu"]}' "$work/results" >"$work/rounds"
 # stats: numbers on stdin -> "q1 median q3"
 stats() {
   sort -g | awk '{a[NR]=$1} END {
@@ -135,6 +180,8 @@ read -r _ log_med _ < <(quartiles '$5-$9')
 read -r _ nolog_med _ < <(quartiles '$3/$9')
 read -r pr_q1 pr_med pr_q3 < <(quartiles '$4/$10')
 read -r pc_q1 pc_med pc_q3 < <(quartiles '$11/$5')
+read -r to_q1 to_med to_q3 < <(quartiles '($13-$5)/$5*100')
+read -r ts_q1 ts_med ts_q3 < <(quartiles '($15-$5)/$5*100')
 column_median() { quartiles "\$$1" | awk '{print $2}'; }
 
 echo
@@ -145,6 +192,8 @@ printf '  %-38s %12.0f %18.2f\n' "plain actix handler (serde, same JSON)" "$(col
 printf '  %-38s %12.0f %18.2f\n' "service, metrics on (default)" "$(column_median 4)" "$(column_median 5)"
 printf '  %-38s %12.0f %18.2f\n' "service, metrics off" "$(column_median 6)" "$(column_median 7)"
 printf '  %-38s %12.0f %18.2f\n' "service, metrics on, access log off" "$(column_median 8)" "$(column_median 9)"
+printf '  %-38s %12.0f %18.2f\n' "service, tracing on, unsampled" "$(column_median 12)" "$(column_median 13)"
+printf '  %-38s %12.0f %18.2f\n' "service, tracing every request" "$(column_median 14)" "$(column_median 15)"
 echo "ratios within each round, median [quartiles]:"
 verdict() { awk -v x="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == ">=") ? x >= t : x <= t; print ok ? "met" : "NOT met"}'; }
 # Servers timed one after the other see different stolen time: with paired rounds to come,
@@ -157,6 +206,8 @@ printf '  metrics overhead, by CPU per request   %5.1f%% [%.1f%%, %.1f%%]  (targ
 printf '  (access log: %.1f µs CPU/request; service without it / bare, by CPU: %.3f)\n' "$log_med" "$nolog_med"
 printf '  service / plain handler, by req/s       %6.3f [%.3f, %.3f]\n' "$pr_med" "$pr_q1" "$pr_q3"
 printf '  service / plain handler, by CPU         %6.3f [%.3f, %.3f]\n' "$pc_med" "$pc_q1" "$pc_q3"
+printf '  tracing unsampled, by CPU per request  %5.1f%% [%.1f%%, %.1f%%]  (target <= 3%%: %s)\n' "$to_med" "$to_q1" "$to_q3" "$(sequential_verdict "$to_med" "<=" 3)"
+printf '  tracing every request, by CPU          %5.1f%% [%.1f%%, %.1f%%]\n' "$ts_med" "$ts_q1" "$ts_q3"
 
 if ((paired_rounds > 0)); then
   # run_pair ROUND OTHER: the service ("metrics") and OTHER served at once; appends
@@ -173,7 +224,7 @@ if ((paired_rounds > 0)); then
     awk -v r="$1" -v n="$2" -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v ra="$ra" -v rb="$rb" -v t="$ticks" \
       'BEGIN {printf "%s %s %s %.3f %s %.3f\n", r, n, ra, a / t * 1e6 / ra, rb, b / t * 1e6 / rb}' >>"$work/pairs"
   }
-  others=(bare plain nometrics nolog bareos)
+  others=(bare plain nometrics nolog bareos traceoff traced)
   for r in $(seq "$paired_rounds"); do
     echo "==> paired round $r of $paired_rounds (the service and one other at once, $duration each)" >&2
     for i in "${!others[@]}"; do run_pair "$r" "${others[$(((r + i) % ${#others[@]}))]}"; done
@@ -195,10 +246,15 @@ if ((paired_rounds > 0)); then
   printf '  service / plain handler, by CPU        %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
   read -r q1 med q3 < <(paired_quartiles bareos '$4/$6')
   printf '  service / bare without actix keep-alive timer, by CPU  %6.3f [%.3f, %.3f]\n' "$med" "$q1" "$q3"
+  read -r q1 med q3 < <(paired_quartiles traceoff '($4-$6)/$6*100')
+  printf '  tracing unsampled, by CPU per request  %5.1f%% [%.1f%%, %.1f%%]  (target <= 3%%: %s)\n' "$med" "$q1" "$q3" "$(verdict "$med" "<=" 3)"
+  read -r q1 med q3 < <(paired_quartiles traced '($4-$6)/$6*100')
+  printf '  tracing every request, by CPU          %5.1f%% [%.1f%%, %.1f%%]\n' "$med" "$q1" "$q3"
+  echo "  (traced server's spans at the end: $(spans))"
 fi
 
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-wait 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true  # not the sink, which callgrind's traced servers still use
 pids=()
 
 [[ ${BENCH_CALLGRIND:-1} == 1 ]] || exit 0
@@ -227,14 +283,18 @@ instructions() { # name -> instructions per request
 }
 echo "==> instruction counts (callgrind)" >&2
 i_bare=$(instructions bare); i_plain=$(instructions plain); i_on=$(instructions metrics); i_off=$(instructions nometrics)
-i_bareos=$(instructions bareos)
+i_bareos=$(instructions bareos); i_toff=$(instructions traceoff); i_traced=$(instructions traced)
 echo "user-space instructions per request (callgrind, deterministic):"
 printf '  %-38s %12s\n' "bare actix handler (fixed JSON)" "$i_bare"
 printf '  %-38s %12s\n' "  the same, no actix keep-alive timer" "$i_bareos"
 printf '  %-38s %12s\n' "plain actix handler (serde, same JSON)" "$i_plain"
 printf '  %-38s %12s\n' "service, metrics on (default)" "$i_on"
 printf '  %-38s %12s\n' "service, metrics off" "$i_off"
-awk -v b="$i_bare" -v bo="$i_bareos" -v p="$i_plain" -v on="$i_on" -v off="$i_off" 'BEGIN {
+printf '  %-38s %12s\n' "service, tracing on, unsampled" "$i_toff"
+printf '  %-38s %12s\n' "service, tracing every request" "$i_traced"
+awk -v b="$i_bare" -v bo="$i_bareos" -v p="$i_plain" -v on="$i_on" -v off="$i_off" -v toff="$i_toff" -v tr="$i_traced" 'BEGIN {
+  printf "  tracing unsampled, by instructions      %5.1f%%  (target <= 3%%)\n", (toff - on) / on * 100;
+  printf "  tracing every request, by instructions  %5.1f%%\n", (tr - on) / on * 100;
   printf "  service / bare, by instructions         %6.3f\n", b / on;
   printf "  service / bare without keep-alive timer %6.3f\n", bo / on;
   printf "  service / plain handler, by instr.      %6.3f\n", p / on;

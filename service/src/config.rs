@@ -92,6 +92,13 @@ pub struct Config {
     #[arg(skip)]
     pub origin_secrets: Vec<String>,
 
+    /// Tracing: sampling and OTLP span export, from OpenTelemetry's standard variables
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER`, ...; see `docs/tracing.md`), read
+    /// by `main` with [`trace::Config::from_env`]. `None`, or no endpoint in it: nothing is
+    /// exported.
+    #[arg(skip)]
+    pub trace: Option<trace::Config>,
+
     /// A subcommand instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -43,6 +43,11 @@ async fn main() -> ExitCode {
     }
     // Dropped at the end of `main`: every buffered log line is written before exit.
     let logs = service::logging::init(config.log_format);
+    let trace = trace::Config::from_env(service::server::SERVICE_NAME);
+    for warning in &trace.warnings {
+        tracing::warn!(variable = warning.variable, "{}", warning.message);
+    }
+    config.trace = Some(trace.config);
     match service::run(config).await {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(e) => {

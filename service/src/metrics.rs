@@ -1,13 +1,15 @@
 //! Prometheus metrics: every name as a constant (listed in `docs/metrics.md`), one recorder per
 //! running service (no global state, so tests can run several services in one process), and
-//! the text exposition served on the separate metrics listener.
+//! the exposition served on the separate metrics listener: the Prometheus text, or OpenMetrics
+//! with the latency histogram's exemplars ([`Metrics::render_as`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use crate::http::deadline::Cut;
-use crate::http::histogram::{self, Histogram, Layout};
+use crate::http::histogram::{self, Exemplar, Histogram, Layout};
+use crate::http::openmetrics::{self, Format};
 use crate::routes::{self, Endpoint, ROUTES};
 use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -30,9 +32,13 @@ pub const BUILD_INFO: &str = "sumapi_build_info";
 /// stalled past its deadline (`service/src/deadline.rs`), or because a request could not be
 /// parsed as HTTP (actix's own 400/431).
 pub const CONNECTIONS_CUT_TOTAL: &str = "sumapi_connections_cut_total";
+/// Counter {outcome}: sampled server spans by what became of them: `exported` (the collector
+/// took them), `dropped` (the export queue was full, or shutdown ran out of time) or `failed`
+/// (their export request failed). 0 while no OTLP endpoint is configured.
+pub const TRACE_SPANS_TOTAL: &str = "sumapi_trace_spans_total";
 
 /// Every metric name this binary exports (for checks against dashboards and alarms).
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     HTTP_REQUESTS_TOTAL,
     HTTP_REQUEST_DURATION_SECONDS,
     HTTP_REQUESTS_IN_FLIGHT,
@@ -41,7 +47,11 @@ pub const ALL: [&str; 8] = [
     READY,
     BUILD_INFO,
     CONNECTIONS_CUT_TOTAL,
+    TRACE_SPANS_TOTAL,
 ];
+
+/// The `outcome` labels of [`TRACE_SPANS_TOTAL`], in the order of [`Metrics::spans`].
+const SPAN_OUTCOMES: [&str; 3] = ["exported", "dropped", "failed"];
 
 /// The `listener` label of [`CONNECTIONS_CUT_TOTAL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +195,9 @@ pub struct Metrics {
     rejections: Arc<RwLock<HashMap<&'static str, Counter>>>,
     /// [`CONNECTIONS_CUT_TOTAL`] by listener and reason, all registered up front.
     cuts: Arc<[(Listener, Cut, Counter)]>,
+    /// [`TRACE_SPANS_TOTAL`] by outcome ([`SPAN_OUTCOMES`]), set from the tracer's counts at
+    /// each scrape.
+    spans: Arc<[Counter; 3]>,
 }
 
 static METADATA: Metadata<'static> =
@@ -224,6 +237,10 @@ impl Metrics {
             CONNECTIONS_CUT_TOTAL,
             "Connections cut: a request or an answer stalled past its deadline, or a request was not valid HTTP.",
         );
+        describe(
+            TRACE_SPANS_TOTAL,
+            "Sampled server spans, by outcome: exported to the OTLP collector, dropped (export queue full), or failed (export request failed).",
+        );
 
         let key = |name: &'static str| Key::from_static_name(name);
         let in_flight = recorder.register_gauge(&key(HTTP_REQUESTS_IN_FLIGHT), &METADATA);
@@ -257,6 +274,15 @@ impl Metrics {
                 (listener, cut, counter)
             })
             .collect();
+        let spans = Arc::new(SPAN_OUTCOMES.map(|outcome| {
+            let key = Key::from_parts(
+                TRACE_SPANS_TOTAL,
+                vec![Label::from_static_parts("outcome", outcome)],
+            );
+            let counter = recorder.register_counter(&key, &METADATA);
+            counter.absolute(0);
+            counter
+        }));
         // Register the counters so that they are exported (as 0) before the first request.
         in_flight.set(0.0);
         let metrics = Self {
@@ -271,6 +297,7 @@ impl Metrics {
             rejections: Arc::default(),
             durations: Arc::default(),
             cuts,
+            spans,
         };
         if record_requests {
             // The SLO's series of the sum route, exported (as 0) from the start: Prometheus
@@ -317,13 +344,30 @@ impl Metrics {
         status: u16,
         elapsed: Duration,
     ) {
+        self.request_traced(method, route, status, elapsed, None);
+    }
+
+    /// [`Metrics::request`] for a request whose trace, when sampled, becomes its latency
+    /// bucket's `exemplar`.
+    pub fn request_traced(
+        &self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        elapsed: Duration,
+        exemplar: Option<Exemplar>,
+    ) {
         if !self.record_requests {
             return;
         }
+        let record = |duration: &Histogram| match exemplar {
+            None => duration.record(nanos(elapsed)),
+            Some(exemplar) => duration.record_with_exemplar(nanos(elapsed), exemplar),
+        };
         if let Some(slot) = fast_slot(method, route, status).and_then(|i| self.fast.get(i)) {
             let (total, duration) = slot.get_or_init(|| self.register(method, route, status));
             total.increment(1);
-            duration.record(nanos(elapsed));
+            record(duration);
             return;
         }
         let key = (method, route, status);
@@ -336,7 +380,7 @@ impl Metrics {
             handles
         });
         total.increment(1);
-        duration.record(nanos(elapsed));
+        record(&duration);
     }
 
     /// Registers the request counter and latency histogram of one label set (the same
@@ -355,7 +399,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry((method, route, status))
-            .or_insert_with(|| Arc::new(Histogram::new(&DURATION_LAYOUT)))
+            .or_insert_with(|| Arc::new(Histogram::with_exemplars(&DURATION_LAYOUT)))
             .clone();
         (counter, duration)
     }
@@ -406,25 +450,50 @@ impl Metrics {
     /// The Prometheus text exposition of everything recorded so far: the exporter's counters
     /// and gauges, then the histograms, one family after another.
     pub fn render(&self) -> String {
-        let mut out = self.handle.render();
-        if !out.is_empty() && !out.ends_with("\n\n") {
-            out.push('\n');
+        self.render_as(Format::Prometheus, None)
+    }
+
+    /// The exposition in `format`, with [`TRACE_SPANS_TOTAL`] set from the tracer's `spans`
+    /// counts (none without a tracer: they stay 0). OpenMetrics adds the latency buckets'
+    /// exemplars and ends with `# EOF`.
+    pub fn render_as(&self, format: Format, spans: Option<trace::ExportCounts>) -> String {
+        if let Some(counts) = spans {
+            let [exported, dropped, failed] = &*self.spans;
+            exported.absolute(counts.exported);
+            dropped.absolute(counts.dropped);
+            failed.absolute(counts.failed);
+        }
+        let exporter = self.handle.render();
+        let mut out = String::with_capacity(exporter.len() + 4096);
+        if format.is_openmetrics() {
+            openmetrics::to_openmetrics(&exporter, &mut out);
+        } else {
+            out.push_str(&exporter);
+            if !out.is_empty() && !out.ends_with("\n\n") {
+                out.push('\n');
+            }
         }
         histogram::render_header(SUM_INPUT_NUMBERS, NUMBERS_HELP, &mut out);
-        self.sum_numbers.render(SUM_INPUT_NUMBERS, "", &mut out);
+        self.sum_numbers
+            .render_as(format, SUM_INPUT_NUMBERS, "", &mut out);
         let durations = self
             .durations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         if !durations.is_empty() {
-            out.push('\n');
+            if !format.is_openmetrics() {
+                out.push('\n');
+            }
             histogram::render_header(HTTP_REQUEST_DURATION_SECONDS, DURATION_HELP, &mut out);
         }
         for ((method, route, status), histogram) in &durations {
             // Method and route come from fixed sets with nothing to escape.
             let labels = format!(r#"method="{method}",route="{route}",status="{status}""#);
-            histogram.render(HTTP_REQUEST_DURATION_SECONDS, &labels, &mut out);
+            histogram.render_as(format, HTTP_REQUEST_DURATION_SECONDS, &labels, &mut out);
+        }
+        if format.is_openmetrics() {
+            out.push_str(openmetrics::EOF);
         }
         out
     }
@@ -447,6 +516,70 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_carries_exemplars() {
+        use crate::http::openmetrics::OpenMetricsVersion;
+        let m = Metrics::new(true);
+        let trace_id = trace::TraceId::random();
+        let exemplar = Exemplar {
+            trace_id,
+            span_id: trace::SpanId::random(),
+            at: std::time::SystemTime::now(),
+        };
+        m.request_traced(
+            "POST",
+            "/api/v1/sum",
+            200,
+            Duration::from_micros(300),
+            Some(exemplar),
+        );
+        m.request("GET", "/healthz", 200, Duration::from_micros(30));
+        m.rejected("VALIDATION_ERROR");
+        let spans = trace::ExportCounts {
+            exported: 5,
+            dropped: 2,
+            failed: 1,
+        };
+        let om = m.render_as(Format::OpenMetrics(OpenMetricsVersion::V1_0_0), Some(spans));
+        assert!(om.ends_with("\n# EOF\n"), "{om}");
+        assert!(!om.contains("\n\n"), "no blank lines in OpenMetrics: {om}");
+        for name in [
+            HTTP_REQUESTS_TOTAL,
+            HTTP_REQUESTS_REJECTED_TOTAL,
+            CONNECTIONS_CUT_TOTAL,
+            TRACE_SPANS_TOTAL,
+        ] {
+            let family = name.strip_suffix("_total").expect("counters end in _total");
+            assert!(
+                om.contains(&format!("# TYPE {family} counter\n")),
+                "{name}: {om}"
+            );
+            assert!(!om.contains(&format!("# TYPE {name} ")), "{name}: {om}");
+        }
+        assert!(
+            om.contains(r#"sumapi_trace_spans_total{outcome="dropped"} 2"#),
+            "{om}"
+        );
+        let exemplars: Vec<&str> = om.lines().filter(|l| l.contains(" # {")).collect();
+        assert_eq!(exemplars.len(), 1, "{om}");
+        assert!(
+            exemplars[0].starts_with(r#"sumapi_http_request_duration_seconds_bucket{method="POST",route="/api/v1/sum",status="200",le="0.0005"} 1 # {trace_id=""#)
+                && exemplars[0].contains(&trace_id.to_string()),
+            "{om}"
+        );
+        // The Prometheus text: the same samples, no exemplar, no EOF.
+        let text = m.render();
+        assert!(!text.contains(" # {") && !text.contains("# EOF"), "{text}");
+        assert!(
+            text.contains(&format!("# TYPE {TRACE_SPANS_TOTAL} counter")),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sumapi_trace_spans_total{outcome="dropped"} 2"#),
+            "set at the last scrape: {text}"
+        );
+    }
 
     #[test]
     fn fast_slots_are_distinct_and_in_range() {

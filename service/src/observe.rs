@@ -1,6 +1,7 @@
 //! Per-request observation: the in-flight gauge, the request counter and latency histogram
-//! (labelled with the matched route pattern, never the raw path), rejections by error code,
-//! and one log line per request.
+//! (labelled with the matched route pattern, never the raw path; a sampled request's trace as
+//! its bucket's exemplar), rejections by error code, the server span ([`server_span`]), and one
+//! log line per request carrying the trace and span ids.
 
 use std::time::Instant;
 
@@ -10,32 +11,32 @@ use tracing::Level;
 
 use crate::error::ErrorCode;
 use crate::http::client_ip::ClientIp;
+use crate::http::histogram::Exemplar;
+use crate::http::server_span::{self, Answered, RequestTrace};
 use crate::http::{clock, json_text, log_json as json};
 use crate::metrics::{self, UNMATCHED_ROUTE};
 use crate::request_id::RequestId;
 use crate::routes;
 use crate::state::AppState;
 
-/// The matched route pattern as a `'static` label, or [`UNMATCHED_ROUTE`].
-fn route_label(name: Option<&str>) -> &'static str {
-    routes::pattern(name).unwrap_or(UNMATCHED_ROUTE)
-}
-
 /// One request being observed: started by [`Observation::start`] before anything else runs,
 /// finished by [`Observation::finish`] with the answer.
 pub struct Observation {
     start: Instant,
     method: &'static str,
+    /// The request's trace context (from its `traceparent`, or new).
+    trace: RequestTrace,
     /// Dropped with the observation, on every path (a client that went away included).
     _in_flight: Option<metrics::InFlight>,
 }
 
 impl Observation {
-    /// Starts the clock and counts the request in flight.
+    /// Starts the clock, reads the request's trace context and counts the request in flight.
     pub fn start(req: &ServiceRequest, state: &AppState) -> Self {
         Self {
             start: Instant::now(),
             method: metrics::method_label(req.method()),
+            trace: RequestTrace::begin(state.tracer.as_ref(), req.headers()),
             _in_flight: state.metrics.in_flight(),
         }
     }
@@ -53,17 +54,51 @@ impl Observation {
         let (status, route, code) = match result {
             Ok(res) => (
                 res.status(),
-                route_label(res.request().match_name()),
+                routes::pattern(res.request().match_name()),
                 res.response().extensions().get::<ErrorCode>().map(|c| c.0),
             ),
-            Err(err) => (err.as_response_error().status_code(), UNMATCHED_ROUTE, None),
+            Err(err) => (err.as_response_error().status_code(), None, None),
         };
-        state
-            .metrics
-            .request(method, route, status.as_u16(), elapsed);
+        let (trace_id, span_id) = (self.trace.trace_id(), self.trace.span_id());
+        let sampled = self.trace.is_sampled();
+        // A sampled request's clock reading, shared by its exemplar and its span.
+        let answered_at = sampled.then(|| clock::wall_at(now));
+        let exemplar = answered_at.map(|at| Exemplar {
+            trace_id,
+            span_id,
+            at,
+        });
+        state.metrics.request_traced(
+            method,
+            route.unwrap_or(UNMATCHED_ROUTE),
+            status.as_u16(),
+            elapsed,
+            exemplar,
+        );
         if let Some(code) = code {
             state.metrics.rejected(code);
         }
+        if let Some(end) = answered_at {
+            let span_method = if method == metrics::OTHER_METHOD {
+                server_span::OTHER_METHOD
+            } else {
+                method
+            };
+            self.trace.end(
+                state.tracer.as_ref(),
+                &Answered {
+                    method: span_method,
+                    route,
+                    path: result.as_ref().ok().map(|res| res.request().path()),
+                    status: status.as_u16(),
+                    request_id: request_id.map_or(&b""[..], RequestId::as_bytes),
+                    error_code: code,
+                    elapsed,
+                    end,
+                },
+            );
+        }
+        let route = route.unwrap_or(UNMATCHED_ROUTE);
         let level_enabled = if status.is_server_error() {
             tracing::enabled!(tracing::Level::ERROR)
         } else {
@@ -85,9 +120,11 @@ impl Observation {
             status,
             latency_us,
             request_id,
+            trace_id: trace_id.to_hex(),
+            span_id: span_id.to_hex(),
             client_ip: client_ip.as_bytes(),
             code,
-            at: clock::wall_at(now),
+            at: answered_at.unwrap_or_else(|| clock::wall_at(now)),
         }
         .log();
     }
@@ -105,6 +142,10 @@ pub(crate) struct AccessLine<'a> {
     pub latency_us: u64,
     /// Printable ASCII ([`crate::request_id`]).
     pub request_id: &'a [u8],
+    /// The trace id: 32 lowercase hex digits.
+    pub trace_id: [u8; 32],
+    /// The server span's id: 16 lowercase hex digits.
+    pub span_id: [u8; 16],
     /// ASCII.
     pub client_ip: &'a [u8],
     /// The error code: a constant with nothing to escape.
@@ -131,7 +172,7 @@ impl AccessLine<'_> {
     ///
     /// [`JsonLines`]: crate::logging::json::JsonLines
     pub(crate) fn write_json(&self, line: &mut Vec<u8>) {
-        line.reserve(320 + self.request_id.len() + self.client_ip.len());
+        line.reserve(384 + self.request_id.len() + self.client_ip.len());
         line.extend_from_slice(b"{\"timestamp\":\"");
         clock::write_rfc3339_micros(line, self.at);
         // Method, route and code are constants with nothing to escape.
@@ -149,7 +190,12 @@ impl AccessLine<'_> {
         json_text::push_millis(line, self.latency_us);
         line.extend_from_slice(b",\"request_id\":");
         json_text::push_text(line, self.request_id);
-        line.extend_from_slice(b",\"client_ip\":");
+        // Hex digits: nothing to escape.
+        line.extend_from_slice(b",\"trace_id\":\"");
+        line.extend_from_slice(&self.trace_id);
+        line.extend_from_slice(b"\",\"span_id\":\"");
+        line.extend_from_slice(&self.span_id);
+        line.extend_from_slice(b"\",\"client_ip\":");
         json_text::push_text(line, self.client_ip);
         if let Some(code) = self.code {
             line.extend_from_slice(b",\"code\":\"");
@@ -177,6 +223,8 @@ impl AccessLine<'_> {
             status,
             latency_us,
             request_id,
+            trace_id,
+            span_id,
             client_ip,
             code,
             at: _,
@@ -184,6 +232,8 @@ impl AccessLine<'_> {
         let latency_ms = latency_us as f64 / 1e3;
         let request_id = &*String::from_utf8_lossy(request_id);
         let client_ip = &*String::from_utf8_lossy(client_ip);
+        let trace_id = std::str::from_utf8(&trace_id).unwrap_or_default();
+        let span_id = std::str::from_utf8(&span_id).unwrap_or_default();
         // `message` as a plain string field writes the same `"message":"request"` as a format
         // string would, without running the formatting machinery per request.
         macro_rules! event {
@@ -196,6 +246,8 @@ impl AccessLine<'_> {
                     status,
                     latency_ms,
                     request_id,
+                    trace_id,
+                    span_id,
                     client_ip,
                     code
                 )

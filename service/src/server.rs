@@ -1,13 +1,14 @@
 //! The running service: [`start`] validates the configuration, binds the public and the
-//! metrics listener and serves them ([`crate::http::serve`]); [`RunningService::shutdown`]
-//! runs the drain for rolling deploys; [`run`] ties it to SIGTERM/Ctrl-C.
+//! metrics listener and serves them ([`crate::http::serve`]), with the span exporter when
+//! tracing is configured; [`RunningService::shutdown`] runs the drain for rolling deploys and
+//! flushes the spans still queued; [`run`] ties it to SIGTERM/Ctrl-C.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::header;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use anyhow::Context;
 use tokio::task::JoinHandle;
 
@@ -19,6 +20,19 @@ use crate::{app, http, metrics, shutdown};
 const METRICS_KEEP_ALIVE: Duration = Duration::from_secs(5);
 const METRICS_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest shutdown waits for queued spans to be exported (less when
+/// `--shutdown-timeout` is shorter); what is still queued then is counted as dropped.
+const TRACE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// The default `service.name` of exported spans (`OTEL_SERVICE_NAME` overrides it).
+pub const SERVICE_NAME: &str = "sum-api";
+
+/// What the metrics listener serves from: the registry and the tracer's span counts.
+#[derive(Clone)]
+struct Exposition {
+    metrics: metrics::Metrics,
+    tracer: Option<trace::Tracer>,
+}
 /// A service that is serving on both listeners.
 pub struct RunningService {
     addr: SocketAddr,
@@ -60,6 +74,18 @@ impl RunningService {
             self.api.stop(false).await;
         }
         self.metrics_server.stop(false).await;
+        if let Some(tracer) = self.state.tracer.clone() {
+            let limit = self.timeout.min(TRACE_FLUSH_LIMIT);
+            match tokio::task::spawn_blocking(move || tracer.shutdown(limit)).await {
+                Ok(spans) => tracing::info!(
+                    exported = spans.exported,
+                    dropped = spans.dropped,
+                    failed = spans.failed,
+                    "span export finished"
+                ),
+                Err(e) => tracing::error!(error = %e, "span export did not finish"),
+            }
+        }
         for (name, task) in [("api", self.api_task), ("metrics", self.metrics_task)] {
             match task.await {
                 Ok(Ok(())) => {}
@@ -84,6 +110,23 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         &config.origin_secrets,
     );
     state.one_answer_per_connection = config.keep_alive.is_zero();
+    state.tracer = match config.trace.clone() {
+        Some(trace) => trace::Tracer::start(trace).context("cannot start span export")?,
+        None => None,
+    };
+    match (
+        &state.tracer,
+        config.trace.as_ref().and_then(|t| t.endpoint.as_ref()),
+    ) {
+        (Some(tracer), Some(endpoint)) => tracing::info!(
+            endpoint = %endpoint,
+            sampler = %tracer.sampler(),
+            "exporting spans over OTLP/HTTP"
+        ),
+        _ => tracing::info!(
+            "span export off (no OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"
+        ),
+    }
 
     let api_listener = http::serve::bind(config.listen, "API")?;
     let metrics_listener = http::serve::bind(config.metrics_listen, "metrics")?;
@@ -111,7 +154,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     })
     .context("cannot serve the API listener")?;
 
-    let exposition = metrics.clone();
+    let exposition = Exposition {
+        metrics: metrics.clone(),
+        tracer: state.tracer.clone(),
+    };
     let metrics_settings = http::serve::Settings {
         workers: Some(1),
         keep_alive: METRICS_KEEP_ALIVE,
@@ -167,10 +213,16 @@ fn cut_counter(
     std::sync::Arc::new(move |cut| metrics.connection_cut(listener, cut))
 }
 
-async fn render_metrics(metrics: web::Data<metrics::Metrics>) -> HttpResponse {
+/// `GET /metrics`: the Prometheus text, or OpenMetrics (with exemplars) when the scraper's
+/// `Accept` prefers it.
+async fn render_metrics(req: HttpRequest, exposition: web::Data<Exposition>) -> HttpResponse {
+    let accept = req.headers().get_all(header::ACCEPT).map(|v| v.as_bytes());
+    let format = http::openmetrics::negotiate(accept);
+    let spans = exposition.tracer.as_ref().map(trace::Tracer::counts);
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
+        .content_type(format.content_type())
+        .insert_header((header::VARY, "Accept"))
+        .body(exposition.metrics.render_as(format, spans))
 }
 
 /// What `main` runs: start, serve until SIGTERM/Ctrl-C, then shut down gracefully.

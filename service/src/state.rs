@@ -24,6 +24,9 @@ pub struct AppState {
     /// Every connection ends after its first answer (`--keep-alive 0s`), with nothing pipelined
     /// behind it answered.
     pub one_answer_per_connection: bool,
+    /// Sampling and span export; `None` when no OTLP endpoint is configured (then requests
+    /// still get trace ids for their log lines, and nothing is exported).
+    pub tracer: Option<trace::Tracer>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
                 .collect(),
             started: Instant::now(),
             one_answer_per_connection: false,
+            tracer: None,
         }
     }
 }

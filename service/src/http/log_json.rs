@@ -287,6 +287,8 @@ mod tests {
             status,
             latency_us,
             request_id: request_id.as_bytes(),
+            trace_id: *b"4bf92f3577b34da6a3ce929d0e0e4736",
+            span_id: *b"00f067aa0ba902b7",
             client_ip: b"::1",
             code,
             at: std::time::SystemTime::now(),

@@ -20,6 +20,8 @@
 //! | [`histogram`] | `metrics-exporter-prometheus`' histograms | those timestamp every sample and queue it until the next scrape; here a sample is two atomic additions |
 //! | [`clock`] | formatting the whole timestamp per answer and log line | the date and time of day cached per thread for the current second |
 //! | [`client_ip`] | `format!` of the peer address | the access log's client address written without allocating |
+//! | [`server_span`] | nothing: an OpenTelemetry SDK's span kept alive through the request | a request's W3C trace context read (hostile values ignored), its ids for the log line, and its server span built once at the end, only when sampled, and queued for export without waiting |
+//! | [`openmetrics`] | nothing: the exporter writes only the Prometheus text | OpenMetrics for a scraper that asks for it, the only format that carries the latency histogram's exemplars |
 
 pub mod body;
 pub mod budget;
@@ -32,4 +34,6 @@ pub mod histogram;
 pub mod json_text;
 pub mod log_json;
 pub mod log_writer;
+pub mod openmetrics;
 pub mod serve;
+pub mod server_span;

@@ -68,6 +68,12 @@ impl Binary {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // Only the test's own OpenTelemetry settings: none from the environment it runs in.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("OTEL_") {
+                command.env_remove(name);
+            }
+        }
         for (k, v) in envs {
             command.env(k, v);
         }

@@ -8,6 +8,9 @@
 //!   answered behind an answer that ends the connection.
 //! - [`binary`]: the real `service` binary: logs, metrics checked by `promtool`, graceful
 //!   shutdown, configuration errors and the `healthcheck` subcommand.
+//! - [`tracing`]: the real binary exporting spans to a real OTLP receiver: W3C trace context in,
+//!   one server span per sampled request, trace ids in the log, hostile `traceparent` values
+//!   ignored, a refused or stalled collector under load, exemplars in OpenMetrics.
 //! - [`fuzz_corpus`]: the fuzz corpus of whole requests (`fuzz/corpus/requests`), replayed on
 //!   stable through the app.
 
@@ -17,3 +20,4 @@ mod binary;
 mod common;
 mod connections;
 mod fuzz_corpus;
+mod tracing;
