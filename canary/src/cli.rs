@@ -127,6 +127,22 @@ pub struct Settings {
     /// Method for --heartbeat-url: GET or POST [default: GET].
     #[arg(long, env = "CANARY_HEARTBEAT_METHOD", value_name = "METHOD")]
     pub heartbeat_method: Option<String>,
+    /// Where this canary runs: the `Region` dimension of every metric [default: AWS_REGION
+    /// (set on ECS), else AWS_DEFAULT_REGION, else local].
+    #[arg(long, env = "CANARY_REGION_LABEL", value_name = "LABEL")]
+    pub region_label: Option<String>,
+    /// The AWS region whose CloudWatch receives the metrics, wherever the canary runs (the
+    /// alarms live there) [default: the SDK's region, AWS_REGION].
+    #[arg(long, env = "CANARY_HOME_REGION", value_name = "REGION")]
+    pub home_region: Option<String>,
+    /// Run only these probes of the suite, comma-separated names (e.g. health,sum).
+    #[arg(
+        long = "probes",
+        env = "CANARY_PROBES",
+        value_name = "NAMES",
+        value_delimiter = ','
+    )]
+    pub probe_names: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -199,6 +215,17 @@ impl Settings {
                 "--heartbeat-method",
                 "CANARY_HEARTBEAT_METHOD",
             ),
+            "region_label" => (
+                self.region_label.is_some(),
+                "--region-label",
+                "CANARY_REGION_LABEL",
+            ),
+            "home_region" => (
+                self.home_region.is_some(),
+                "--home-region",
+                "CANARY_HOME_REGION",
+            ),
+            "probe_names" => (self.probe_names.is_some(), "--probes", "CANARY_PROBES"),
             _ => return None,
         };
         set.then_some((flag, env))
@@ -239,6 +266,6 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 17, "every setting but --config");
+        assert_eq!(checked, 20, "every setting but --config");
     }
 }

@@ -12,8 +12,9 @@ use crate::cli::Settings;
 use crate::config_file::{self, FileConfig};
 use crate::metrics::DEFAULT_NAMESPACE;
 use crate::probe::ProbeSpec;
-use crate::probe_config::{ProbeDefaults, cert_min_days, probes_from_file};
+use crate::probe_config::{ProbeDefaults, cert_min_days, probes_from_file, select_probes};
 use crate::publish::limits::validate_namespace;
+use crate::region::{self, LabelSource};
 use crate::suite::default_suite;
 use crate::validation::{
     ConfigError, Errors, Origin, dimension_safe, duration, in_reading_order, integer,
@@ -57,6 +58,10 @@ pub struct Config {
     pub target: String,
     /// `Environment` dimension.
     pub environment: String,
+    /// `Region` dimension: where this canary runs.
+    pub region: String,
+    /// The AWS region whose CloudWatch receives the metrics; `None`: the SDK's region.
+    pub home_region: Option<String>,
     /// Environment variable that holds the API key.
     pub api_key_env: String,
     /// Header that carries the key.
@@ -168,6 +173,25 @@ pub fn resolve_with(s: &Settings, file: FileConfig) -> Result<Config, ConfigErro
             "environment",
             format!("{environment:?} must be 1-255 characters of A-Z a-z 0-9 _ . -"),
         );
+    }
+
+    let (region, label_source) = region::label(pick(&s.region_label, &file.region_label), |v| {
+        std::env::var(v).ok()
+    });
+    if let Err(e) = region::check_label(&region) {
+        match label_source {
+            LabelSource::Aws(var) => errors.push(
+                "region_label",
+                format!("{e} (taken from {var}; give --region-label instead)"),
+            ),
+            _ => errors.push("region_label", e),
+        }
+    }
+    let home_region = pick(&s.home_region, &file.home_region).map(str::to_owned);
+    if let Some(home) = &home_region
+        && let Err(e) = region::check_aws_region(home)
+    {
+        errors.push("home_region", e);
     }
 
     let api_key_env = pick(&s.api_key_env, &file.api_key_env)
@@ -326,10 +350,13 @@ pub fn resolve_with(s: &Settings, file: FileConfig) -> Result<Config, ConfigErro
         .unwrap_or(DEFAULT_MIN_DAYS),
     };
 
-    let probes = match &file.probes {
+    let mut probes = match &file.probes {
         None => default_suite(&defaults),
         Some(list) => probes_from_file(list, &defaults, &mut errors),
     };
+    if let Some(names) = &s.probe_names {
+        probes = select_probes(probes, names, &mut errors);
+    }
 
     if !errors.0.is_empty() {
         return Err(ConfigError::Fields(errors.0));
@@ -337,6 +364,8 @@ pub fn resolve_with(s: &Settings, file: FileConfig) -> Result<Config, ConfigErro
     Ok(Config {
         target,
         environment,
+        region,
+        home_region,
         api_key_env,
         key_header,
         namespace,

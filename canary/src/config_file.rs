@@ -57,6 +57,10 @@ pub struct FileConfig {
     pub heartbeat_url: Option<String>,
     /// See `--heartbeat-method`.
     pub heartbeat_method: Option<String>,
+    /// See `--region-label`.
+    pub region_label: Option<String>,
+    /// See `--home-region`.
+    pub home_region: Option<String>,
     /// The probes; without this table the default suite runs.
     pub probes: Option<Vec<ProbeFile>>,
 }

@@ -4,7 +4,9 @@
 //! merges them over the TOML file that [`config_file`] reads (key by key, so that every syntax
 //! error, unknown key and mistyped value is reported with its line), checking every field
 //! ([`probe_config`] for `[[probes]]`, [`suite`] for the built-in default probes); they all record
-//! problems with [`validation`], which depends on none of them. [`run`] drives a round: it publishes `RunStarted`,
+//! problems with [`validation`], which depends on none of them; [`region`] says where the canary
+//! runs (the `Region` dimension) and which region's CloudWatch receives the metrics, and
+//! `--probes` keeps a subset of the suite. [`run`] drives a round: it publishes `RunStarted`,
 //! runs each [`probe`] (one HTTP exchange over [`http_client`], retries, the generic
 //! [`assertions`], the sum and rate-limit [`checks`] with [`exact_sum`], Kong latency attribution),
 //! judges the leaf certificate that [`http_client`]'s verifier recorded by [`certificate`]
@@ -30,6 +32,7 @@ pub mod metrics;
 pub mod probe;
 pub mod probe_config;
 pub mod publish;
+pub mod region;
 pub mod run;
 pub mod secret;
 pub mod suite;
@@ -88,10 +91,15 @@ pub async fn execute(cli: Cli) -> Result<Completed, CanaryError> {
             let sinks: Vec<&str> = config.sinks.iter().map(|s| s.as_str()).collect();
             let probes: Vec<&str> = config.probes.iter().map(|p| p.name.as_str()).collect();
             let mut summary = format!(
-                "config valid: target {}, environment {}, namespace {}, sinks {}, probes {}",
+                "config valid: target {}, environment {}, region {}, namespace {}{}, sinks {}, probes {}",
                 config.target,
                 config.environment,
+                config.region,
                 config.namespace,
+                config
+                    .home_region
+                    .as_deref()
+                    .map_or(String::new(), |h| format!(" in {h}")),
                 sinks.join(","),
                 probes.join(",")
             );

@@ -11,6 +11,11 @@ pub const DEFAULT_NAMESPACE: &str = "SumApi/Canary";
 pub const DIM_ENVIRONMENT: &str = "Environment";
 /// Dimension carried by per-probe data: the probe's name, never a URL.
 pub const DIM_PROBE: &str = "Probe";
+/// Dimension carried by every datum: where the canary ran (its AWS region on ECS, else
+/// `--region-label`), so that the alarms can count the regions that see a failure. The publisher
+/// (`publish::Publisher`) sends every datum twice: as it is (all regions together) and with this
+/// dimension appended.
+pub const DIM_REGION: &str = "Region";
 /// Dimension carried by per-host data: the host name of an HTTPS target (or its IP address),
 /// never a URL, a port, credentials or a query.
 pub const DIM_HOST: &str = "Host";
@@ -93,6 +98,15 @@ pub struct Datum {
 }
 
 impl Datum {
+    /// This datum with the dimension `name` set to `value`, appended after the others (kept
+    /// as it is when the datum has that dimension already).
+    pub fn with_dimension(mut self, name: &str, value: &str) -> Self {
+        if !self.dimensions.iter().any(|(n, _)| n == name) {
+            self.dimensions.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+
     /// A per-run datum (dimension `Environment` only).
     pub fn run(name: &str, environment: &str, value: f64, timestamp: SystemTime) -> Self {
         Datum {

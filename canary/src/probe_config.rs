@@ -262,3 +262,50 @@ pub(crate) fn cert_min_days(field: &str, value: f64, errors: &mut Errors) -> Opt
         None
     }
 }
+
+/// Most names `--probes` takes: a suite holds at most 50 probes.
+const MAX_SELECTED: usize = 50;
+
+/// The probes of `suite` named by `--probes`, in the suite's order. An unknown, empty or repeated
+/// name is an error naming it, and an unknown one lists the suite's probes.
+pub(crate) fn select_probes(
+    suite: Vec<ProbeSpec>,
+    names: &[String],
+    errors: &mut Errors,
+) -> Vec<ProbeSpec> {
+    const FIELD: &str = "probe_names";
+    let known: Vec<&str> = suite.iter().map(|p| p.name.as_str()).collect();
+    if names.len() > MAX_SELECTED {
+        errors.push(
+            FIELD,
+            format!("{} names; a suite has at most {MAX_SELECTED}", names.len()),
+        );
+        return suite;
+    }
+    let mut wanted: Vec<&str> = Vec::new();
+    for name in names.iter().map(|n| n.trim()) {
+        if name.is_empty() {
+            errors.push(
+                FIELD,
+                "has an empty name; give probe names separated by commas, such as health,sum",
+            );
+        } else if wanted.contains(&name) {
+            errors.push(FIELD, format!("{name:?} is listed twice"));
+        } else if !known.contains(&name) {
+            errors.push(
+                FIELD,
+                format!(
+                    "unknown probe {:?}; the suite's probes are {}",
+                    crate::region::shorten(name),
+                    known.join(", ")
+                ),
+            );
+        } else {
+            wanted.push(name);
+        }
+    }
+    suite
+        .into_iter()
+        .filter(|p| wanted.contains(&p.name.as_str()))
+        .collect()
+}

@@ -120,6 +120,7 @@ impl Canary {
                 SinkKind::CloudWatch => Box::new(
                     CloudWatchSink::new(CloudWatchSettings {
                         namespace: config.namespace.clone(),
+                        region: config.home_region.clone(),
                         storage_resolution: config.storage_resolution,
                         attempt_timeout: config.publish_timeout,
                         retries: config.publish_retries,
@@ -136,12 +137,13 @@ impl Canary {
         }
         let fallback = EmfSink::new(&config.namespace, config.storage_resolution, out);
         let bad_key = format!("canary-invalid-{:032x}", rand::rng().random::<u128>());
+        let publisher = Publisher::new(sinks, fallback, &config.region);
         Ok(Canary {
             config,
             client,
             api_key,
             bad_key,
-            publisher: Publisher::new(sinks, fallback),
+            publisher,
         })
     }
 

@@ -80,6 +80,9 @@ fn every_bad_field_is_named() {
         heartbeat_url: Some("not a url".into()),
         heartbeat_method: Some("PUT".into()),
         cert_min_days: Some("NaN".into()),
+        region_label: Some("no spaces allowed".into()),
+        home_region: Some("moon-base".into()),
+        probe_names: Some(vec!["nope".into()]),
         config: None,
     };
     let got = fields(resolve_with(&s, FileConfig::default()).expect_err("invalid"));
@@ -101,6 +104,9 @@ fn every_bad_field_is_named() {
         "heartbeat_url",
         "heartbeat_method",
         "cert_min_days",
+        "region_label",
+        "home_region",
+        "probe_names",
     ] {
         assert!(
             got.iter().any(|f| f == field),
@@ -190,6 +196,86 @@ fn custom_probes_replace_the_suite() {
 fn unknown_file_fields_are_parse_errors() {
     let err = toml::from_str::<FileConfig>("tiemout = \"5s\"").expect_err("unknown field");
     assert!(err.to_string().contains("tiemout"), "{err}");
+}
+
+#[test]
+fn region_label_and_home_region_are_checked() {
+    let s = Settings {
+        region_label: Some("office-berlin".into()),
+        home_region: Some("us-east-1".into()),
+        ..settings()
+    };
+    let c = resolve_with(&s, FileConfig::default()).expect("valid");
+    assert_eq!(c.region, "office-berlin");
+    assert_eq!(c.home_region.as_deref(), Some("us-east-1"));
+
+    let file: FileConfig =
+        toml::from_str("region_label = \"lab-1\"\nhome_region = \"eu-west-1\"").expect("parses");
+    let c = resolve_with(&settings(), file).expect("valid");
+    assert_eq!(
+        (c.region.as_str(), c.home_region.as_deref()),
+        ("lab-1", Some("eu-west-1"))
+    );
+
+    for (label, home) in [
+        ("", "us-east-1"),
+        ("has space", "us-east-1"),
+        ("ok", "mars-1"),
+    ] {
+        let s = Settings {
+            region_label: Some(label.into()),
+            home_region: Some(home.into()),
+            ..settings()
+        };
+        let got = fields(resolve_with(&s, FileConfig::default()).expect_err("invalid"));
+        let expected = if home == "mars-1" {
+            "home_region"
+        } else {
+            "region_label"
+        };
+        assert_eq!(got, vec![expected], "{label:?} {home:?}");
+    }
+}
+
+#[test]
+fn probes_select_a_subset_in_suite_order_and_name_unknown_ones() {
+    let pick = |names: &[&str]| Settings {
+        probe_names: Some(names.iter().map(|n| n.to_string()).collect()),
+        ..settings()
+    };
+    let c = resolve_with(&pick(&["sum", " health"]), FileConfig::default()).expect("valid");
+    let names: Vec<&str> = c.probes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["health", "sum"], "the suite's order");
+
+    let err = resolve_with(&pick(&["helth", "sum", "sum", ""]), FileConfig::default())
+        .expect_err("invalid");
+    let ConfigError::Fields(list) = err else {
+        panic!("field errors")
+    };
+    let messages: Vec<String> = list.iter().map(|e| e.message.clone()).collect();
+    assert!(list.iter().all(|e| e.field == "probe_names"), "{list:?}");
+    assert!(
+        messages[0].contains("unknown probe \"helth\"")
+            && messages[0]
+                .contains("health, sum, auth_missing_key, auth_bad_key, rate_limit_headers"),
+        "{messages:?}"
+    );
+    assert!(messages[1].contains("listed twice"), "{messages:?}");
+    assert!(messages[2].contains("empty name"), "{messages:?}");
+
+    // A custom suite's own names are the ones known.
+    let file: FileConfig =
+        toml::from_str("[[probes]]\nname = \"live\"\npath = \"/healthz/live\"\n").expect("parses");
+    let got = fields(resolve_with(&pick(&["health"]), file).expect_err("not in this suite"));
+    assert_eq!(got, vec!["probe_names"]);
+
+    let many: Vec<String> = (0..51).map(|i| format!("p{i}")).collect();
+    let s = Settings {
+        probe_names: Some(many),
+        ..settings()
+    };
+    let got = fields(resolve_with(&s, FileConfig::default()).expect_err("too many"));
+    assert_eq!(got, vec!["probe_names"], "one error, not 51");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! PutMetricData through the AWS SDK: the standard credential chain and region (a missing region
-//! is one line naming `AWS_REGION`, not the SDK's error dumps), the endpoint override of
+//! PutMetricData through the AWS SDK: the standard credential chain, the home region when one is
+//! given (`--home-region`: every region's canary publishes where the alarms are), else the
+//! standard region (a missing region is one line naming `AWS_REGION`, not the SDK's error dumps), the endpoint override of
 //! `AWS_ENDPOINT_URL`/`AWS_ENDPOINT_URL_CLOUDWATCH` (read by `aws-config`), one rustls+ring HTTP
 //! client, per-attempt and total timeouts, and the SDK's standard retries with exponential
 //! backoff. Data is checked and split by [`super::limits`] before any request.
@@ -32,6 +33,8 @@ use crate::metrics::{Datum, Unit};
 pub struct CloudWatchSettings {
     /// Namespace of every metric.
     pub namespace: String,
+    /// The region whose CloudWatch receives the metrics (the home region); `None`: the SDK's.
+    pub region: Option<String>,
     /// 1 (high resolution) or 60.
     pub storage_resolution: i32,
     /// Timeout of one attempt.
@@ -63,9 +66,12 @@ impl CloudWatchSink {
             .with_max_attempts(attempts)
             .with_initial_backoff(Duration::from_millis(100))
             .with_max_backoff(Duration::from_secs(2));
-        let region = find_region(&http_client)
-            .await
-            .ok_or(PublishError::NoRegion)?;
+        let region = match &settings.region {
+            Some(home) => Region::new(home.clone()),
+            None => find_region(&http_client)
+                .await
+                .ok_or(PublishError::NoRegion)?,
+        };
         tracing::debug!(%region, "AWS region");
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(region)

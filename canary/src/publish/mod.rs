@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 use crate::config::SinkKind;
-use crate::metrics::Datum;
+use crate::metrics::{DIM_REGION, Datum};
 use crate::probe::ProbeOutcome;
 
 /// A boxed future, so that sinks can live behind `dyn Sink`.
@@ -72,21 +72,27 @@ pub trait Sink: Send + Sync {
     }
 }
 
-/// Sends data to every sink, with the EMF fallback for CloudWatch.
+/// Sends data to every sink, with the EMF fallback for CloudWatch. Every datum goes out twice:
+/// with its own dimensions (the series of all regions together, which the SLO, the dashboards'
+/// totals and the alarms that need no region read) and with the `Region` dimension of where the
+/// canary runs added (one series per region: the M-of-N and dead-man alarms).
 pub struct Publisher {
     sinks: Vec<Box<dyn Sink>>,
     fallback: emf::EmfSink,
+    /// The `Region` dimension's value, added here so that every sink and every datum carry it.
+    region: String,
     /// Set once CloudWatch failed in the current round: later batches go straight to the
     /// fallback instead of waiting for the same failure again.
     cloudwatch_failed: bool,
 }
 
 impl Publisher {
-    /// A publisher over `sinks`, falling back to `fallback`.
-    pub fn new(sinks: Vec<Box<dyn Sink>>, fallback: emf::EmfSink) -> Self {
+    /// A publisher over `sinks`, falling back to `fallback`, for a canary running in `region`.
+    pub fn new(sinks: Vec<Box<dyn Sink>>, fallback: emf::EmfSink, region: &str) -> Self {
         Publisher {
             sinks,
             fallback,
+            region: region.to_owned(),
             cloudwatch_failed: false,
         }
     }
@@ -98,6 +104,8 @@ impl Publisher {
 
     /// Delivers `data` to every sink; `true` when every sink took it (no fallback needed).
     pub async fn deliver(&mut self, data: &[Datum]) -> bool {
+        let data = with_region(data, &self.region);
+        let data = data.as_slice();
         let mut delivered = true;
         for sink in &self.sinks {
             let kind = sink.kind();
@@ -141,6 +149,18 @@ impl Publisher {
     }
 }
 
+/// Each datum as it is, then with `Region` = `region` (once only when it has a `Region`).
+pub fn with_region(data: &[Datum], region: &str) -> Vec<Datum> {
+    let mut out = Vec::with_capacity(data.len() * 2);
+    for d in data {
+        if !d.dimensions.iter().any(|(n, _)| n == DIM_REGION) {
+            out.push(d.clone());
+        }
+        out.push(d.clone().with_dimension(DIM_REGION, region));
+    }
+    out
+}
+
 async fn write_fallback(fallback: &emf::EmfSink, data: &[Datum], why: &str) {
     tracing::warn!(
         reason = why,
@@ -159,8 +179,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::SystemTime;
 
-    /// A CloudWatch stand-in that accepts the first datum and refuses the rest, as a second
-    /// request failing after a first one went through would.
+    /// A CloudWatch stand-in that accepts the first datum (both its forms: all regions, and
+    /// this region) and refuses the rest, as a second request failing after a first one went
+    /// through would.
     struct HalfFailing {
         calls: Arc<AtomicUsize>,
     }
@@ -176,7 +197,7 @@ mod tests {
                     batch: 2,
                     batches: 2,
                     message: "throttled".into(),
-                    undelivered: data[1..].to_vec(),
+                    undelivered: data[2..].to_vec(),
                 })
             })
         }
@@ -202,6 +223,26 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn every_datum_goes_out_for_all_regions_and_for_its_own() {
+        let data = data(2);
+        let out = with_region(&data, "eu-west-1");
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0], data[0], "as it is: all regions together");
+        assert_eq!(
+            out[1].dimensions,
+            [
+                ("Environment".to_owned(), "t".to_owned()),
+                ("Probe".to_owned(), "p".to_owned()),
+                ("Region".to_owned(), "eu-west-1".to_owned())
+            ]
+        );
+        assert_eq!((out[1].name.as_str(), out[1].value), ("M0", 0.0));
+        // A datum that has its region already is not doubled.
+        let tagged = with_region(&out[1..2], "elsewhere");
+        assert_eq!(tagged, out[1..2]);
+    }
+
     #[tokio::test]
     async fn fallback_gets_only_the_undelivered_data_and_later_batches_skip_cloudwatch() {
         let calls = Arc::new(AtomicUsize::new(0));
@@ -211,6 +252,7 @@ mod tests {
                 calls: calls.clone(),
             })],
             emf::EmfSink::new("SumApi/Canary", 60, out),
+            "test-region",
         );
         assert!(!publisher.deliver(&data(3)).await);
         let text = String::from_utf8(buf.lock().expect("buffer").clone()).expect("utf-8");
@@ -222,12 +264,17 @@ mod tests {
             text.contains(r#""Name":"M1""#) && text.contains(r#""Name":"M2""#),
             "{text}"
         );
+        assert!(
+            text.contains(r#""Region":"test-region""#),
+            "the fallback carries the region: {text}"
+        );
 
         // Later in the same round CloudWatch is not asked again; everything goes to EMF.
         assert!(!publisher.deliver(&data(1)).await);
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let text = String::from_utf8(buf.lock().expect("buffer").clone()).expect("utf-8");
-        assert_eq!(text.matches(r#""Name":"M0""#).count(), 1, "{text}");
+        // M0 once in each form: all regions, and this region.
+        assert_eq!(text.matches(r#""Name":"M0""#).count(), 2, "{text}");
 
         // A new round tries CloudWatch again.
         publisher.start_round();

@@ -209,7 +209,12 @@ async fn dead_man_alarm_stays_ok_while_the_canary_runs_and_fires_when_it_stops()
         &client,
         canary::metrics::DEFAULT_NAMESPACE,
         canary::metrics::HEARTBEAT,
-        &[(canary::metrics::DIM_ENVIRONMENT, &environment)],
+        &[
+            (canary::metrics::DIM_ENVIRONMENT, &environment),
+            // The canary's AWS_REGION (common::canary); LocalStack would add the all-regions
+            // series to a query without it.
+            (canary::metrics::DIM_REGION, "us-east-1"),
+        ],
     )
     .await
     .expect("heartbeats reached CloudWatch");

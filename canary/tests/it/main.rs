@@ -7,6 +7,8 @@
 //! - [`secrets`]: the API key never showing, in any encoding, whatever a target echoes.
 //! - [`publishing`]: probes through the local gateway, metrics published to LocalStack's
 //!   CloudWatch and read back.
+//! - [`regions`]: the `Region` dimension in EMF and in the home region's CloudWatch, `--probes`,
+//!   the custom-suite example, bad regions and probe names.
 //! - [`deadman`]: the dead-man alarm from `alarms/cloudwatch.yaml`, in LocalStack's CloudWatch.
 //! - [`certificates`]: certificate expiry against nginx over HTTPS with a test CA (days left,
 //!   expired, not yet valid, `cert_min_days`), published to every sink and LocalStack.
@@ -20,5 +22,6 @@ mod common;
 mod deadman;
 mod default_suite;
 mod publishing;
+mod regions;
 mod secrets;
 mod slo_burn;

@@ -8,6 +8,10 @@ use std::collections::BTreeSet;
 use common::{CANARY_RATE_LIMIT, LocalStack, canary, finish, stack, stat};
 
 const NS: &str = "SumApi/Canary";
+/// The canary's Region dimension here: the AWS_REGION of `common::canary`. Reads select it:
+/// LocalStack, unlike CloudWatch, matches a query's dimensions as a subset, so a query without
+/// it would add the all-regions series and this region's together.
+const REGION: (&str, &str) = ("Region", "us-east-1");
 const PROBES: [&str; 5] = [
     "health",
     "sum",
@@ -73,22 +77,35 @@ async fn healthy_round_is_published_to_cloudwatch_and_reads_back() {
             "{name} missing from ListMetrics: {names:?}"
         );
     }
-    // Per-run metrics carry only Environment; per-probe ones Environment and Probe.
+    // Per-run metrics carry only Environment; per-probe ones Environment and Probe. Each is
+    // published as well with the Region the canary runs in (AWS_REGION here).
+    let mut regional = 0;
     for m in listed.metrics() {
-        let dims: Vec<&str> = m.dimensions().iter().filter_map(|d| d.name()).collect();
+        let mut dims: Vec<&str> = m.dimensions().iter().filter_map(|d| d.name()).collect();
+        if dims.last() == Some(&"Region") {
+            let region = m.dimensions().iter().find(|d| d.name() == Some("Region"));
+            assert_eq!(region.and_then(|d| d.value()), Some("us-east-1"), "{m:?}");
+            dims.pop();
+            regional += 1;
+        }
         match m.metric_name() {
             Some("RunStarted" | "Heartbeat") => assert_eq!(dims, ["Environment"]),
             _ => assert_eq!(dims, ["Environment", "Probe"], "{m:?}"),
         }
     }
+    assert_eq!(
+        regional * 2,
+        listed.metrics().len(),
+        "every metric for all regions and for this one"
+    );
 
     for name in ["RunStarted", "Heartbeat"] {
-        let s = stat(&cw, NS, name, &[("Environment", "e2e")]).await;
+        let s = stat(&cw, NS, name, &[("Environment", "e2e"), REGION]).await;
         let s = s.unwrap_or_else(|| panic!("{name} has no datapoint"));
         assert_eq!((s.sum, s.unit.as_str()), (1.0, "Count"), "{name}");
     }
     for probe in PROBES {
-        let dims = [("Environment", "e2e"), ("Probe", probe)];
+        let dims = [("Environment", "e2e"), ("Probe", probe), REGION];
         let success = stat(&cw, NS, "ProbeSuccess", &dims)
             .await
             .expect("ProbeSuccess");
@@ -120,14 +137,14 @@ async fn healthy_round_is_published_to_cloudwatch_and_reads_back() {
     }
     // Proxied probes also know the upstream's share; the auth probes never reach it.
     for probe in ["health", "sum", "rate_limit_headers"] {
-        let dims = [("Environment", "e2e"), ("Probe", probe)];
+        let dims = [("Environment", "e2e"), ("Probe", probe), REGION];
         let up = stat(&cw, NS, "UpstreamLatency", &dims)
             .await
             .expect("UpstreamLatency");
         assert_eq!(up.unit, "Milliseconds", "{probe}");
     }
     for probe in ["auth_missing_key", "auth_bad_key"] {
-        let dims = [("Environment", "e2e"), ("Probe", probe)];
+        let dims = [("Environment", "e2e"), ("Probe", probe), REGION];
         assert!(
             stat(&cw, NS, "UpstreamLatency", &dims).await.is_none(),
             "{probe}"
@@ -137,7 +154,11 @@ async fn healthy_round_is_published_to_cloudwatch_and_reads_back() {
         &cw,
         NS,
         "RateLimitRemaining",
-        &[("Environment", "e2e"), ("Probe", "rate_limit_headers")],
+        &[
+            ("Environment", "e2e"),
+            ("Probe", "rate_limit_headers"),
+            REGION,
+        ],
     )
     .await
     .expect("RateLimitRemaining");
@@ -195,7 +216,7 @@ async fn failures_are_published_and_a_dead_cloudwatch_falls_back_to_emf() {
         ("auth_missing_key", 1.0),
         ("auth_bad_key", 1.0),
     ] {
-        let dims = [("Environment", "down"), ("Probe", probe)];
+        let dims = [("Environment", "down"), ("Probe", probe), REGION];
         let s = stat(&cw, NS, "ProbeSuccess", &dims)
             .await
             .expect("published");
@@ -208,7 +229,7 @@ async fn failures_are_published_and_a_dead_cloudwatch_falls_back_to_emf() {
             assert_eq!(r.sum, 1.0, "{probe}");
         }
     }
-    let hb = stat(&cw, NS, "Heartbeat", &[("Environment", "down")]).await;
+    let hb = stat(&cw, NS, "Heartbeat", &[("Environment", "down"), REGION]).await;
     assert_eq!(
         hb.map(|s| s.sum),
         Some(1.0),
