@@ -6,8 +6,9 @@
 //! [`app::app`], the factory that tests drive too. [`routes::ROUTES`] is the one list of
 //! routes: the route table in [`mod@app`], the metrics' route labels, the origin guard's open paths
 //! and the index are derived from it. A request passes one [`middleware`] layer:
-//! [`request_id`] (keeps or makes `X-Request-ID`) → [`observe`] (metrics from [`metrics`], one
-//! log line) → [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`] →
+//! [`request_id`] (keeps or makes `X-Request-ID`) → [`observe`] (the W3C trace context, metrics
+//! from [`metrics`], the server span handed to the exporter when sampled, one log line with the
+//! trace id) → [`origin_guard`] (gateway-bypass guard) → a handler in [`health`] or [`api`] →
 //! [`error::explain`] (turns unexpected failures into the generic JSON 500). `api` checks the
 //! body's headers, reads the numbers with [`numbers`] and calls [`sum`], the exact summation
 //! that knows nothing of HTTP. Every failure is one [`error::ApiError`] variant: one status,
@@ -18,7 +19,8 @@
 //!
 //! [`http`] is the boundary behind which the hand-made HTTP machinery lives (connection
 //! serving with deadlines, body reading, chunked handling, the JSON and log writers, the
-//! histograms, the cached clock): what it replaces and why is in its module doc. The domain
+//! histograms, the cached clock, the request's trace context and server span, the OpenMetrics
+//! exposition): what it replaces and why is in its module doc. The domain
 //! modules above call it; it calls none of them.
 
 pub mod api;

@@ -4,8 +4,9 @@
 //! without calling a handler) → the handler → the JSON 500 safety net ([`error::explain`]) →
 //! metrics and the log line → echo `X-Request-ID` and move a held body into the answer → end the
 //! connection after the answer when the client asked (`Connection: close`), the body is left
-//! unread (`ends_regardless`) or every connection ends so (`--keep-alive 0s`); [`close`] makes
-//! actix stop there, with nothing pipelined behind it answered.
+//! unread (`ends_regardless`) or every connection ends so (`--keep-alive 0s`);
+//! [`close`](crate::http::close) makes actix stop there, with nothing pipelined behind it
+//! answered.
 //!
 //! One layer rather than one per concern, written as a plain `Transform` whose future is a
 //! small state machine over the inner service's: actix's `from_fn` boxes two futures and adds
