@@ -204,11 +204,18 @@ fn cloudwatch_dashboards_render_to_valid_bodies_naming_emitted_metrics() {
             }
         }
         let base = format!("{}/", vars()["runbook_base_url"]);
+        // Besides runbooks, the X-Ray console of the dashboard's own region (trace links).
+        let region = &vars()["region"];
+        let xray = format!(
+            "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#xray:"
+        );
         for link in &content.links {
             match link.strip_prefix(&base) {
                 Some(file) if runbook(file).is_file() => {}
+                _ if link.starts_with(&xray) => {}
                 _ => problems.push(format!(
-                    "{path}: link {link} is not an existing runbook under ${{runbook_base_url}}"
+                    "{path}: link {link} is not an existing runbook under ${{runbook_base_url}} \
+                     or the X-Ray console of the dashboard's region"
                 )),
             }
         }

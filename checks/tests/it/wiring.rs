@@ -803,3 +803,141 @@ fn workflows_that_deploy_supply_every_required_variable_of_every_stack() {
     }
     assert_eq!(steps, 3, "staging and prod deploys and the plan");
 }
+
+#[test]
+fn the_adot_sidecar_the_service_exports_to_and_its_xray_permissions_agree() {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    let main = read("terraform/modules/compute/main.tf");
+    let flat = squash(&main);
+    // The service's exporter points at the sidecar's OTLP/HTTP receiver, on one port.
+    let port = number_local(&main, "otlp_http_port");
+    assert_eq!(port, 4318, "OTLP/HTTP's port");
+    assert!(
+        flat.contains("otlp_endpoint=\"http://localhost:${local.otlp_http_port}\""),
+        "the exporter's endpoint is the sidecar on localhost"
+    );
+    let service = flat
+        .split("resource\"aws_ecs_task_definition\"\"service\"{")
+        .nth(1)
+        .and_then(|b| b.split("resource\"").next())
+        .expect("the service's task definition");
+    assert!(
+        service.contains("{name=\"OTEL_EXPORTER_OTLP_ENDPOINT\",value=local.otlp_endpoint}"),
+        "the service container exports to it: {service}"
+    );
+    assert!(
+        service.contains("},local.otel_collector_container])"),
+        "the sidecar is in the service's task: {service}"
+    );
+    assert!(
+        flat.contains("otlp={protocols={http={endpoint=\"0.0.0.0:${local.otlp_http_port}\"}}}"),
+        "the collector receives OTLP/HTTP on that port"
+    );
+    assert!(
+        flat.contains("containerPort=local.otlp_http_port"),
+        "and maps it"
+    );
+    assert!(
+        flat.contains("exporters=[\"awsxray\"]") && flat.contains("awsxray={region="),
+        "traces go to X-Ray"
+    );
+    // A dead collector costs traces, never the service's task.
+    let sidecar = flat
+        .split("otel_collector_container={")
+        .nth(1)
+        .expect("the collector's container");
+    assert!(sidecar.contains("essential=false"), "{sidecar}");
+    // The image is pinned by digest.
+    let image = main
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("otel_collector_image"))
+        .expect("the collector image");
+    let digest = image
+        .split("@sha256:")
+        .nth(1)
+        .map(|d| d.trim_end_matches('"'))
+        .unwrap_or_default();
+    assert!(
+        image.contains("public.ecr.aws/aws-observability/aws-otel-collector")
+            && digest.len() == 64
+            && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+        "pinned by digest: {image}"
+    );
+    // The task role the collector signs with may write traces and read sampling rules, no more.
+    let policy = flat
+        .split("data\"aws_iam_policy_document\"\"xray\"{")
+        .nth(1)
+        .and_then(|b| b.split("}}").next())
+        .expect("the X-Ray policy document");
+    assert_eq!(
+        policy.matches("actions=").count(),
+        1,
+        "one statement: {policy}"
+    );
+    let actions: BTreeSet<&str> = policy
+        .split("actions=[")
+        .nth(1)
+        .and_then(|a| a.split(']').next())
+        .expect("actions")
+        .split(',')
+        .map(|a| a.trim_matches('"'))
+        .filter(|a| !a.is_empty())
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "xray:GetSamplingRules",
+            "xray:GetSamplingTargets",
+            "xray:GetSamplingStatisticSummaries",
+        ])
+    );
+    assert!(
+        flat.contains(
+            "resource\"aws_iam_role_policy\"\"xray\"{name=\"write-xray\"role=module.task_roles.task_role_idpolicy=data.aws_iam_policy_document.xray.json}"
+        ),
+        "attached to the task role"
+    );
+    assert!(
+        service.contains("task_role_arn=module.task_roles.task_role_arn"),
+        "which the service's task runs with"
+    );
+    // Kong's spans: kong.yaml's endpoint is the ALB (the service's placeholder host, replaced
+    // by the gateway stack) on the path the ALB forwards to Kong's collector.
+    let kong: serde_json::Value =
+        serde_norway::from_str(&read("gateway/kong.yaml")).expect("kong.yaml is YAML");
+    let endpoint = kong["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "opentelemetry")
+        .and_then(|p| p["config"]["traces_endpoint"].as_str())
+        .expect("kong.yaml's opentelemetry plugin");
+    let host = kong["services"][0]["host"]
+        .as_str()
+        .expect("the service host");
+    assert_eq!(endpoint, format!("https://{host}/v1/traces"));
+    assert!(
+        flat.contains("path_pattern{values=[\"/v1/traces\"]}"),
+        "the ALB forwards that path to the collector"
+    );
+    let gateway = squash(&read("terraform/modules/gateway/main.tf"));
+    assert!(
+        gateway.contains(
+            "traces_endpoint=replace(each.value.config.traces_endpoint,local.service.host,var.upstream_host)"
+        ),
+        "the gateway stack puts the ALB's name in"
+    );
+}
+
+/// The number a `name = N` line of a Terraform locals block sets.
+fn number_local(hcl: &str, name: &str) -> u64 {
+    hcl.lines()
+        .find_map(|l| {
+            l.split_once('=')
+                .filter(|(k, _)| k.trim() == name)
+                .and_then(|(_, v)| v.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("local {name}"))
+}

@@ -152,3 +152,23 @@ resource "konnect_gateway_plugin_request_transformer" "this" {
   route   = each.value.scope == "route" ? { id = konnect_gateway_route.this[each.value.owner].id } : null
   service = each.value.scope == "service" ? { id = konnect_gateway_service.this.id } : null
 }
+
+# kong.yaml's global opentelemetry plugin. Kong runs in Konnect, outside the VPC: its spans go to
+# https://<ALB>/v1/traces, which the compute module forwards to an ADOT collector of Kong's own.
+# kong.yaml names the ALB by the same placeholder host as the service; the ALB's name replaces
+# it here, as it does the service's host.
+resource "konnect_gateway_plugin_opentelemetry" "this" {
+  for_each         = { for p in try(var.policy.plugins, []) : p.name => p if p.name == "opentelemetry" }
+  control_plane_id = var.control_plane_id
+  enabled          = try(each.value.enabled, true)
+  config = {
+    traces_endpoint     = replace(each.value.config.traces_endpoint, local.service.host, var.upstream_host)
+    sampling_rate       = try(each.value.config.sampling_rate, null)
+    resource_attributes = try(each.value.config.resource_attributes, null)
+    propagation = {
+      extract        = try(each.value.config.propagation.extract, null)
+      inject         = try(each.value.config.propagation.inject, null)
+      default_format = try(each.value.config.propagation.default_format, "w3c")
+    }
+  }
+}
