@@ -43,6 +43,9 @@ pub const RATE_LIMIT_REMAINING: &str = "RateLimitRemaining";
 pub const RUN_STARTED: &str = "RunStarted";
 /// 1, published only when a run completed and its metrics were delivered. Unit Count.
 pub const HEARTBEAT: &str = "Heartbeat";
+/// Property (not a dimension) of a probe's EMF records: the W3C trace id its request carried,
+/// so that a failed or slow probe in the logs leads to its trace in X-Ray.
+pub const PROP_TRACE_ID: &str = "TraceId";
 /// Days until the leaf certificate an HTTPS target presented expires, fractional, negative once
 /// expired; once per host per run (dimensions `Environment` and `Host`). Unit None.
 pub const CERTIFICATE_DAYS_REMAINING: &str = "CertificateDaysRemaining";
@@ -95,6 +98,9 @@ pub struct Datum {
     pub unit: Unit,
     /// When the value was observed.
     pub timestamp: SystemTime,
+    /// Properties that travel with the value in EMF records, never as dimensions (PutMetricData
+    /// has no place for them): [`PROP_TRACE_ID`].
+    pub properties: Vec<(String, String)>,
 }
 
 impl Datum {
@@ -107,6 +113,13 @@ impl Datum {
         self
     }
 
+    /// This datum with the property `name` set to `value` (see [`Datum::properties`]).
+    pub fn with_property(mut self, name: &str, value: &str) -> Self {
+        self.properties.retain(|(n, _)| n != name);
+        self.properties.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// A per-run datum (dimension `Environment` only).
     pub fn run(name: &str, environment: &str, value: f64, timestamp: SystemTime) -> Self {
         Datum {
@@ -115,6 +128,7 @@ impl Datum {
             value,
             unit: Unit::Count,
             timestamp,
+            properties: Vec::new(),
         }
     }
 
@@ -136,6 +150,7 @@ impl Datum {
             value,
             unit,
             timestamp,
+            properties: Vec::new(),
         }
     }
 
@@ -157,6 +172,7 @@ impl Datum {
             value,
             unit,
             timestamp,
+            properties: Vec::new(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One probe: build the request, send it with retries and backoff (connection errors and 5xx),
 //! evaluate the generic assertions and the probe's own check, read Kong's latency headers, and
-//! attribute a failure to the gateway or the upstream where the headers allow.
+//! attribute a failure to the gateway or the upstream where the headers allow. Each probe starts
+//! a sampled W3C trace of its own: every attempt carries a `traceparent` of that trace (a new
+//! span id each), so the gateway and the service record it and a failure names its trace.
 
 use std::time::Duration;
 
@@ -125,6 +127,8 @@ pub struct ProbeOutcome {
     pub failures: Vec<String>,
     /// Where the failure most likely comes from (`None` when it passed).
     pub attribution: Option<Attribution>,
+    /// The trace its requests carried (`None` when no request was sent).
+    pub trace_id: Option<trace::TraceId>,
 }
 
 /// What every probe of a round shares.
@@ -151,10 +155,17 @@ pub async fn run_probe(spec: &ProbeSpec, ctx: &ProbeContext<'_>) -> ProbeOutcome
         _ => None,
     };
     let body = sum_case.as_ref().map(SumCase::body).or(spec.body.clone());
+    let trace = trace::SpanContext::root(true);
     let mut retries = 0;
     let result = loop {
         let result = match build_request(spec, ctx, body.as_ref()) {
-            Ok(request) => ctx.client.send(request, spec.timeout).await,
+            Ok(mut request) => {
+                let traceparent = trace.child(true).traceparent().to_string();
+                if let Ok(value) = HeaderValue::from_str(&traceparent) {
+                    request.headers_mut().insert("traceparent", value);
+                }
+                ctx.client.send(request, spec.timeout).await
+            }
             Err(message) => return failed_before_sending(spec, message),
         };
         let retryable = match &result {
@@ -171,6 +182,7 @@ pub async fn run_probe(spec: &ProbeSpec, ctx: &ProbeContext<'_>) -> ProbeOutcome
     };
     let mut outcome = evaluate(spec, sum_case.as_ref(), result);
     outcome.retries = retries;
+    outcome.trace_id = Some(trace.trace_id);
     if let Some(key) = ctx.api_key {
         outcome.failures = outcome.failures.iter().map(|f| key.scrub(f)).collect();
     }
@@ -189,6 +201,7 @@ fn failed_before_sending(spec: &ProbeSpec, message: String) -> ProbeOutcome {
         rate_limit_remaining: None,
         failures: vec![message],
         attribution: Some(Attribution::Unknown),
+        trace_id: None,
     }
 }
 
@@ -254,6 +267,7 @@ fn evaluate(
         rate_limit_remaining: None,
         failures: Vec::new(),
         attribution: None,
+        trace_id: None,
     };
     let exchange = match result {
         Ok(ex) => ex,

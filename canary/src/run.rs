@@ -273,6 +273,7 @@ fn log_outcome(o: &ProbeOutcome) {
             latency_ms,
             retries = o.retries,
             blame = o.attribution.map(|a| a.as_str()),
+            trace_id = o.trace_id.map(|t| t.to_string()),
             failures = %o.failures.join("; "),
             "probe failed"
         );
@@ -283,8 +284,14 @@ fn log_outcome(o: &ProbeOutcome) {
 pub fn outcome_data(env: &str, outcomes: &[ProbeOutcome], at: SystemTime) -> Vec<Datum> {
     let mut data = Vec::new();
     for o in outcomes {
-        let d =
-            |name: &str, value: f64, unit: Unit| Datum::probe(name, env, &o.name, value, unit, at);
+        let trace_id = o.trace_id.map(|t| t.to_string());
+        let d = |name: &str, value: f64, unit: Unit| {
+            let datum = Datum::probe(name, env, &o.name, value, unit, at);
+            match &trace_id {
+                Some(id) => datum.with_property(metrics::PROP_TRACE_ID, id),
+                None => datum,
+            }
+        };
         data.push(d(
             metrics::PROBE_SUCCESS,
             if o.passed { 1.0 } else { 0.0 },

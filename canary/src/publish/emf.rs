@@ -38,13 +38,15 @@ fn epoch_ms(d: &Datum) -> u64 {
         .map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Renders data as EMF records: data with the same dimensions and timestamp share a record, as
-/// long as each metric name appears once in it.
+/// Renders data as EMF records: data with the same dimensions, properties and timestamp share a
+/// record, as long as each metric name appears once in it. Properties (the probe's `TraceId`)
+/// are plain members of the record, searchable in the logs, never dimensions.
 pub fn render(namespace: &str, storage_resolution: i32, data: &[Datum]) -> Vec<Value> {
     let mut groups: Vec<Vec<&Datum>> = Vec::new();
     for d in data {
         let slot = groups.iter_mut().find(|g| {
             g[0].dimensions == d.dimensions
+                && g[0].properties == d.properties
                 && epoch_ms(g[0]) == epoch_ms(d)
                 && g.len() < MAX_METRICS_PER_RECORD
                 && g.iter().all(|x| x.name != d.name)
@@ -80,7 +82,7 @@ pub fn render(namespace: &str, storage_resolution: i32, data: &[Datum]) -> Vec<V
                     }],
                 }),
             );
-            for (name, value) in &g[0].dimensions {
+            for (name, value) in g[0].dimensions.iter().chain(&g[0].properties) {
                 record.insert(name.clone(), json!(value));
             }
             for d in &g {

@@ -78,6 +78,9 @@ pub fn format_report(outcomes: &[ProbeOutcome]) -> String {
         if let Some(a) = o.attribution {
             let _ = write!(text, " blame={}", a.as_str());
         }
+        if let Some(t) = o.trace_id.filter(|_| !o.passed) {
+            let _ = write!(text, " trace_id={t}");
+        }
         text.push('\n');
         for f in &o.failures {
             let _ = writeln!(text, "     - {f}");

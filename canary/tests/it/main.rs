@@ -14,6 +14,8 @@
 //!   expired, not yet valid, `cert_min_days`), published to every sink and LocalStack.
 //! - [`slo_burn`]: the SLO burn-rate alarms of `alarms/cloudwatch-slo.yaml`, created in
 //!   LocalStack's CloudWatch from the rendered data.
+//! - [`tracing`]: each probe's sampled `traceparent`, the trace id of a failed probe on stdout,
+//!   in the JSON log and as the EMF `TraceId` property.
 
 mod certificates;
 mod cli;
@@ -25,3 +27,4 @@ mod publishing;
 mod regions;
 mod secrets;
 mod slo_burn;
+mod tracing;
