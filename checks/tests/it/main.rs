@@ -19,6 +19,8 @@
 //! - [`workflows`]: the GitHub workflows audited by zizmor and GitHub's schema, least privilege.
 //! - [`prometheus_server`]: a real Prometheus scrapes the real service under load and evaluates
 //!   the rules; every recording rule and every Grafana query has data.
+//! - [`tracing_e2e`]: one request from loadgen through the local gateway to the service carries
+//!   one trace id across loadgen's report, both access logs and the exported span.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -33,5 +35,6 @@ mod slo;
 mod supply_chain;
 mod terraform_schema;
 mod tools;
+mod tracing_e2e;
 mod wiring;
 mod workflows;
