@@ -55,7 +55,7 @@ pub(super) fn parse(
     if ratio > 0.0
         && targets
             .iter()
-            .any(|t| t.headers.contains_key(crate::client::traceparent::HEADER))
+            .any(|t| t.headers.contains_key("traceparent"))
     {
         return Err(invalid(
             "--trace-sample: a request already sets a traceparent header (--header or the targets file); drop one of the two",
