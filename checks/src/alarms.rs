@@ -181,14 +181,41 @@ pub fn max_window_seconds(period: u32) -> u64 {
 /// `SLOErrorBudgetBurn` alert: a burning budget is handled the same way whichever backend saw it.
 pub const BURN_RUNBOOK: &str = "SLOErrorBudgetBurn.md";
 
-/// The runbook an alarm named `name` must point to: its own (`<name>.md`), or the burn runbook
-/// for the SLO burn-rate alarms.
+/// The suffix of an alarm that fires when a single region of the canary sees what its quorum
+/// alarm (the name without the suffix) needs several regions to see.
+pub const ONE_REGION_SUFFIX: &str = "-one-region";
+
+/// The runbook an alarm named `name` must point to: its own (`<name>.md`), the burn runbook for
+/// the SLO burn-rate alarms, and the runbook of the alarm it is a variant of for an alarm per
+/// region (`<name>-<aws region>`, such as `canary-heartbeat-missing-eu-west-1`) or for one
+/// region of a quorum (`<name>-one-region`).
 pub fn expected_runbook(name: &str) -> String {
     if name.starts_with("slo-") {
-        BURN_RUNBOOK.to_owned()
-    } else {
-        format!("{name}.md")
+        return BURN_RUNBOOK.to_owned();
     }
+    if let Some(base) = name.strip_suffix(ONE_REGION_SUFFIX) {
+        return format!("{base}.md");
+    }
+    format!("{}.md", region_variant_of(name).unwrap_or(name))
+}
+
+/// The alarm name `name` is the per-region variant of: `name` without a trailing AWS region
+/// (`-us-east-1`, `-us-gov-west-1`), if it has one.
+pub fn region_variant_of(name: &str) -> Option<&str> {
+    let parts: Vec<&str> = name.split('-').collect();
+    // An AWS region is two letters, one or more words, and a number: try the longest first.
+    (3..parts.len()).rev().find_map(|n| {
+        let region = &parts[parts.len() - n..];
+        let base_len = name.len() - region.iter().map(|p| p.len() + 1).sum::<usize>();
+        let is_region = region[0].len() == 2
+            && region[..n - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && region[n - 1].len() <= 2
+            && !region[n - 1].is_empty()
+            && region[n - 1].chars().all(|c| c.is_ascii_digit());
+        (is_region && base_len > 0).then(|| &name[..base_len])
+    })
 }
 
 const COMPARISONS: &[&str] = &[
@@ -546,6 +573,29 @@ alarms:
                 .iter()
                 .any(|p| p.contains("duplicate name"))
         );
+    }
+
+    #[test]
+    fn per_region_and_one_region_variants_share_their_alarms_runbook() {
+        assert_eq!(
+            expected_runbook("canary-heartbeat-missing-eu-west-1"),
+            "canary-heartbeat-missing.md"
+        );
+        assert_eq!(
+            expected_runbook("canary-heartbeat-missing-us-gov-west-1"),
+            "canary-heartbeat-missing.md"
+        );
+        assert_eq!(
+            expected_runbook("canary-latency-one-region"),
+            "canary-latency.md"
+        );
+        assert_eq!(expected_runbook("canary-latency"), "canary-latency.md");
+        assert_eq!(expected_runbook("alb-elb-5xx"), "alb-elb-5xx.md");
+        assert_eq!(expected_runbook("ecs-cpu-high"), "ecs-cpu-high.md");
+        assert_eq!(region_variant_of("us-east-1"), None, "a region alone");
+        assert_eq!(region_variant_of("x-us-east-100"), None);
+        assert_eq!(region_variant_of("x-useast-1"), None);
+        assert_eq!(region_variant_of("x-us-east-1"), Some("x"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What the code emits, as the checks need it: the service's Prometheus metric names, the
-//! canary's CloudWatch metrics with the dimension names each carries, and the names that
+//! canary's CloudWatch metrics with the dimension names each carries (and the `Region` its
+//! per-region copies add), and the names that
 //! `docs/metrics.md` documents. The names themselves come from the crates' constant modules
 //! (`service::metrics`, `canary::metrics`), passed in by the tests, so there is one list only.
 
@@ -16,6 +17,8 @@ pub struct Catalog {
     pub canary: BTreeMap<String, BTreeSet<String>>,
     /// Probe names of the canary's default suite: the values of its `Probe` dimension.
     pub probes: BTreeSet<String>,
+    /// The dimension the canary adds to a second copy of every datum: where it ran.
+    pub canary_region_dimension: String,
 }
 
 /// The canary's vocabulary, as its constants spell it.
@@ -27,6 +30,8 @@ pub struct CanaryVocabulary<'a> {
     pub dim_environment: &'a str,
     /// `canary::metrics::DIM_PROBE`.
     pub dim_probe: &'a str,
+    /// `canary::metrics::DIM_REGION`: every metric is published also with it appended.
+    pub dim_region: &'a str,
     /// `canary::metrics::DIM_HOST`.
     pub dim_host: &'a str,
     /// `canary::metrics::ALL`.
@@ -69,6 +74,7 @@ impl Catalog {
                 })
                 .collect(),
             probes: canary.probes.iter().map(|p| p.to_string()).collect(),
+            canary_region_dimension: canary.dim_region.to_string(),
         }
     }
 
@@ -113,6 +119,7 @@ mod tests {
                 namespace: "SumApi/Canary",
                 dim_environment: "Environment",
                 dim_probe: "Probe",
+                dim_region: "Region",
                 dim_host: "Host",
                 all: &["ProbeSuccess", "Heartbeat", "CertificateDaysRemaining"],
                 per_run: &["Heartbeat"],

@@ -7,7 +7,9 @@
 //! [`metric::MetricRef`]s, and check each against what the code emits ([`catalog`], built from
 //! the `service` and `canary` crates' metric constants) and AWS's own metrics and dimensions
 //! ([`metric`]). [`promql`] does the same for Prometheus rules and Grafana queries, and
-//! [`schedule`] reads the canary's schedule for the dead-man alarm. The tests in `tests/` also
+//! [`schedule`] reads the canary's schedule for the dead-man alarm; [`metric_math`] evaluates
+//! an alarm's expression at one datapoint (what an M-of-N region alarm does for k failing
+//! regions). The tests in `tests/` also
 //! run the real tools: `terraform fmt`, `terraform` itself for `templatefile`, checkov and
 //! promtool. [`imports`] reads each crate's module graph, so that a test keeps imports
 //! flowing one way.
@@ -21,6 +23,7 @@ pub mod catalog;
 pub mod dashboard;
 pub mod imports;
 pub mod metric;
+pub mod metric_math;
 pub mod promql;
 pub mod schedule;
 pub mod slo;
@@ -59,8 +62,20 @@ pub fn sample_variables() -> BTreeMap<String, String> {
         ),
         ("service_log_group", "/ecs/sum-api-dev/service"),
         ("canary_log_group", "/ecs/sum-api-dev/canary"),
+        ("canary_quorum", "2"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Sample values for every list variable (what `%{ for }` loops over): the canary's regions,
+/// the home region first, as the canary stack outputs them.
+pub fn sample_lists() -> BTreeMap<String, Vec<String>> {
+    [(
+        "canary_regions".to_string(),
+        vec!["eu-west-1".to_string(), "eu-central-1".to_string()],
+    )]
+    .into_iter()
     .collect()
 }

@@ -1,7 +1,8 @@
 //! One CloudWatch metric reference (namespace, name, dimensions), wherever it was found, and the
 //! rules it must follow: an AWS metric exists in its namespace and is keyed on the dimensions
 //! AWS publishes it with (for the ALB and its target groups, their `arn_suffix`, never their
-//! names); a custom metric is one the canary emits, with exactly the dimensions it emits.
+//! names); a custom metric is one the canary emits, with exactly the dimensions it emits (its
+//! per-region copy: with `Region`, one of the regions the canary stack runs it in).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -166,11 +167,23 @@ pub fn check(rendered: &MetricRef, raw: &MetricRef, catalog: &Catalog) -> Result
                 ));
             };
             let expected: BTreeSet<&str> = expected.iter().map(String::as_str).collect();
-            if dims != expected {
+            let region = catalog.canary_region_dimension.as_str();
+            let mut per_region = expected.clone();
+            per_region.insert(region);
+            if dims != expected && dims != per_region {
                 return Err(format!(
-                    "{raw}: the canary publishes `{}` with dimensions {expected:?}, not {dims:?} \
-                     (CloudWatch matches dimensions exactly: this would never receive data)",
+                    "{raw}: the canary publishes `{}` with dimensions {expected:?} (and with \
+                     {region} added), not {dims:?} (CloudWatch matches dimensions exactly: this \
+                     would never receive data)",
                     rendered.name
+                ));
+            }
+            if let Some(value) = raw.dimensions.get(region)
+                && !value.starts_with("${canary_regions[")
+            {
+                return Err(format!(
+                    "{raw}: dimension {region} must be one of `${{canary_regions}}` (a loop \
+                     over the regions the canary runs in), not `{value}`"
                 ));
             }
             if let Some(probe) = rendered.dimensions.get("Probe")

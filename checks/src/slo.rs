@@ -283,6 +283,7 @@ mod tests {
                 namespace: "SumApi/Canary",
                 dim_environment: "Environment",
                 dim_probe: "Probe",
+                dim_region: "Region",
                 dim_host: "Host",
                 all: &["ProbeSuccess", "Heartbeat"],
                 per_run: &["Heartbeat"],

@@ -350,7 +350,8 @@ pub fn emf_values(records: &[serde_json::Value]) -> std::collections::BTreeMap<S
 }
 
 /// An alarm file of the repository (`alarms/cloudwatch.yaml`, `alarms/cloudwatch-slo.yaml`)
-/// rendered as Terraform renders it, for `environment` and the canary's default namespace.
+/// rendered as Terraform renders it, for `environment`, the canary's default namespace and a
+/// canary in us-east-1 and us-west-2.
 pub fn rendered_alarms(file: &str, environment: &str) -> checks::alarms::AlarmFile {
     let path = checks::repo_root().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -360,7 +361,14 @@ pub fn rendered_alarms(file: &str, environment: &str) -> checks::alarms::AlarmFi
         "canary_namespace".into(),
         canary::metrics::DEFAULT_NAMESPACE.into(),
     );
-    let rendered =
-        checks::template::render(&text, &vars).unwrap_or_else(|e| panic!("{file} renders: {e:?}"));
+    // The regions the tests' canaries run in: common::canary's AWS_REGION first.
+    let lists = [(
+        "canary_regions".to_string(),
+        vec!["us-east-1".to_string(), "us-west-2".to_string()],
+    )]
+    .into_iter()
+    .collect();
+    let rendered = checks::template::render_with_lists(&text, &vars, &lists)
+        .unwrap_or_else(|e| panic!("{file} renders: {e:?}"));
     checks::alarms::parse(&rendered).unwrap_or_else(|e| panic!("{file} parses: {e}"))
 }

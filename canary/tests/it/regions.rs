@@ -335,3 +335,113 @@ path = "/healthz/ready"
         );
     }
 }
+
+/// The metric math queries of an alarm, as the observability module passes them.
+fn queries(def: &checks::alarms::Alarm) -> Vec<aws_sdk_cloudwatch::types::MetricDataQuery> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let period = i32::try_from(def.period).expect("a CloudWatch period fits");
+    def.metrics
+        .iter()
+        .flatten()
+        .map(|q| {
+            let stat = q.metric.as_ref().map(|m| {
+                let dimensions = m
+                    .dimensions
+                    .iter()
+                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                    .collect();
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace(&m.namespace)
+                            .metric_name(&m.metric_name)
+                            .set_dimensions(Some(dimensions))
+                            .build(),
+                    )
+                    .period(period)
+                    .stat(&m.stat)
+                    .build()
+            });
+            MetricDataQuery::builder()
+                .id(&q.id)
+                .set_expression(q.expression.clone())
+                .set_label(q.label.clone())
+                .set_metric_stat(stat)
+                .return_data(q.return_data)
+                .build()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_region_alarms_are_accepted_by_cloudwatch_as_rendered() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    let ls = LocalStack::start();
+    let client = ls.client().await;
+    let environment = format!("regions{}", std::process::id());
+    let prefix = format!("sum-api-{environment}");
+    let file = common::rendered_alarms("alarms/cloudwatch.yaml", &environment);
+    let canary: Vec<_> = file
+        .alarms
+        .iter()
+        .filter(|a| a.name.starts_with("canary-") && !a.name.contains("certificate"))
+        .collect();
+    assert!(canary.len() >= 13, "{}", canary.len());
+    for def in &canary {
+        let mut put = client
+            .put_metric_alarm()
+            .alarm_name(format!("{prefix}-{}", def.name))
+            .alarm_description(def.description.trim())
+            .evaluation_periods(i32::try_from(def.evaluation_periods).expect("small"))
+            .datapoints_to_alarm(i32::try_from(def.datapoints_to_alarm).expect("small"))
+            .threshold(def.threshold)
+            .comparison_operator(ComparisonOperator::from(def.comparison.as_str()))
+            .treat_missing_data(&def.treat_missing_data);
+        put = match &def.metrics {
+            Some(_) => put.set_metrics(Some(queries(def))),
+            None => put
+                .namespace(def.namespace.clone().expect("namespace"))
+                .metric_name(def.metric_name.clone().expect("metric"))
+                .set_dimensions(Some(
+                    def.dimensions
+                        .iter()
+                        .flatten()
+                        .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                        .collect(),
+                ))
+                .statistic(Statistic::from(def.statistic.as_deref().expect("stat")))
+                .period(i32::try_from(def.period).expect("period")),
+        };
+        put.send()
+            .await
+            .unwrap_or_else(|e| panic!("PutMetricAlarm refuses `{}`: {e:?}", def.name));
+    }
+    let out = client
+        .describe_alarms()
+        .alarm_name_prefix(&prefix)
+        .max_records(100)
+        .send()
+        .await
+        .expect("DescribeAlarms succeeds");
+    let got = out.metric_alarms();
+    assert_eq!(got.len(), canary.len());
+    for def in &canary {
+        let name = format!("{prefix}-{}", def.name);
+        let a = got
+            .iter()
+            .find(|a| a.alarm_name() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("`{name}` was not created"));
+        assert_eq!(a.threshold(), Some(def.threshold), "{name}");
+        if def.metrics.is_some() {
+            assert_eq!(a.metrics(), queries(def).as_slice(), "{name}: queries");
+        }
+    }
+    // Both regions' dead men and the quorums' per-region queries are there.
+    for region in ["us-east-1", "us-west-2"] {
+        assert!(
+            got.iter().any(|a| a.alarm_name()
+                == Some(format!("{prefix}-canary-heartbeat-missing-{region}").as_str())),
+            "{region}"
+        );
+    }
+}

@@ -29,6 +29,7 @@ pub fn catalog() -> Catalog {
             namespace: cm::DEFAULT_NAMESPACE,
             dim_environment: cm::DIM_ENVIRONMENT,
             dim_probe: cm::DIM_PROBE,
+            dim_region: cm::DIM_REGION,
             dim_host: cm::DIM_HOST,
             all: cm::ALL,
             per_run: &[cm::RUN_STARTED, cm::HEARTBEAT],
@@ -64,11 +65,45 @@ pub fn alarm_files_from(text: &str) -> (AlarmFile, AlarmFile) {
     parsed(ALARMS, text)
 }
 
-/// The alarm file `path` holding `text`, before and after rendering.
+/// The sample list variables: the canary's regions.
+pub fn lists() -> BTreeMap<String, Vec<String>> {
+    checks::sample_lists()
+}
+
+/// The alarm file `path` holding `text`, before and after rendering. "Before" is rendered too,
+/// with every string variable standing for itself (`${environment}`) and the n-th item of each
+/// list for itself (`${canary_regions[1]}`), so that its alarms and queries line up with the
+/// rendered ones however many regions a loop repeats; a number stays the sample's (YAML would read
+/// `${canary_quorum}` as text where a number belongs).
 pub fn parsed(path: &str, text: &str) -> (AlarmFile, AlarmFile) {
-    let raw =
-        alarms::parse(text).unwrap_or_else(|e| panic!("{path} (unrendered) is not valid: {e}"));
-    let rendered = template::render(text, &vars()).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let symbolic: BTreeMap<String, String> = vars()
+        .into_iter()
+        .map(|(name, value)| {
+            let own = format!("${{{name}}}");
+            (
+                name,
+                if value.parse::<f64>().is_ok() {
+                    value
+                } else {
+                    own
+                },
+            )
+        })
+        .collect();
+    let symbolic_lists: BTreeMap<String, Vec<String>> = lists()
+        .into_iter()
+        .map(|(name, items)| {
+            let own = (0..items.len())
+                .map(|i| format!("${{{name}[{i}]}}"))
+                .collect();
+            (name, own)
+        })
+        .collect();
+    let raw = template::render_with_lists(text, &symbolic, &symbolic_lists)
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let raw = alarms::parse(&raw).unwrap_or_else(|e| panic!("{path} (symbolic) is not valid: {e}"));
+    let rendered = template::render_with_lists(text, &vars(), &lists())
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
     let rendered =
         alarms::parse(&rendered).unwrap_or_else(|e| panic!("{path} (rendered) is not valid: {e}"));
     (raw, rendered)
@@ -154,15 +189,43 @@ pub fn canary_schedules() -> Vec<(String, u64)> {
         .collect()
 }
 
-/// What is wrong with the dead-man alarm of `file` for these schedules.
+/// What is wrong with the dead-man alarms of `file` (every alarm on the canary's Heartbeat)
+/// for these schedules, and which of the canary's regions (the sample's) has none of its own.
 pub fn dead_man_problems(file: &AlarmFile, schedules: &[(String, u64)]) -> Vec<String> {
-    let Some(d) = file
+    let dead_men: Vec<&alarms::Alarm> = file
         .alarms
         .iter()
-        .find(|a| a.metric_name.as_deref() == Some(canary::metrics::HEARTBEAT))
-    else {
+        .filter(|a| a.metric_name.as_deref() == Some(canary::metrics::HEARTBEAT))
+        .collect();
+    if dead_men.is_empty() {
         return vec!["no alarm on the canary's Heartbeat".into()];
-    };
+    }
+    let mut problems = Vec::new();
+    for region in &lists()["canary_regions"] {
+        let covered = dead_men.iter().any(|d| {
+            d.dimensions
+                .as_ref()
+                .and_then(|dims| dims.get(canary::metrics::DIM_REGION))
+                == Some(region)
+        });
+        if !covered {
+            problems.push(format!(
+                "no alarm on the canary's Heartbeat in region {region}: its silence would go unseen while another region runs"
+            ));
+        }
+    }
+    for d in dead_men {
+        problems.extend(
+            one_dead_man_problems(d, schedules)
+                .into_iter()
+                .map(|p| format!("`{}`: {p}", d.name)),
+        );
+    }
+    problems
+}
+
+/// What is wrong with one dead-man alarm for these schedules.
+fn one_dead_man_problems(d: &alarms::Alarm, schedules: &[(String, u64)]) -> Vec<String> {
     let mut problems = Vec::new();
     if d.treat_missing_data != "breaching" {
         problems.push(format!(

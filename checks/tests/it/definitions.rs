@@ -36,12 +36,26 @@ fn alarm_definitions_are_well_formed() {
     assert_eq!(
         pages,
         vec![
+            "canary-health-probe-failing",
             "canary-auth-probe-failing",
+            "canary-rate-limit-headers-probe-failing",
+            "canary-latency",
             "canary-certificate-expiry-imminent"
         ],
-        "only the security regression and a certificate about to expire (every client will \
-         refuse the API, and nothing else warns) page directly; the rest ticket"
+        "only the canary's region quorums (a failure seen from at least canary_quorum regions; \
+         the sum probe's pages through users-affected) and a certificate about to expire (every \
+         client will refuse the API, and nothing else warns) page directly; the rest ticket, a \
+         failure seen from one region among them"
     );
+    for quorum in pages.iter().filter(|p| !p.contains("certificate")) {
+        let one = format!("{quorum}{}", alarms::ONE_REGION_SUFFIX);
+        let one = file.alarms.iter().find(|a| a.name == one);
+        assert_eq!(
+            one.map(|a| a.severity),
+            Some(alarms::Severity::Ticket),
+            "a failure seen from one region tickets: {quorum}"
+        );
+    }
     let users = file
         .composites
         .iter()

@@ -1,6 +1,8 @@
 //! The checks' black-box tests, in one test binary (built and linked once, not once per file), a
 //! module per concern:
 //!
+//! - [`canary_regions`]: the canary's M-of-N region alarms rendered for two and three regions
+//!   and evaluated, a dead-man alarm per region, the Terraform validation of regions and quorum.
 //! - [`definitions`]: alarms, dashboards, rules and workflows against the metrics the code emits.
 //! - [`rejections`]: each definition check rejects the mistake it exists for.
 //! - [`wiring`]: how the Terraform and the workflows wire the pieces together.
@@ -22,6 +24,7 @@
 //! - [`tracing_e2e`]: one request from loadgen through the local gateway to the service carries
 //!   one trace id across loadgen's report, both access logs and the exported span.
 
+mod canary_regions;
 #[path = "../common/mod.rs"]
 mod common;
 mod definitions;

@@ -43,11 +43,16 @@ fn terraform_fmt_check_catches_misformatting() {
 fn terraform_render(file: &Path, decode: &str) -> Result<serde_json::Value, String> {
     let dir = temp_dir("templatefile");
     let main = format!(
-        "variable \"vars\" {{\n  type = map(string)\n}}\n\noutput \"rendered\" {{\n  value = {decode}(templatefile(\"{}\", var.vars))\n}}\n",
+        "variable \"vars\" {{\n  type = any\n}}\n\noutput \"rendered\" {{\n  value = {decode}(templatefile(\"{}\", var.vars))\n}}\n",
         file.display()
     );
     fs::write(dir.join("main.tf"), main).expect("write main.tf");
-    let vars = serde_json::json!({ "vars": checks::sample_variables() });
+    // Strings and the lists that `%{ for }` loops over, as the observability module passes them.
+    let mut vars = serde_json::json!(checks::sample_variables());
+    for (name, items) in checks::sample_lists() {
+        vars[name] = serde_json::json!(items);
+    }
+    let vars = serde_json::json!({ "vars": vars });
     fs::write(dir.join("vars.auto.tfvars.json"), vars.to_string()).expect("write vars");
     for args in [
         &["init", "-input=false", "-no-color"][..],
@@ -70,7 +75,8 @@ fn terraform_render(file: &Path, decode: &str) -> Result<serde_json::Value, Stri
 fn checks_render(file: &Path, yaml: bool) -> serde_json::Value {
     let raw = fs::read_to_string(file).expect("template readable");
     let rendered =
-        template::render(&raw, &checks::sample_variables()).expect("the checks render it");
+        template::render_with_lists(&raw, &checks::sample_variables(), &checks::sample_lists())
+            .expect("the checks render it");
     if yaml {
         serde_norway::from_str(&rendered).expect("rendered YAML")
     } else {

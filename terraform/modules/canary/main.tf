@@ -1,10 +1,56 @@
-# The canary as a scheduled ECS task: EventBridge Scheduler starts one `canary run --once` task
-# every minute (retrying a failed start), the task probes the API through the gateway and
-# publishes to CloudWatch. Its task role may call only cloudwatch:PutMetricData, and only for
-# its own namespace. When it stops running, the dead-man alarm (observability stack) fires.
-
+# The canary as a scheduled ECS task in every region of var.regions: in each, EventBridge
+# Scheduler starts one `canary run --once` task every minute (retrying a failed start), the task
+# probes the API through the gateway and publishes to CloudWatch in the home region (the region
+# of this stack's provider, where the alarms are), with its own region as the Region dimension.
+# Its task role may call only cloudwatch:PutMetricData, and only for its own namespace. When a
+# region's canary stops running, that region's dead-man alarm (observability stack) fires.
+#
+# What exists where. Global: the IAM roles (task, execution, scheduler). Home region: the log
+# group, which every region's tasks write to (awslogs-region), so that one Logs Insights query
+# sees every region and the EMF fallback's metrics land where the alarms are. Per region (the
+# provider's per-resource `region` argument, no provider aliases): the task definition, the
+# schedule and its dead-letter queue, and, outside the home region, an ECS cluster of its own and
+# the network. The networking stack is single-region: the home region's tasks use its private
+# subnets and probe security group; another region uses var.region_networks[region] when given
+# (its private subnets, with NAT, and a security group), else its default VPC's subnets with a
+# public IP and a security group made here (no inbound, HTTPS out).
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+
+locals {
+  home_region = data.aws_region.current.region
+  regions     = toset(var.regions)
+  remote      = toset([for r in var.regions : r if r != local.home_region])
+  # Remote regions without a network of their own: their default VPC.
+  default_vpc_regions = toset([for r in local.remote : r if !contains(keys(var.region_networks), r)])
+  clusters = merge(
+    { for r in local.regions : r => var.cluster_arn if r == local.home_region },
+    { for r, c in aws_ecs_cluster.canary : r => c.arn },
+  )
+  networks = merge(
+    {
+      for r in local.regions : r => {
+        subnet_ids        = var.private_subnet_ids
+        security_group_id = var.security_group_id
+        assign_public_ip  = false
+      } if r == local.home_region
+    },
+    {
+      for r, n in var.region_networks : r => {
+        subnet_ids        = n.subnet_ids
+        security_group_id = n.security_group_id
+        assign_public_ip  = false
+      } if contains(var.regions, r) && r != local.home_region
+    },
+    {
+      for r in local.default_vpc_regions : r => {
+        subnet_ids        = data.aws_subnets.default[r].ids
+        security_group_id = aws_security_group.canary[r].id
+        assign_public_ip  = true
+      }
+    },
+  )
+}
 
 resource "aws_cloudwatch_log_group" "canary" {
   # checkov:skip=CKV_AWS_158:The canary never logs its API key or bodies; CloudWatch Logs' default encryption suffices.
@@ -41,7 +87,63 @@ resource "aws_iam_role_policy" "task" {
   policy = data.aws_iam_policy_document.task.json
 }
 
+# --- Outside the home region: a cluster, and the default VPC's network unless one is given -------
+
+resource "aws_ecs_cluster" "canary" {
+  for_each = local.remote
+  region   = each.key
+  name     = "${var.name_prefix}-canary"
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+data "aws_vpc" "default" {
+  for_each = local.default_vpc_regions
+  region   = each.key
+  default  = true
+}
+
+data "aws_subnets" "default" {
+  for_each = local.default_vpc_regions
+  region   = each.key
+  filter {
+    name   = "vpc-id"
+    values = [data.aws_vpc.default[each.key].id]
+  }
+  filter {
+    name   = "default-for-az"
+    values = ["true"]
+  }
+}
+
+resource "aws_security_group" "canary" {
+  # checkov:skip=CKV2_AWS_5:Attached to the canary tasks of this region by the schedule's network_configuration.
+  for_each    = local.default_vpc_regions
+  region      = each.key
+  name        = "${var.name_prefix}-canary"
+  description = "Canary tasks: no inbound, HTTPS out"
+  vpc_id      = data.aws_vpc.default[each.key].id
+  tags        = { Name = "${var.name_prefix}-canary" }
+}
+
+resource "aws_vpc_security_group_egress_rule" "canary_https" {
+  for_each          = local.default_vpc_regions
+  region            = each.key
+  security_group_id = aws_security_group.canary[each.key].id
+  description       = "HTTPS to the gateway and AWS APIs"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+# --- The task, in every region ----------------------------------------------------------------------
+
 resource "aws_ecs_task_definition" "canary" {
+  for_each                 = local.regions
+  region                   = each.key
   family                   = "${var.name_prefix}-canary"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -59,11 +161,14 @@ resource "aws_ecs_task_definition" "canary" {
     essential              = true
     readonlyRootFilesystem = true
     command                = ["run", "--once"]
+    # AWS_REGION is where the task runs: the canary's Region dimension. CANARY_HOME_REGION is
+    # where its metrics go.
     environment = concat([
       { name = "CANARY_TARGET", value = var.target_url },
       { name = "CANARY_ENVIRONMENT", value = var.environment },
       { name = "CANARY_NAMESPACE", value = var.metrics_namespace },
-      { name = "AWS_REGION", value = data.aws_region.current.region },
+      { name = "AWS_REGION", value = each.key },
+      { name = "CANARY_HOME_REGION", value = local.home_region },
       { name = "LOG_FORMAT", value = "json" },
       ], var.rate_limit_per_minute == null ? [] : [
       { name = "CANARY_RATE_LIMIT", value = tostring(var.rate_limit_per_minute) },
@@ -73,8 +178,8 @@ resource "aws_ecs_task_definition" "canary" {
       logDriver = "awslogs"
       options = {
         awslogs-group         = aws_cloudwatch_log_group.canary.name
-        awslogs-region        = data.aws_region.current.region
-        awslogs-stream-prefix = "canary"
+        awslogs-region        = local.home_region
+        awslogs-stream-prefix = "canary-${each.key}"
       }
     }
   }])
@@ -83,6 +188,8 @@ resource "aws_ecs_task_definition" "canary" {
 # --- Schedule -------------------------------------------------------------------------------------
 
 resource "aws_sqs_queue" "schedule_dlq" {
+  for_each                  = local.regions
+  region                    = each.key
   name                      = "${var.name_prefix}-canary-schedule-dlq"
   sqs_managed_sse_enabled   = true
   message_retention_seconds = 1209600
@@ -111,11 +218,11 @@ resource "aws_iam_role" "scheduler" {
 data "aws_iam_policy_document" "scheduler" {
   statement {
     actions   = ["ecs:RunTask"]
-    resources = ["${aws_ecs_task_definition.canary.arn_without_revision}:*"]
+    resources = [for td in aws_ecs_task_definition.canary : "${td.arn_without_revision}:*"]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = [var.cluster_arn]
+      values   = values(local.clusters)
     }
   }
   statement {
@@ -124,7 +231,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
   statement {
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.schedule_dlq.arn]
+    resources = [for q in aws_sqs_queue.schedule_dlq : q.arn]
   }
 }
 
@@ -136,24 +243,26 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "canary" {
   # checkov:skip=CKV_AWS_297:The schedule holds no secret (task definition, subnets); the API key reaches the task from Secrets Manager.
+  for_each            = local.regions
+  region              = each.key
   name                = "${var.name_prefix}-canary"
-  description         = "Runs one canary round through the gateway (dead-man alarm: canary-heartbeat-missing)"
+  description         = "Runs one canary round through the gateway from ${each.key} (dead-man alarm: canary-heartbeat-missing-${each.key})"
   schedule_expression = var.schedule_expression
   state               = "ENABLED"
   flexible_time_window {
     mode = "OFF"
   }
   target {
-    arn      = var.cluster_arn
+    arn      = local.clusters[each.key]
     role_arn = aws_iam_role.scheduler.arn
     ecs_parameters {
-      task_definition_arn = aws_ecs_task_definition.canary.arn
+      task_definition_arn = aws_ecs_task_definition.canary[each.key].arn
       launch_type         = "FARGATE"
       task_count          = 1
       network_configuration {
-        subnets          = var.private_subnet_ids
-        security_groups  = [var.security_group_id]
-        assign_public_ip = false
+        subnets          = local.networks[each.key].subnet_ids
+        security_groups  = [local.networks[each.key].security_group_id]
+        assign_public_ip = local.networks[each.key].assign_public_ip
       }
     }
     # A failed RunTask (throttling, capacity) is retried within the minute; past that the next
@@ -163,7 +272,7 @@ resource "aws_scheduler_schedule" "canary" {
       maximum_retry_attempts       = 3
     }
     dead_letter_config {
-      arn = aws_sqs_queue.schedule_dlq.arn
+      arn = aws_sqs_queue.schedule_dlq[each.key].arn
     }
   }
 }

@@ -8,19 +8,24 @@ output "metrics_namespace" {
   value       = var.metrics_namespace
 }
 
-output "task_definition_arn" {
-  description = "Canary task definition (run it by hand with aws ecs run-task to debug)."
-  value       = aws_ecs_task_definition.canary.arn
+output "regions" {
+  description = "The regions the canary runs in, in the order given: the Region dimension of its metrics, which the observability stack's per-region alarms read."
+  value       = var.regions
 }
 
-output "schedule_name" {
-  description = "EventBridge Scheduler schedule that runs the canary."
-  value       = aws_scheduler_schedule.canary.name
+output "task_definition_arns" {
+  description = "Canary task definition by region (run one by hand with aws ecs run-task --region to debug)."
+  value       = { for r, td in aws_ecs_task_definition.canary : r => td.arn }
 }
 
-output "schedule_dlq_url" {
-  description = "Dead-letter queue of schedule invocations that could not start the task."
-  value       = aws_sqs_queue.schedule_dlq.url
+output "schedule_names" {
+  description = "EventBridge Scheduler schedule that runs the canary, by region."
+  value       = { for r, s in aws_scheduler_schedule.canary : r => s.name }
+}
+
+output "schedule_dlq_urls" {
+  description = "Dead-letter queue of schedule invocations that could not start the task, by region."
+  value       = { for r, q in aws_sqs_queue.schedule_dlq : r => q.url }
 }
 
 output "target_host" {

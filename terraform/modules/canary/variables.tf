@@ -8,19 +8,45 @@ variable "environment" {
   type        = string
 }
 
+variable "regions" {
+  description = "AWS regions the canary runs in, one scheduled task each; the home region (this stack's provider region, where the metrics, logs and alarms are) is usually the first. Each is the Region dimension of its metrics."
+  type        = list(string)
+  validation {
+    condition     = length(var.regions) >= 1 && length(var.regions) <= 5 && length(distinct(var.regions)) == length(var.regions)
+    error_message = "regions must name 1 to 5 distinct AWS regions (the alarms read at most 10 metrics each: two per region for the auth quorum)."
+  }
+  validation {
+    condition     = alltrue([for r in var.regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", r))])
+    error_message = "regions must be AWS region names such as us-east-1."
+  }
+}
+
 variable "cluster_arn" {
-  description = "ECS cluster the canary runs in (compute stack)."
+  description = "ECS cluster the canary runs in in the home region (compute stack); other regions get a cluster of their own."
   type        = string
 }
 
 variable "private_subnet_ids" {
-  description = "Private subnets for the canary task (networking stack)."
+  description = "Private subnets for the canary task in the home region (networking stack)."
   type        = list(string)
 }
 
 variable "security_group_id" {
-  description = "Security group of the canary task: no inbound, HTTPS out (networking stack)."
+  description = "Security group of the canary task in the home region: no inbound, HTTPS out (networking stack)."
   type        = string
+}
+
+variable "region_networks" {
+  description = "Networks of the regions other than the home region, by region: private subnets (with a route out through NAT) and a security group with no inbound and HTTPS out. A region not listed runs in its default VPC's subnets with a public IP, behind a security group made here."
+  type = map(object({
+    subnet_ids        = list(string)
+    security_group_id = string
+  }))
+  default = {}
+  validation {
+    condition     = alltrue([for n in values(var.region_networks) : length(n.subnet_ids) > 0 && n.security_group_id != ""])
+    error_message = "each region_networks entry needs at least one subnet and a security group."
+  }
 }
 
 variable "image" {

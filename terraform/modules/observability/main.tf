@@ -9,7 +9,13 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  # Every variable the templates may use; templatefile fails on any other.
+  # M of the canary's M-of-N region alarms: 2 regions when it runs in two or more, else 1.
+  canary_quorum = coalesce(var.canary_quorum, min(2, length(var.canary_regions)))
+}
+
+locals {
+  # Every variable the templates may use; templatefile fails on any other. canary_regions is a
+  # list: alarms/cloudwatch.yaml loops over it (%{ for i, r in canary_regions }).
   template_vars = {
     region                  = data.aws_region.current.region
     environment             = var.environment
@@ -18,6 +24,8 @@ locals {
     cluster_name            = var.cluster_name
     service_name            = var.service_name
     canary_namespace        = var.canary_namespace
+    canary_regions          = var.canary_regions
+    canary_quorum           = tostring(local.canary_quorum)
     canary_target_host      = var.canary_target_host
     runbook_base_url        = var.runbook_base_url
     service_log_group       = var.service_log_group

@@ -81,6 +81,25 @@ variable "canary_target_host" {
   type        = string
 }
 
+variable "canary_regions" {
+  description = "The AWS regions the canary runs in (canary stack's regions), the home region first: the Region dimension of its per-region alarms (a dead-man alarm each, M-of-N quorums)."
+  type        = list(string)
+  validation {
+    condition     = length(var.canary_regions) >= 1 && length(var.canary_regions) <= 5 && length(distinct(var.canary_regions)) == length(var.canary_regions)
+    error_message = "canary_regions must name 1 to 5 distinct regions (a CloudWatch alarm reads at most 10 metrics; the auth quorum reads two per region)."
+  }
+}
+
+variable "canary_quorum" {
+  description = "M of the canary's M-of-N alarms: they page when at least this many regions fail (one failing region tickets). null: 2, or 1 with a single region."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.canary_quorum == null || try(var.canary_quorum >= 1 && var.canary_quorum <= length(var.canary_regions) && floor(var.canary_quorum) == var.canary_quorum, false)
+    error_message = "canary_quorum must be a whole number from 1 to the number of canary_regions (M of N needs M <= N)."
+  }
+}
+
 variable "page_subscriptions" {
   description = "Subscribers of the page topic (e.g. the paging service's HTTPS endpoint)."
   type        = list(object({ protocol = string, endpoint = string }))

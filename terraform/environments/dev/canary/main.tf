@@ -56,6 +56,8 @@ module "canary" {
   source                = "../../../modules/canary"
   name_prefix           = local.name_prefix
   environment           = var.environment
+  regions               = var.canary_regions
+  region_networks       = var.canary_region_networks
   cluster_arn           = data.terraform_remote_state.compute.outputs.cluster_arn
   private_subnet_ids    = data.terraform_remote_state.networking.outputs.private_subnet_ids
   security_group_id     = data.terraform_remote_state.networking.outputs.probe_security_group_id

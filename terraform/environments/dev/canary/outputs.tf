@@ -8,14 +8,19 @@ output "metrics_namespace" {
   value       = module.canary.metrics_namespace
 }
 
-output "schedule_name" {
-  description = "EventBridge Scheduler schedule running the canary."
-  value       = module.canary.schedule_name
+output "regions" {
+  description = "Regions the canary runs in (the observability stack's per-region alarms read them)."
+  value       = module.canary.regions
 }
 
-output "task_definition_arn" {
-  description = "Canary task definition."
-  value       = module.canary.task_definition_arn
+output "schedule_names" {
+  description = "EventBridge Scheduler schedule running the canary, by region."
+  value       = module.canary.schedule_names
+}
+
+output "task_definition_arns" {
+  description = "Canary task definition, by region."
+  value       = module.canary.task_definition_arns
 }
 
 output "target_host" {

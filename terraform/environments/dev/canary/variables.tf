@@ -46,3 +46,22 @@ variable "schedule_expression" {
   type        = string
   default     = "rate(1 minute)"
 }
+
+variable "canary_regions" {
+  description = "Regions the canary runs in, one scheduled task each, the home region (var.region: metrics, logs and alarms) among them. Two by default, so that a failure seen from both is the service's and one seen from one is that region's path."
+  type        = list(string)
+  default     = ["eu-west-1", "eu-central-1"]
+  validation {
+    condition     = contains(var.canary_regions, var.region)
+    error_message = "canary_regions must include the home region (var.region), where the alarms read the metrics."
+  }
+}
+
+variable "canary_region_networks" {
+  description = "Networks for the canary outside the home region, by region: { subnet_ids = [...], security_group_id = \"sg-...\" } (private subnets with NAT, no inbound, HTTPS out). A region not listed uses its default VPC with a public IP (the networking stack is single-region)."
+  type = map(object({
+    subnet_ids        = list(string)
+    security_group_id = string
+  }))
+  default = {}
+}

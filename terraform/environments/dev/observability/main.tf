@@ -52,6 +52,8 @@ module "observability" {
   service_log_group       = data.terraform_remote_state.compute.outputs.service_log_group
   canary_log_group        = data.terraform_remote_state.canary.outputs.log_group
   canary_namespace        = data.terraform_remote_state.canary.outputs.metrics_namespace
+  canary_regions          = data.terraform_remote_state.canary.outputs.regions
+  canary_quorum           = var.canary_quorum
   canary_target_host      = data.terraform_remote_state.canary.outputs.target_host
   page_subscriptions      = var.page_subscriptions
   ticket_subscriptions    = var.ticket_subscriptions

@@ -41,3 +41,9 @@ variable "ticket_subscriptions" {
   type        = list(object({ protocol = string, endpoint = string }))
   default     = []
 }
+
+variable "canary_quorum" {
+  description = "How many of the canary's regions must fail before its quorum alarms page (one failing region tickets). null: 2, or 1 when the canary runs in a single region."
+  type        = number
+  default     = null
+}
