@@ -18,6 +18,7 @@ use crate::metrics::{self, UNMATCHED_ROUTE};
 use crate::request_id::RequestId;
 use crate::routes;
 use crate::state::AppState;
+use trace::{SpanId, TraceId};
 
 /// One request being observed: started by [`Observation::start`] before anything else runs,
 /// finished by [`Observation::finish`] with the answer.
@@ -120,8 +121,8 @@ impl Observation {
             status,
             latency_us,
             request_id,
-            trace_id: trace_id.to_hex(),
-            span_id: span_id.to_hex(),
+            trace_id,
+            span_id,
             client_ip: client_ip.as_bytes(),
             code,
             at: answered_at.unwrap_or_else(|| clock::wall_at(now)),
@@ -142,10 +143,10 @@ pub(crate) struct AccessLine<'a> {
     pub latency_us: u64,
     /// Printable ASCII ([`crate::request_id`]).
     pub request_id: &'a [u8],
-    /// The trace id: 32 lowercase hex digits.
-    pub trace_id: [u8; 32],
-    /// The server span's id: 16 lowercase hex digits.
-    pub span_id: [u8; 16],
+    /// The trace id (written as 32 lowercase hex digits).
+    pub trace_id: TraceId,
+    /// The server span's id (written as 16 lowercase hex digits).
+    pub span_id: SpanId,
     /// ASCII.
     pub client_ip: &'a [u8],
     /// The error code: a constant with nothing to escape.
@@ -192,9 +193,9 @@ impl AccessLine<'_> {
         json_text::push_text(line, self.request_id);
         // Hex digits: nothing to escape.
         line.extend_from_slice(b",\"trace_id\":\"");
-        line.extend_from_slice(&self.trace_id);
+        json_text::push_hex(line, &self.trace_id.to_bytes());
         line.extend_from_slice(b"\",\"span_id\":\"");
-        line.extend_from_slice(&self.span_id);
+        json_text::push_hex(line, &self.span_id.to_bytes());
         line.extend_from_slice(b"\",\"client_ip\":");
         json_text::push_text(line, self.client_ip);
         if let Some(code) = self.code {
@@ -232,6 +233,7 @@ impl AccessLine<'_> {
         let latency_ms = latency_us as f64 / 1e3;
         let request_id = &*String::from_utf8_lossy(request_id);
         let client_ip = &*String::from_utf8_lossy(client_ip);
+        let (trace_id, span_id) = (trace_id.to_hex(), span_id.to_hex());
         let trace_id = std::str::from_utf8(&trace_id).unwrap_or_default();
         let span_id = std::str::from_utf8(&span_id).unwrap_or_default();
         // `message` as a plain string field writes the same `"message":"request"` as a format

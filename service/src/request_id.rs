@@ -13,6 +13,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use rand::Rng;
 
+use crate::http::json_text::HEX_PAIRS;
+
 /// The request id header, as the old service and the gateway spell it.
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,18 +43,6 @@ impl RequestId {
 pub fn is_well_formed(id: &[u8]) -> bool {
     !id.is_empty() && id.len() <= MAX_LEN && id.iter().all(|b| (0x20..=0x7e).contains(b))
 }
-
-/// Each byte as its two lowercase hex digits.
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut pairs = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
-        i += 1;
-    }
-    pairs
-};
 
 /// A fresh random id, 128 bits from the thread's CSPRNG as 32 lowercase hex digits.
 fn generate_hex() -> [u8; 32] {

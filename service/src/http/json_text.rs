@@ -11,6 +11,26 @@ use std::fmt::{self, Write};
 /// 2^53: up to here every whole `f64` is an exact integer.
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
 
+/// Each byte as its two lowercase hex digits.
+pub const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
+
+/// Appends `bytes` as lowercase hex digits (two per byte; nothing to escape in JSON).
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() * 2);
+    for byte in bytes {
+        out.extend_from_slice(&HEX_PAIRS[usize::from(*byte)]);
+    }
+}
+
 /// Appends `value` as a quoted JSON string.
 pub fn push_str(out: &mut Vec<u8>, value: &str) {
     push_text(out, value.as_bytes());

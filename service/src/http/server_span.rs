@@ -73,10 +73,14 @@ impl RequestTrace {
         let Some(tracer) = tracer else {
             // Without export the trace state is never passed on: left unread.
             let parent = SpanContext::extract(traceparent, std::iter::empty());
+            let (trace_id, span_id) = match &parent {
+                Some(p) => (p.trace_id, SpanId::random()),
+                None => (TraceId::random(), SpanId::random()),
+            };
             return RequestTrace {
                 context: SpanContext {
-                    trace_id: parent.as_ref().map_or_else(TraceId::random, |p| p.trace_id),
-                    span_id: SpanId::random(),
+                    trace_id,
+                    span_id,
                     flags: TraceFlags::NONE,
                     trace_state: TraceState::default(),
                 },
