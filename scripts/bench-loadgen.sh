@@ -4,7 +4,8 @@
 # loopback ports (a static 200; for HTTPS nginx terminates TLS with a certificate signed by a CA
 # made for the run, which loadgen trusts through SSL_CERT_FILE and oha through --cacert; wrk
 # does not verify). Each round runs every tool once per scheme, the tools in an order rotated
-# from round to round, so that whatever else the machine does hits them alike. It prints, per
+# (and reversed every other round) from round to round, so that whatever else the machine does
+# hits them alike. It prints, per
 # scheme: requests/s and CPU per request (the tool's user+sys from /usr/bin/time over its
 # successful responses; oha's requests cut off by its deadline are not errors) for each tool,
 # median [min, max] over the rounds; the ratios of loadgen to wrk and to oha taken within each
@@ -25,6 +26,8 @@
 #   BENCH_WAIT_QUIET=MINUTES    first wait until the 1-minute load average is below
 #                               BENCH_QUIET_LOAD (default 0.5), checking every 30 s, at most
 #                               MINUTES; then run anyway and say the machine was busy
+#   BENCH_MAX_OTHERS=0.1        summarise only the rounds in which other processes used at most
+#                               this many CPUs during every run (all rounds when none was)
 #   BENCH_EXTRAS=1              afterwards: RSS of a 10 s and a 120 s run at half the default
 #                               peak (within 10%), and the open model's achieved rate at
 #                               20/50/80% of it (within 1%), plain HTTP
@@ -213,9 +216,14 @@ hz=$(getconf CLK_TCK)
   echo "date:        $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "machine:     $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
   echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the start"
-  echo "tools:       $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); $(oha --version); loadgen $("$loadgen" --version | awk '{ print $2 }') ($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- loadgen || echo '+changes'))"
+  if [[ -n ${BENCH_LOADGEN:-} ]]; then
+    lg_build=$BENCH_LOADGEN
+  else
+    lg_build="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- loadgen || echo '+changes')"
+  fi
+  echo "tools:       $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); $(oha --version); loadgen $("$loadgen" --version | awk '{ print $2 }') ($lg_build)"
   echo "target:      $(nginx -v 2>&1 | cut -d' ' -f3), $nginx_workers worker process(es), static 200 \"ok\\n\", on this machine"
-  echo "runs:        $rounds rounds x $secs s per tool and scheme, $conns connections each, order rotated per round"
+  echo "runs:        $rounds rounds x $secs s per tool and scheme, $conns connections each, order rotated and reversed per round"
   echo "flags:       wrk -t$(nproc) -c$conns -d${secs}s; oha -c $conns -z ${secs}s --cacert CA; loadgen run URL -z ${secs}s (defaults otherwise: $conns connections, threads by its rule)"
 } | tee "$work/out/params.txt"
 
@@ -241,7 +249,10 @@ for ((r = 0; r < rounds; r++)); do
   for scheme in $schemes; do
     url=$(url_of "$scheme")
     for ((i = 0; i < n; i++)); do
-      tool=${tools[$(((i + r) % n))]}
+      # rotated by the round, and reversed every other round: each tool follows each other one
+      j=$(((i + r) % n))
+      ((r % 2)) && j=$((n - 1 - j))
+      tool=${tools[$j]}
       [[ $tool == lg-hyper && $scheme == https ]] && continue
       out="$work/out/$scheme-$r-$tool.out"
       ng0=$(nginx_jiffies)
@@ -268,9 +279,21 @@ done
 echo "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the end" | tee -a "$work/out/params.txt"
 
 # --- the summary ---
-python3 - "$work/out/results.tsv" <<'PY'
+python3 - "$work/out/results.tsv" "${BENCH_MAX_OTHERS:-0.1}" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+limit = float(sys.argv[2])
+# A round counts only when no run of it shared the machine with more than `limit` CPUs of other
+# work; when no round of a scheme is quiet, all count and the figures are labelled noise.
+busy = {(r["scheme"], r["round"]) for r in rows if float(r["others_cpus"]) > limit}
+for scheme in dict.fromkeys(r["scheme"] for r in rows):
+    mine = [r for r in rows if r["scheme"] == scheme]
+    quiet = [r for r in mine if (scheme, r["round"]) not in busy]
+    n_all, n_quiet = len({r["round"] for r in mine}), len({r["round"] for r in quiet})
+    print(f"\n{scheme}: {n_quiet} of {n_all} rounds quiet (other processes <= {limit} CPUs in every run)"
+          + ("" if n_quiet else ": NONE, the figures below are NOISE"))
+    if n_quiet:
+        rows = [r for r in rows if r["scheme"] != scheme or (scheme, r["round"]) not in busy]
 for r in rows:
     r["rps"] = float(r["rps"]); r["ok"] = int(r["ok"]); r["cpu_s"] = float(r["cpu_s"])
     r["us"] = r["cpu_s"] / r["ok"] * 1e6 if r["ok"] else float("nan")
