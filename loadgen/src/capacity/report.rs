@@ -225,7 +225,7 @@ pub fn write(r: &CapacityReport, dest: &str) -> std::io::Result<()> {
     }
 }
 
-/// Reads a capacity report written by [`write`]; the error says what the file is instead.
+/// Reads a capacity report written by [`write()`]; the error says what the file is instead.
 pub fn read(path: &Path) -> Result<CapacityReport, String> {
     let bytes = crate::input::read_capped(path, MAX_REPORT_BYTES, true)
         .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;

@@ -1,7 +1,7 @@
 //! `--html`: one self-contained HTML report (no external scripts, fonts or stylesheets) for a
 //! person: verdict and reasons, run parameters, errors by kind, the latency table, one row per
 //! entry of a `--targets` mix, the SLO table, the baseline comparison, and the four SVG plots of
-//! [`super::plot`] inlined, each as wide as the page (latency by percentile and per second with
+//! `report::plot` inlined, each as wide as the page (latency by percentile and per second with
 //! the latency gates drawn on them, throughput and outcome classes per second). Every string
 //! that came from the user or the network is HTML-escaped.
 
