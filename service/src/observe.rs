@@ -192,11 +192,13 @@ impl AccessLine<'_> {
         line.extend_from_slice(b",\"request_id\":");
         json_text::push_text(line, self.request_id);
         // Hex digits: nothing to escape.
-        line.extend_from_slice(b",\"trace_id\":\"");
-        json_text::push_hex(line, &self.trace_id.to_bytes());
-        line.extend_from_slice(b"\",\"span_id\":\"");
-        json_text::push_hex(line, &self.span_id.to_bytes());
-        line.extend_from_slice(b"\",\"client_ip\":");
+        // Both ids in one piece of fixed length, filled in place.
+        let mut ids =
+            *b",\"trace_id\":\"................................\",\"span_id\":\"................\"";
+        json_text::write_hex(&self.trace_id.to_bytes(), &mut ids[13..45]);
+        json_text::write_hex(&self.span_id.to_bytes(), &mut ids[58..74]);
+        line.extend_from_slice(&ids);
+        line.extend_from_slice(b",\"client_ip\":");
         json_text::push_text(line, self.client_ip);
         if let Some(code) = self.code {
             line.extend_from_slice(b",\"code\":\"");

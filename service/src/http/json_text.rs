@@ -23,11 +23,11 @@ pub const HEX_PAIRS: [[u8; 2]; 256] = {
     pairs
 };
 
-/// Appends `bytes` as lowercase hex digits (two per byte; nothing to escape in JSON).
-pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for byte in bytes {
-        out.extend_from_slice(&HEX_PAIRS[usize::from(*byte)]);
+/// Writes `bytes` as lowercase hex digits into `out`, which holds twice as many bytes (any
+/// more are left as they are).
+pub fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
     }
 }
 
