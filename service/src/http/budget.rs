@@ -28,6 +28,8 @@ use actix_http::Extensions;
 use actix_web::HttpRequest;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::answer_start::{first_buf, is_interim};
+
 /// Room above the body and its framing: actix buffers at most 128 KiB of a request head and
 /// of requests pipelined behind the one being answered, and reads into spare buffer capacity.
 pub const SLACK: u64 = 512 * 1024;
@@ -79,12 +81,6 @@ impl<IO> Budgeted<IO> {
 /// body that ended early was cut by the service, not by the client).
 pub fn spent(req: &HttpRequest) -> bool {
     req.conn_data::<Spent>().is_some_and(|s| s.0.over.get())
-}
-
-/// Whether the bytes of a write start an interim `1xx` answer (written before a body is read,
-/// so not the answer to the request).
-fn is_interim(first: &[u8]) -> bool {
-    first.starts_with(b"HTTP/1.1 1")
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Budgeted<IO> {
@@ -142,11 +138,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Budgeted<IO> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        let first = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &b[..]);
-        this.note_write(&written, first);
+        this.note_write(&written, first_buf(bufs));
         written
     }
 
@@ -235,13 +227,5 @@ mod tests {
             assert_eq!(read, 500);
             assert!(server.state.over.get());
         });
-    }
-
-    #[test]
-    fn interim_answers_are_told_from_answers() {
-        assert!(is_interim(b"HTTP/1.1 100 Continue\r\n\r\n"));
-        assert!(!is_interim(b"HTTP/1.1 413 Payload Too Large\r\n"));
-        assert!(!is_interim(b"HTTP/1.1 200 OK\r\n"));
-        assert!(!is_interim(b""));
     }
 }

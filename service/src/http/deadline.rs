@@ -43,6 +43,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::answer_start::{first_buf, is_interim};
+
 /// How often each worker looks for connections past their deadline.
 pub const SWEEP: Duration = Duration::from_millis(500);
 
@@ -260,7 +262,7 @@ impl<IO: AsyncWrite + Unpin> Deadlined<IO> {
         match written {
             Poll::Ready(Ok(n)) if *n > 0 => {
                 watch.blocked_since.set(None);
-                if !first.starts_with(b"HTTP/1.1 1") {
+                if !is_interim(first) {
                     watch.waiting_since.set(None);
                     // The idle time runs from the answer (actix may not read again until
                     // woken, so it cannot start from the next read).
@@ -307,11 +309,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Deadlined<IO> {
             return Poll::Ready(Err(err));
         }
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        let first = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &b[..]);
-        this.note_write(cx, &written, first);
+        this.note_write(cx, &written, first_buf(bufs));
         written
     }
 

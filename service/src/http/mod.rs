@@ -12,6 +12,7 @@
 //! | [`deadline`] | actix-http's keep-alive timer, and the request and write timeouts actix lacks | a deadline for every request and answer, not only the first head; a per-worker sweep instead of a timer per request |
 //! | [`budget`] | nothing: actix-http's chunked decoder reads chunk-size lines, extensions and trailers without limit | the bytes a connection reads per request are bounded (twice `--max-body` plus 512 KiB: a body, as much again of framing, the head): past it the connection reads as closed, the body reader answers 413 and the connection closes |
 //! | [`close`] | actix-http's keep-alive decision, taken from the request decoded last | a request with `Connection: close`, or a body left unread, ends the connection after its answer with nothing pipelined behind it answered (RFC 9112 §9.6) |
+//! | [`answer_start`] | nothing: shared by [`deadline`] and [`budget`] | both tell an answer from an interim `1xx` by the first bytes written |
 //! | [`body`] | actix-web's `Bytes` extractor | the size limit and body timeout of our own errors, without copying a one-chunk body |
 //! | [`chunked`] | actix-http's drain of an unread chunked body | a client trickling chunks after an early answer cannot hold the connection: it is closed instead |
 //! | [`json_text`] | `serde_json::to_vec` on the answers and log lines | the same text, written straight into one buffer |
@@ -23,6 +24,7 @@
 //! | [`server_span`] | nothing: an OpenTelemetry SDK's span kept alive through the request | a request's W3C trace context read (hostile values ignored), its ids for the log line, and its server span built once at the end, only when sampled, and queued for export without waiting |
 //! | [`openmetrics`] | nothing: the exporter writes only the Prometheus text | OpenMetrics for a scraper that asks for it, the only format that carries the latency histogram's exemplars |
 
+pub mod answer_start;
 pub mod body;
 pub mod budget;
 pub mod chunked;
