@@ -5,7 +5,6 @@
 //! minute, so the target is `capacity / tasks * headroom * 60`. Its JSON form is described by
 //! `loadgen/schema/capacity.schema.json`.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -214,15 +213,7 @@ pub fn fmt_rate(r: Option<f64>) -> String {
 
 /// Writes `r` as pretty JSON to `dest`: a file path, or `-` for stdout.
 pub fn write(r: &CapacityReport, dest: &str) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    if dest == "-" {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.write_all(b"\n")?;
-        out.flush()
-    } else {
-        std::fs::write(Path::new(dest), text + "\n")
-    }
+    crate::report::json::write_pretty(r, dest)
 }
 
 /// Reads a capacity report written by [`write()`]; the error says what the file is instead.

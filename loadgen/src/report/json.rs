@@ -11,7 +11,16 @@ pub const SCHEMA: &str = include_str!("../../schema/report.schema.json");
 
 /// Writes `r` as pretty JSON to `dest`: a file path, or `-` for stdout.
 pub fn write(r: &Report, dest: &str) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    write_pretty(r, dest)
+}
+
+/// Writes `value` as pretty JSON and a newline to `dest`: a file path, or `-` for stdout. The
+/// capacity report is written the same way.
+pub(crate) fn write_pretty<T: serde::Serialize + ?Sized>(
+    value: &T,
+    dest: &str,
+) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     if dest == "-" {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
