@@ -15,6 +15,7 @@ use super::curve::Curve;
 use super::report::{CapacityReport, fmt_rate};
 use crate::numfmt::{fmt_num, fmt_value};
 use crate::report::html::{CSS, esc};
+use crate::report::plot::{draw_legend, plot_err};
 use crate::verdict::Verdict;
 
 const W: u32 = 900;
@@ -202,10 +203,6 @@ fn steps(o: &mut String, r: &CapacityReport) {
     let _ = writeln!(o, "</tbody></table>");
 }
 
-fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
-    io::Error::other(format!("drawing the plot failed: {e}"))
-}
-
 /// The SVG of `c`.
 fn plot(c: &Curve) -> io::Result<String> {
     let x_max = c
@@ -330,13 +327,7 @@ fn plot(c: &Curve) -> io::Result<String> {
                 .map_err(plot_err)?;
         }
         if !c.points.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
+            draw_legend(&mut chart)?;
         }
         root.present().map_err(plot_err)?;
     }

@@ -10,7 +10,7 @@ pub mod hgrm;
 pub mod hlog;
 pub mod html;
 pub mod json;
-mod plot;
+pub(crate) mod plot;
 pub mod text;
 pub mod traces;
 

@@ -90,8 +90,25 @@ fn gate_series<X: Clone>(gates: &[Gate], x0: X, x1: X) -> Vec<Series<X, f64>> {
         .collect()
 }
 
-fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> io::Error {
+/// A drawing error as an I/O error (the report's writers return those).
+pub(crate) fn plot_err<E: std::error::Error + Send + Sync>(
+    e: DrawingAreaErrorKind<E>,
+) -> io::Error {
     io::Error::other(format!("drawing a plot failed: {e}"))
+}
+
+/// Draws the legend of `chart`'s labelled series in its upper left corner, the same in every
+/// chart (the capacity curve's too).
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> io::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)
 }
 
 /// How a line is drawn.
@@ -183,13 +200,7 @@ where
                 });
         }
         if any {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
+            draw_legend(&mut chart)?;
         }
         root.present().map_err(plot_err)?;
     }
