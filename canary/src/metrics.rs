@@ -141,11 +141,30 @@ impl Datum {
         unit: Unit,
         timestamp: SystemTime,
     ) -> Self {
+        Self::per(
+            name,
+            environment,
+            (DIM_PROBE, probe),
+            value,
+            unit,
+            timestamp,
+        )
+    }
+
+    /// A datum with the dimensions `Environment` and one more, `(dimension, of)`.
+    fn per(
+        name: &str,
+        environment: &str,
+        (dimension, of): (&str, &str),
+        value: f64,
+        unit: Unit,
+        timestamp: SystemTime,
+    ) -> Self {
         Datum {
             name: name.to_owned(),
             dimensions: vec![
                 (DIM_ENVIRONMENT.to_owned(), environment.to_owned()),
-                (DIM_PROBE.to_owned(), probe.to_owned()),
+                (dimension.to_owned(), of.to_owned()),
             ],
             value,
             unit,
@@ -163,17 +182,7 @@ impl Datum {
         unit: Unit,
         timestamp: SystemTime,
     ) -> Self {
-        Datum {
-            name: name.to_owned(),
-            dimensions: vec![
-                (DIM_ENVIRONMENT.to_owned(), environment.to_owned()),
-                (DIM_HOST.to_owned(), host.to_owned()),
-            ],
-            value,
-            unit,
-            timestamp,
-            properties: Vec::new(),
-        }
+        Self::per(name, environment, (DIM_HOST, host), value, unit, timestamp)
     }
 }
 
