@@ -1,7 +1,8 @@
 //! Helpers of the canary's black-box tests: LocalStack's CloudWatch on a free port (started by
 //! `scripts/localstack.sh`, killed on drop; reusable by the dead-man test), the real service
 //! behind the local gateway, the real `canary` binary, config files, and reading metrics back
-//! from CloudWatch and from EMF records. Ports, temp dirs and the scripted stub target come from
+//! from CloudWatch and from EMF records; the alarms as Terraform renders them, and their queries
+//! as it passes them to CloudWatch. Ports, temp dirs and the scripted stub target come from
 //! `testkit`.
 
 use std::path::{Path, PathBuf};
@@ -371,4 +372,44 @@ pub fn rendered_alarms(file: &str, environment: &str) -> checks::alarms::AlarmFi
     let rendered = checks::template::render_with_lists(&text, &vars, &lists)
         .unwrap_or_else(|e| panic!("{file} renders: {e:?}"));
     checks::alarms::parse(&rendered).unwrap_or_else(|e| panic!("{file} parses: {e}"))
+}
+
+/// The metric math queries of an alarm, as the observability module passes them to
+/// PutMetricAlarm.
+pub fn alarm_queries(
+    def: &checks::alarms::Alarm,
+) -> Vec<aws_sdk_cloudwatch::types::MetricDataQuery> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let period = i32::try_from(def.period).expect("a CloudWatch period fits");
+    def.metrics
+        .iter()
+        .flatten()
+        .map(|q| {
+            let stat = q.metric.as_ref().map(|m| {
+                let dimensions = m
+                    .dimensions
+                    .iter()
+                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
+                    .collect();
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace(&m.namespace)
+                            .metric_name(&m.metric_name)
+                            .set_dimensions(Some(dimensions))
+                            .build(),
+                    )
+                    .period(period)
+                    .stat(&m.stat)
+                    .build()
+            });
+            MetricDataQuery::builder()
+                .id(&q.id)
+                .set_expression(q.expression.clone())
+                .set_label(q.label.clone())
+                .set_metric_stat(stat)
+                .return_data(q.return_data)
+                .build()
+        })
+        .collect()
 }

@@ -336,43 +336,6 @@ path = "/healthz/ready"
     }
 }
 
-/// The metric math queries of an alarm, as the observability module passes them.
-fn queries(def: &checks::alarms::Alarm) -> Vec<aws_sdk_cloudwatch::types::MetricDataQuery> {
-    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-    let period = i32::try_from(def.period).expect("a CloudWatch period fits");
-    def.metrics
-        .iter()
-        .flatten()
-        .map(|q| {
-            let stat = q.metric.as_ref().map(|m| {
-                let dimensions = m
-                    .dimensions
-                    .iter()
-                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
-                    .collect();
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace(&m.namespace)
-                            .metric_name(&m.metric_name)
-                            .set_dimensions(Some(dimensions))
-                            .build(),
-                    )
-                    .period(period)
-                    .stat(&m.stat)
-                    .build()
-            });
-            MetricDataQuery::builder()
-                .id(&q.id)
-                .set_expression(q.expression.clone())
-                .set_label(q.label.clone())
-                .set_metric_stat(stat)
-                .return_data(q.return_data)
-                .build()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_region_alarms_are_accepted_by_cloudwatch_as_rendered() {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
@@ -398,7 +361,7 @@ async fn the_region_alarms_are_accepted_by_cloudwatch_as_rendered() {
             .comparison_operator(ComparisonOperator::from(def.comparison.as_str()))
             .treat_missing_data(&def.treat_missing_data);
         put = match &def.metrics {
-            Some(_) => put.set_metrics(Some(queries(def))),
+            Some(_) => put.set_metrics(Some(common::alarm_queries(def))),
             None => put
                 .namespace(def.namespace.clone().expect("namespace"))
                 .metric_name(def.metric_name.clone().expect("metric"))
@@ -433,7 +396,11 @@ async fn the_region_alarms_are_accepted_by_cloudwatch_as_rendered() {
             .unwrap_or_else(|| panic!("`{name}` was not created"));
         assert_eq!(a.threshold(), Some(def.threshold), "{name}");
         if def.metrics.is_some() {
-            assert_eq!(a.metrics(), queries(def).as_slice(), "{name}: queries");
+            assert_eq!(
+                a.metrics(),
+                common::alarm_queries(def).as_slice(),
+                "{name}: queries"
+            );
         }
     }
     // Both regions' dead men and the quorums' per-region queries are there.

@@ -19,50 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    AlarmType, ComparisonOperator, CompositeAlarm, Dimension, Metric, MetricAlarm, MetricDataQuery,
-    MetricDatum, MetricStat, StateValue, StatisticSet,
+    AlarmType, ComparisonOperator, CompositeAlarm, Dimension, MetricAlarm, MetricDatum, StateValue,
+    StatisticSet,
 };
 use checks::alarms::{Alarm, AlarmFile, Severity};
 
 /// `alarms/cloudwatch-slo.yaml` rendered for `environment`, as Terraform renders it.
 fn slo_alarms(environment: &str) -> AlarmFile {
     common::rendered_alarms("alarms/cloudwatch-slo.yaml", environment)
-}
-
-/// The metric math queries of a window alarm, as the observability module passes them.
-fn queries(def: &Alarm) -> Vec<MetricDataQuery> {
-    let period = i32::try_from(def.period).expect("a CloudWatch period fits");
-    def.metrics
-        .iter()
-        .flatten()
-        .map(|q| {
-            let stat = q.metric.as_ref().map(|m| {
-                let dimensions = m
-                    .dimensions
-                    .iter()
-                    .map(|(n, v)| Dimension::builder().name(n).value(v).build())
-                    .collect();
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace(&m.namespace)
-                            .metric_name(&m.metric_name)
-                            .set_dimensions(Some(dimensions))
-                            .build(),
-                    )
-                    .period(period)
-                    .stat(&m.stat)
-                    .build()
-            });
-            MetricDataQuery::builder()
-                .id(&q.id)
-                .set_expression(q.expression.clone())
-                .set_label(q.label.clone())
-                .set_metric_stat(stat)
-                .return_data(q.return_data)
-                .build()
-        })
-        .collect()
 }
 
 /// Creates (or updates) a window alarm from its definition; notifies nobody (severity none).
@@ -78,7 +42,7 @@ async fn put_window(client: &Client, prefix: &str, def: &Alarm) {
         .alarm_name(format!("{prefix}-{}", def.name))
         .alarm_description(format!("[none] {}", def.description.trim()))
         .actions_enabled(false)
-        .set_metrics(Some(queries(def)))
+        .set_metrics(Some(common::alarm_queries(def)))
         .evaluation_periods(i32::try_from(def.evaluation_periods).expect("small"))
         .datapoints_to_alarm(i32::try_from(def.datapoints_to_alarm).expect("small"))
         .threshold(def.threshold)
@@ -157,7 +121,7 @@ async fn put_failed_probes(client: &Client, environment: &str, samples: f64) {
 /// The value of query `id` of `def` (one of its metrics) over the last `def.period`, summed over
 /// the datapoints LocalStack returns.
 async fn query_value(client: &Client, def: &Alarm, id: &str) -> Option<f64> {
-    let query = queries(def)
+    let query = common::alarm_queries(def)
         .into_iter()
         .find(|q| q.id() == Some(id))
         .unwrap_or_else(|| panic!("`{}` has no query `{id}`", def.name));
@@ -217,7 +181,11 @@ async fn slo_burn_alarms_are_accepted_as_rendered_and_read_back_as_created() {
         let got = metric
             .get(&name)
             .unwrap_or_else(|| panic!("`{name}` was not created"));
-        assert_eq!(got.metrics(), queries(def).as_slice(), "{name}: queries");
+        assert_eq!(
+            got.metrics(),
+            common::alarm_queries(def).as_slice(),
+            "{name}: queries"
+        );
         assert_eq!(got.threshold(), Some(def.threshold), "{name}");
         assert_eq!(
             got.comparison_operator().map(|c| c.as_str()),
