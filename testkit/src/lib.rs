@@ -17,10 +17,12 @@
 //!   parser of the responses read back.
 //! - [`process`]: child processes in other processes (servers, tools), their output in files,
 //!   stopped when dropped.
+//! - [`nginx`]: nginx on a free loopback port with a configuration of the test's.
 //! - [`nginx_lb`]: nginx as an ALB stand-in over loopback targets, registered and deregistered by
 //!   reloads; [`target_health`]: the target group's active health checks beside it.
 
 pub mod corpus;
+pub mod nginx;
 pub mod nginx_lb;
 pub mod otlp;
 pub mod ports;

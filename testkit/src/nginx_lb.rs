@@ -76,7 +76,7 @@ impl NginxLb {
     ///
     /// Panics when nginx is missing or will not start, with its error log.
     pub fn start(dir: &Path, targets: &[SocketAddr]) -> NginxLb {
-        let nginx = find_nginx();
+        let nginx = crate::nginx::find();
         for sub in ["logs", "temp"] {
             std::fs::create_dir_all(dir.join(sub))
                 .unwrap_or_else(|e| panic!("cannot create {}/{sub}: {e}", dir.display()));
@@ -298,15 +298,6 @@ fn children(pid: u32) -> Vec<u32> {
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect()
-}
-
-fn find_nginx() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("nginx is not installed; run scripts/deps/apt.sh"))
 }
 
 /// One access line: `msec method path status target target_status`.

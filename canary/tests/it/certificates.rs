@@ -9,16 +9,15 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use common::{LocalStack, Run, canary, config_file, finish};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use testkit::ports::free_port;
+use testkit::nginx::Nginx;
 use testkit::tempdir;
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -78,92 +77,27 @@ impl Drop for Pki {
 
 /// nginx serving `{"status":"healthy"}` over HTTPS on a free loopback port with `pki`'s leaf;
 /// stopped on drop.
-struct HttpsNginx {
-    port: u16,
-    child: Child,
-    dir: PathBuf,
+fn https_nginx(pki: &Pki) -> Nginx {
+    Nginx::start("canary-https-nginx", |dir, port| {
+        format!(
+            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\n\
+             error_log {d}/logs/error.log warn;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n\
+             proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n\
+             uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n\
+             listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n\
+             ssl_certificate {p}/cert.pem;\n    ssl_certificate_key {p}/key.pem;\n\
+             location / {{\n      default_type application/json;\n\
+             return 200 '{{\"status\":\"healthy\"}}';\n    }}\n  }}\n}}\n",
+            d = dir.display(),
+            p = pki.dir.display(),
+        )
+    })
 }
 
-impl HttpsNginx {
-    fn start(pki: &Pki) -> HttpsNginx {
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or_else(|| {
-                panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
-            });
-        // The port was free a moment ago; another test may take it first: then start again.
-        for _ in 0..3 {
-            let dir = tempdir::unique("canary-https-nginx");
-            for sub in ["logs", "tmp"] {
-                std::fs::create_dir_all(dir.join(sub)).expect("nginx dirs");
-            }
-            let port = free_port();
-            let conf = format!(
-                "master_process off;\ndaemon off;\npid {d}/nginx.pid;\n\
-                 error_log {d}/logs/error.log warn;\nevents {{ worker_connections 64; }}\n\
-                 http {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n\
-                 proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n\
-                 uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  server {{\n\
-                 listen 127.0.0.1:{port} ssl;\n    server_name localhost;\n\
-                 ssl_certificate {p}/cert.pem;\n    ssl_certificate_key {p}/key.pem;\n\
-                 location / {{\n      default_type application/json;\n\
-                 return 200 '{{\"status\":\"healthy\"}}';\n    }}\n  }}\n}}\n",
-                d = dir.display(),
-                p = pki.dir.display(),
-            );
-            let conf_path = dir.join("nginx.conf");
-            std::fs::write(&conf_path, conf).expect("write nginx.conf");
-            let mut child = Command::new(nginx)
-                .arg("-p")
-                .arg(&dir)
-                .arg("-c")
-                .arg(&conf_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start nginx");
-            let taken = || {
-                std::fs::read_to_string(dir.join("logs/error.log"))
-                    .is_ok_and(|log| log.contains("Address already in use"))
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let listening = loop {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    break !taken();
-                }
-                if taken() || child.try_wait().is_ok_and(|exit| exit.is_some()) {
-                    break false;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "nginx did not listen on {port}: {}",
-                    std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            if listening {
-                return HttpsNginx { port, child, dir };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        panic!("nginx could not get a free port in 3 attempts");
-    }
-
-    fn url(&self) -> String {
-        format!("https://localhost:{}", self.port)
-    }
-}
-
-impl Drop for HttpsNginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The URL of an [`https_nginx`], by the name its certificate is for.
+fn https_url(nginx: &Nginx) -> String {
+    format!("https://localhost:{}", nginx.port)
 }
 
 /// One `health` probe against `url`, no retries (a refused certificate is not worth retrying
@@ -261,8 +195,8 @@ fn assert_no_panic(run: &Run) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_with_days_left_under_the_minimum_fails_the_probe() {
     let pki = Pki::expiring_in("5d", 5);
-    let nginx = HttpsNginx::start(&pki);
-    let run = probe(&nginx.url(), &pki, "").await;
+    let nginx = https_nginx(&pki);
+    let run = probe(&https_url(&nginx), &pki, "").await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert_no_panic(&run);
     assert!(
@@ -286,7 +220,7 @@ async fn a_certificate_with_days_left_under_the_minimum_fails_the_probe() {
         let config = config_file(&format!(
             "target = \"{}\"\nsinks = [\"stdout\"]\n{extra}\n[[probes]]\nname = \"health\"\n\
              path = \"/healthz\"\n{}\n",
-            nginx.url(),
+            https_url(&nginx),
             if extra.is_empty() {
                 "cert_min_days = 3"
             } else {
@@ -303,7 +237,7 @@ async fn a_certificate_with_days_left_under_the_minimum_fails_the_probe() {
     // And the flag's minimum applies to every probe without one of its own.
     let config = config_file(&format!(
         "target = \"{}\"\nsinks = [\"stdout\"]\n[[probes]]\nname = \"health\"\npath = \"/healthz\"\n",
-        nginx.url()
+        https_url(&nginx)
     ));
     let mut cmd = canary(None);
     cmd.env("SSL_CERT_FILE", pki.ca())
@@ -322,8 +256,8 @@ async fn a_certificate_with_days_left_under_the_minimum_fails_the_probe() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_lived_certificate_passes_and_publishes_its_days() {
     let pki = Pki::expiring_in("365d", 365);
-    let nginx = HttpsNginx::start(&pki);
-    let run = probe(&nginx.url(), &pki, "").await;
+    let nginx = https_nginx(&pki);
+    let run = probe(&https_url(&nginx), &pki, "").await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.stdout.contains("PASS health"), "{}", run.all());
     assert_published(&run, nginx.port, 365.0);
@@ -333,8 +267,8 @@ async fn a_long_lived_certificate_passes_and_publishes_its_days() {
 async fn expired_and_not_yet_valid_certificates_fail_with_a_reason_in_words() {
     let now = SystemTime::now();
     let expired = Pki::new("expired", now - 30 * DAY, now - 2 * DAY);
-    let nginx = HttpsNginx::start(&expired);
-    let run = probe(&nginx.url(), &expired, "").await;
+    let nginx = https_nginx(&expired);
+    let run = probe(&https_url(&nginx), &expired, "").await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert_no_panic(&run);
     assert!(
@@ -354,8 +288,8 @@ async fn expired_and_not_yet_valid_certificates_fail_with_a_reason_in_words() {
     drop(nginx);
 
     let early = Pki::new("early", now + 2 * DAY, now + 400 * DAY);
-    let nginx = HttpsNginx::start(&early);
-    let run = probe(&nginx.url(), &early, "").await;
+    let nginx = https_nginx(&early);
+    let run = probe(&https_url(&nginx), &early, "").await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert_no_panic(&run);
     assert!(
@@ -372,13 +306,13 @@ async fn expired_and_not_yet_valid_certificates_fail_with_a_reason_in_words() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn localstack_cloudwatch_receives_the_days_with_the_host_dimension() {
     let pki = Pki::expiring_in("cloudwatch", 30);
-    let nginx = HttpsNginx::start(&pki);
+    let nginx = https_nginx(&pki);
     let localstack = LocalStack::start();
     let namespace = format!("Test/Certs{}", std::process::id());
     let config = config_file(&format!(
         "target = \"{}\"\nenvironment = \"certs\"\nnamespace = \"{namespace}\"\n\
          sinks = [\"cloudwatch\"]\n[[probes]]\nname = \"health\"\npath = \"/healthz\"\n",
-        nginx.url()
+        https_url(&nginx)
     ));
     let mut cmd = canary(Some(&localstack.endpoint()));
     cmd.env("SSL_CERT_FILE", pki.ca())

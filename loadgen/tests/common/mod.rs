@@ -1,19 +1,18 @@
 //! Local servers for loadgen's tests, each on a free loopback port and its own thread (so that
 //! its CPU never counts as the generator's): an HTTP/1.1 server whose behaviour is chosen by path
 //! (or any other per-connection handler, e.g. TLS in front of it), on `testkit`'s threaded server
-//! and request reader; nginx (for HTTP/2 and as a real server); and the runner of the built
+//! and request reader; the configuration of testkit's nginx (for HTTP/2 and as a real server);
+//! and the runner of the built
 //! binary.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use testkit::ports::free_port;
+use testkit::nginx::Nginx;
 use testkit::server::Server;
-use testkit::tempdir;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -151,83 +150,16 @@ where
     }
 }
 
-/// nginx serving a static 200 on a free loopback port from a temp prefix; stopped on drop.
-pub struct Nginx {
-    /// Its port.
-    pub port: u16,
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// Starts nginx; `http2` makes the port speak h2c (prior knowledge).
-    pub fn start(http2: bool) -> Nginx {
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or_else(|| {
-                panic!("nginx is not installed; run scripts/deps/apt.sh (Debian package `nginx`)")
-            });
-        // The port was free a moment ago; another test may take it before nginx binds it.
-        // Then nginx logs "Address already in use" (and exits after its own retries), or the
-        // port answers for someone else: either way, start again on another port.
-        for _ in 0..3 {
-            let dir = tempdir::unique("loadgen-nginx");
-            std::fs::create_dir_all(dir.join("logs")).expect("logs dir");
-            let port = free_port();
-            let conf = format!(
-                "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port}{h2};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-                d = dir.display(),
-                h2 = if http2 { " http2" } else { "" }
-            );
-            std::fs::create_dir_all(dir.join("tmp")).expect("tmp dir");
-            let conf_path = dir.join("nginx.conf");
-            std::fs::write(&conf_path, conf).expect("write nginx.conf");
-            let mut child = Command::new(nginx)
-                .arg("-p")
-                .arg(&dir)
-                .arg("-c")
-                .arg(&conf_path)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start nginx");
-            let taken = || {
-                std::fs::read_to_string(dir.join("logs/error.log"))
-                    .is_ok_and(|log| log.contains("Address already in use"))
-            };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let listening = loop {
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    break !taken();
-                }
-                if taken() || child.try_wait().is_ok_and(|exit| exit.is_some()) {
-                    break false;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "nginx did not listen on {port}; see {}/logs/error.log",
-                    dir.display()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            if listening {
-                return Nginx { port, child, dir };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        panic!("nginx could not get a free port in 3 attempts");
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// nginx serving a static 200 on a free loopback port; `http2` makes the port speak h2c (prior
+/// knowledge).
+pub fn static_nginx(http2: bool) -> Nginx {
+    Nginx::start("loadgen-nginx", |dir, port| {
+        format!(
+            "master_process off;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\nevents {{ worker_connections 4096; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port}{h2};\n    location / {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+            d = dir.display(),
+            h2 = if http2 { " http2" } else { "" }
+        )
+    })
 }
 
 /// Runs the built `loadgen` binary with `args` and the extra environment `env`. Variables that

@@ -7,7 +7,7 @@ use crate::common;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
-use common::{Nginx, Stall, TestServer, loadgen, stderr, stdout};
+use common::{Stall, TestServer, loadgen, static_nginx, stderr, stdout};
 use loadgen::cli::{Cli, Command};
 use loadgen::config::RunConfig;
 use loadgen::recorder::Outcome;
@@ -414,7 +414,7 @@ fn an_overloaded_generator_is_invalid_not_failed() {
     // nginx itself is sometimes starved (a burst of stolen time on its core), and then the
     // server is the bottleneck and the scenario did not happen: such a run is retried. Every
     // run whose generator was saturated must be invalid, and one of three must be.
-    let n = Nginx::start(false);
+    let n = static_nginx(false);
     let url = format!("http://127.0.0.1:{}/", n.port);
     let mut seen = Vec::new();
     for _ in 0..3 {
@@ -444,7 +444,7 @@ fn an_overloaded_generator_is_invalid_not_failed() {
 
 #[test]
 fn http2_prior_knowledge_against_nginx() {
-    let n = Nginx::start(true);
+    let n = static_nginx(true);
     let url = format!("http://127.0.0.1:{}/", n.port);
     let (r, _) = run(&[&url, "--http2", "-c", "8", "-n", "400"]);
     assert_eq!(r.requests.ok, 400, "{:?} {:?}", r.requests, r.status_counts);
@@ -457,7 +457,7 @@ fn http2_prior_knowledge_against_nginx() {
 fn https_to_a_plain_http_server_records_errors_or_timeouts() {
     // Exercises the TLS path (rustls + ring, system roots). nginx answers the ClientHello
     // with a plain-HTTP 400, so the handshake fails: every request is an `error`.
-    let n = Nginx::start(false);
+    let n = static_nginx(false);
     let url = format!("https://127.0.0.1:{}/", n.port);
     let (r, m) = run(&[&url, "-n", "5", "-c", "1", "--timeout", "2s"]);
     assert_eq!(m.summary.count(Outcome::Error), 5, "{:?}", r.requests);
