@@ -50,19 +50,29 @@ pub fn terraform() -> Command {
     cmd
 }
 
-/// The loadgen binary of this build: target/<profile>/loadgen, next to the test binaries' deps/.
-pub fn loadgen_binary() -> PathBuf {
-    // target/debug/deps/it-* -> target/debug/loadgen (built by the workspace test run).
+/// A binary of this build: target/<profile>/NAME, next to the test binaries' deps/.
+pub fn built(name: &str) -> PathBuf {
+    // target/debug/deps/it-* -> target/debug/NAME (built by the workspace test run).
     let exe = std::env::current_exe().expect("test binary path");
     let path = exe
         .parent()
         .and_then(std::path::Path::parent)
-        .map(|d| d.join("loadgen"))
+        .map(|d| d.join(name))
         .expect("target dir");
     assert!(
         path.is_file(),
-        "{} is missing: build it with `cargo build -p loadgen` (the workspace test run does)",
+        "{} is missing: `cargo build --bins` first (the workspace test run builds it)",
         path.display()
     );
     path
+}
+
+/// The address the real service logged it serves on: the `addr` of its JSON `serving` line in
+/// `stderr` (`LOG_FORMAT=json`), once it is there.
+pub fn serving_addr(stderr: &str) -> Option<std::net::SocketAddr> {
+    stderr.lines().find_map(|line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        (v["message"] == "serving").then_some(())?;
+        v["addr"].as_str()?.parse().ok()
+    })
 }

@@ -123,7 +123,7 @@ async fn drive_traffic(dir: &Path, service: SocketAddr) {
     ]);
     let targets_file = dir.join("targets.json");
     fs::write(&targets_file, targets.to_string()).expect("write the targets file");
-    let run = tokio::process::Command::new(common::loadgen_binary())
+    let run = tokio::process::Command::new(common::built("loadgen"))
         .arg("run")
         .arg("--targets")
         .arg(&targets_file)

@@ -200,7 +200,7 @@ impl FakeAws {
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let loadgen = common::loadgen_binary();
+        let loadgen = common::built("loadgen");
         let path = format!(
             "{}:{}",
             self.bin.display(),

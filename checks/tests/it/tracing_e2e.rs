@@ -23,22 +23,6 @@ use crate::common;
 const ORIGIN_SECRET: &str = "tracing-e2e-origin-secret";
 const LOADGEN_KEY: &str = "tracing-e2e-loadgen-key";
 
-/// A binary of this build: target/<profile>/NAME, next to the test binaries' deps/.
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join(name))
-        .expect("target dir");
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo build --bins` first (the workspace test run builds it)",
-        path.display()
-    );
-    path
-}
-
 /// Waits (at most 20 s) until `found` returns something from the process's stderr.
 fn wait_for<T>(process: &mut Process, what: &str, found: impl Fn(&str) -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -57,7 +41,7 @@ fn wait_for<T>(process: &mut Process, what: &str, found: impl Fn(&str) -> Option
 
 /// The service, exporting to `otlp` quickly (a 100 ms batch delay), logging JSON.
 fn service(dir: &Path, otlp: &OtlpReceiver) -> (SocketAddr, Process) {
-    let mut cmd = Command::new(built("service"));
+    let mut cmd = Command::new(common::built("service"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("SERVICE_ORIGIN_SECRET", ORIGIN_SECRET)
@@ -68,20 +52,18 @@ fn service(dir: &Path, otlp: &OtlpReceiver) -> (SocketAddr, Process) {
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"]);
     let mut process = Process::spawn("service", &mut cmd, dir);
-    let addr = wait_for(&mut process, "the service did not start", |err| {
-        err.lines().find_map(|line| {
-            let v: Value = serde_json::from_str(line).ok()?;
-            (v["message"] == "serving").then_some(())?;
-            v["addr"].as_str()?.parse().ok()
-        })
-    });
+    let addr = wait_for(
+        &mut process,
+        "the service did not start",
+        common::serving_addr,
+    );
     (addr, process)
 }
 
 /// The local gateway in front of `upstream`; its address and the prefix its logs are in.
 fn gateway(dir: &Path, upstream: SocketAddr) -> (SocketAddr, PathBuf, Process) {
     let addr = SocketAddr::from(([127, 0, 0, 1], testkit::ports::free_port()));
-    let mut cmd = Command::new(built("local-gateway"));
+    let mut cmd = Command::new(common::built("local-gateway"));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("SUM_API_ORIGIN_SECRET", ORIGIN_SECRET)
@@ -115,7 +97,7 @@ fn one_request_carries_one_trace_id_through_loadgen_the_gateway_the_service_and_
 
     let report = dir.join("loadgen.json");
     let out = common::run(
-        Command::new(built("loadgen"))
+        Command::new(common::built("loadgen"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LOADGEN_API_KEY", LOADGEN_KEY)

@@ -681,7 +681,7 @@ fn workflows_use_oidc_roles_and_existing_scripts_only() {
 
 #[test]
 fn workflows_pass_loadgen_only_flags_it_has() {
-    let loadgen = common::loadgen_binary();
+    let loadgen = common::built("loadgen");
     let mut checked = 0;
     for entry in fs::read_dir(root().join(".github/workflows"))
         .expect("workflows")

@@ -14,6 +14,8 @@ use serde_json::Value;
 use testkit::process::Process;
 use testkit::target_health::health_check;
 
+use crate::common;
+
 use super::{
     CANARY_KEY, CANARY_ROUNDS, CONNECTIONS, DEPLOYED, LOADGEN_KEY, ORIGIN_SECRET, RATE, scaled,
 };
@@ -29,7 +31,7 @@ impl Task {
     /// timeout (scaled) and waits until it logs its address.
     pub fn start(dir: &Path, n: usize) -> Task {
         let s = DEPLOYED;
-        let mut cmd = Command::new(built("service"));
+        let mut cmd = Command::new(common::built("service"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SERVICE_ORIGIN_SECRET", ORIGIN_SECRET)
@@ -47,14 +49,7 @@ impl Task {
         let mut process = Process::spawn(&format!("task-{n}"), &mut cmd, dir);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let addr = process.stderr().lines().find_map(|line| {
-                let v: Value = serde_json::from_str(line).ok()?;
-                if v["message"] != "serving" {
-                    return None;
-                }
-                v["addr"].as_str()?.parse::<SocketAddr>().ok()
-            });
-            if let Some(addr) = addr {
+            if let Some(addr) = common::serving_addr(&process.stderr()) {
                 return Task { addr, process };
             }
             assert!(
@@ -77,7 +72,7 @@ impl Gateway {
     pub fn start(dir: &Path, upstream: SocketAddr) -> Gateway {
         for attempt in 1..=3 {
             let addr = SocketAddr::from(([127, 0, 0, 1], testkit::ports::free_port()));
-            let mut cmd = Command::new(built("local-gateway"));
+            let mut cmd = Command::new(common::built("local-gateway"));
             cmd.env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .env("SUM_API_ORIGIN_SECRET", ORIGIN_SECRET)
@@ -135,7 +130,7 @@ pub struct Loadgen {
 impl Loadgen {
     pub fn start(dir: &Path, gateway: String, duration: Duration) -> Loadgen {
         let report = dir.join("loadgen.json");
-        let mut cmd = Command::new(built("loadgen"));
+        let mut cmd = Command::new(common::built("loadgen"));
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LOADGEN_API_KEY", LOADGEN_KEY)
@@ -272,7 +267,7 @@ impl Canary {
                     break;
                 }
                 // No retries: a retry would land on the live task and hide what it saw.
-                let mut cmd = Command::new(built("canary"));
+                let mut cmd = Command::new(common::built("canary"));
                 cmd.env_clear()
                     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                     .env("CANARY_API_KEY", CANARY_KEY)
@@ -303,20 +298,4 @@ impl Canary {
         });
         Canary { stop, thread }
     }
-}
-
-/// A binary of this build: target/<profile>/NAME, next to the test binaries' deps/.
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join(name))
-        .expect("target dir");
-    assert!(
-        path.is_file(),
-        "{} is missing: `cargo build --bins` first (the workspace test run builds it)",
-        path.display()
-    );
-    path
 }
