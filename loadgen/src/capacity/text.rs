@@ -86,7 +86,7 @@ fn write_report(o: &mut String, r: &CapacityReport) -> std::fmt::Result {
         "achieved",
         "p50 ms",
         format!("{} ms", curve.metric),
-        "uncorr.",
+        format!("{} unc.", curve.metric),
         "p99 ms",
         "errors",
         "verdict"
