@@ -233,6 +233,19 @@ pub async fn finish(mut cmd: tokio::process::Command) -> Run {
     }
 }
 
+/// Runs one round of the suite in `config` against `target` (stdout sink, plus `extra` flags)
+/// and asserts that it exits 0 with every one of its `probes` probes passed.
+pub async fn assert_round_passes(config: &str, target: &str, extra: &[&str], probes: usize) {
+    let mut cmd = canary(None);
+    cmd.args(["run", "--once", "--config", config, "--sink", "stdout"])
+        .args(["--target", target])
+        .args(extra);
+    let run = finish(cmd).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let verdict = format!("verdict: PASS ({probes} of {probes} probes passed)");
+    assert!(run.stdout.contains(&verdict), "{}", run.all());
+}
+
 /// One statistic of a metric, read back with GetMetricStatistics over the last 10 minutes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stat {

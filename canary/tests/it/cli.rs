@@ -455,16 +455,7 @@ async fn the_example_config_is_valid_and_passes_through_the_local_gateway() {
 
     // Its probes hold for the real service behind the gateway policy of gateway/kong.yaml.
     let stack = stack(true).await;
-    let mut cmd = canary(None);
-    cmd.args(["run", "--once", "--config", example, "--sink", "stdout"])
-        .args(["--target", &stack.url()]);
-    let run = finish(cmd).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("verdict: PASS (6 of 6 probes passed)"),
-        "{}",
-        run.all()
-    );
+    common::assert_round_passes(example, &stack.url(), &[], 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

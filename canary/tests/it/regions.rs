@@ -281,26 +281,8 @@ async fn the_custom_suite_example_is_valid_and_runs_through_the_local_gateway() 
         run.all()
     );
     let stack = stack(true).await;
-    let mut cmd = canary(None);
-    cmd.args(["run", "--once", "--config", example, "--sink", "stdout"])
-        .args(["--target", &stack.url(), "--probes", "ready,add"]);
-    let run = finish(cmd).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("verdict: PASS (2 of 2 probes passed)"),
-        "{}",
-        run.all()
-    );
-    let mut cmd = canary(None);
-    cmd.args(["run", "--once", "--config", example, "--sink", "stdout"])
-        .args(["--target", &stack.url()]);
-    let run = finish(cmd).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(
-        run.stdout.contains("verdict: PASS (4 of 4 probes passed)"),
-        "{}",
-        run.all()
-    );
+    common::assert_round_passes(example, &stack.url(), &["--probes", "ready,add"], 2).await;
+    common::assert_round_passes(example, &stack.url(), &[], 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
