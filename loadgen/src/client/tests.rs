@@ -236,6 +236,30 @@ async fn scripted(
     (LeanConn::new(tcp), server)
 }
 
+/// A connection to `addr` by the lean driver or hyper's (`lean`), and a `GET /x` target for it.
+async fn driver_to(addr: std::net::SocketAddr, lean: bool) -> (super::Conn, crate::config::Target) {
+    use super::Connector;
+    use crate::config::{Endpoint, Target};
+    let base: Uri = format!("http://{addr}").parse().expect("valid");
+    let endpoint = Endpoint { base, https: false };
+    let mut connector = Connector::new(&endpoint, false).expect("connector");
+    connector.lean = lean;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_str(&addr.to_string()).expect("ascii"),
+    );
+    let target = Target {
+        method: Method::GET,
+        uri: format!("http://{addr}/x").parse().expect("valid"),
+        path: "/x".parse().expect("valid"),
+        headers,
+        body: Bytes::new(),
+        weight: 1,
+    };
+    (connector.connect().await.expect("connect"), target)
+}
+
 async fn serve(
     replies: Vec<&'static [u8]>,
     trickle: bool,
@@ -350,8 +374,7 @@ async fn idle_close_by_the_server_is_noticed_before_sending() {
 /// The lean driver and hyper's record the same outcome, status and reuse for the same replies.
 #[tokio::test]
 async fn lean_and_hyper_drivers_record_the_same_outcomes() {
-    use super::{Connector, Exchange, build_request, exchange};
-    use crate::config::{Endpoint, Target};
+    use super::{Exchange, build_request, exchange};
     let replies: Vec<&'static [u8]> = vec![
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.1 429 Too Many\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nno\r\n0\r\nT: 1\r\n\r\n",
@@ -361,24 +384,7 @@ async fn lean_and_hyper_drivers_record_the_same_outcomes() {
     let mut seen: Vec<Vec<(crate::recorder::Outcome, Option<u16>, bool)>> = Vec::new();
     for lean in [true, false] {
         let (addr, server) = serve(replies.clone(), false).await;
-        let base: Uri = format!("http://{addr}").parse().expect("valid");
-        let endpoint = Endpoint { base, https: false };
-        let mut connector = Connector::new(&endpoint, false).expect("connector");
-        connector.lean = lean;
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::HOST,
-            HeaderValue::from_str(&addr.to_string()).expect("ascii"),
-        );
-        let target = Target {
-            method: Method::GET,
-            uri: format!("http://{addr}/x").parse().expect("valid"),
-            path: "/x".parse().expect("valid"),
-            headers,
-            body: Bytes::new(),
-            weight: 1,
-        };
-        let mut conn = connector.connect().await.expect("connect");
+        let (mut conn, target) = driver_to(addr, lean).await;
         let mut got = Vec::new();
         for _ in 0..replies.len() {
             assert!(conn.ready().await, "lean={lean}");
@@ -408,8 +414,7 @@ async fn lean_and_hyper_drivers_record_the_same_outcomes() {
 /// status of a response whose body broke.
 #[tokio::test]
 async fn lean_and_hyper_drivers_classify_broken_exchanges_alike() {
-    use super::{Connector, build_request, exchange};
-    use crate::config::{Endpoint, Target};
+    use super::{build_request, exchange};
     use crate::recorder::{Answer, ErrorKind};
     let cases: Vec<(&'static [u8], Answer)> = vec![
         (
@@ -434,24 +439,7 @@ async fn lean_and_hyper_drivers_classify_broken_exchanges_alike() {
     for (reply, want) in cases {
         for lean in [true, false] {
             let (addr, server) = serve(vec![reply], false).await;
-            let base: Uri = format!("http://{addr}").parse().expect("valid");
-            let endpoint = Endpoint { base, https: false };
-            let mut connector = Connector::new(&endpoint, false).expect("connector");
-            connector.lean = lean;
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                http::header::HOST,
-                HeaderValue::from_str(&addr.to_string()).expect("ascii"),
-            );
-            let target = Target {
-                method: Method::GET,
-                uri: format!("http://{addr}/x").parse().expect("valid"),
-                path: "/x".parse().expect("valid"),
-                headers,
-                body: Bytes::new(),
-                weight: 1,
-            };
-            let mut conn = connector.connect().await.expect("connect");
+            let (mut conn, target) = driver_to(addr, lean).await;
             let ex = exchange(&mut conn, build_request(&target, false)).await;
             let reply = String::from_utf8_lossy(reply);
             assert_eq!(ex.answer(), want, "lean={lean} reply={reply:?}");
