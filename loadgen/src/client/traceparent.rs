@@ -8,7 +8,7 @@
 //! tenth. A run without the flag builds no sampler, so its requests pay one branch and nothing
 //! else.
 
-use trace::{Ratio, SpanContext, TraceId};
+use trace::{Ratio, SpanId, TraceFlags, TraceId, TraceParent};
 
 /// The `traceparent` header's name.
 pub const HEADER: &str = "traceparent";
@@ -44,11 +44,14 @@ impl TraceSampler {
         if !self.ratio.samples(trace_id) {
             return None;
         }
-        let mut ctx = SpanContext::root(true);
-        ctx.trace_id = trace_id;
+        let header = TraceParent {
+            trace_id,
+            parent_id: SpanId::random(),
+            flags: TraceFlags::sampled(true),
+        };
         Some(Traced {
             trace_id,
-            header: ctx.traceparent().to_bytes(),
+            header: header.to_bytes(),
         })
     }
 }
